@@ -1,0 +1,57 @@
+"""The FastAPI application, built entirely by `create_app(settings)`: nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from cloud_api.config import CloudSettings
+from cloud_api.db.database import Database
+from cloud_api.errors import install_error_handlers
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: CloudSettings) -> FastAPI:
+    """Build the API for resolved settings (`api_database_url` must be set)."""
+    if not settings.api_database_url:
+        raise ValueError("create_app needs settings with api_database_url resolved")
+    database = Database(
+        settings.api_database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await database.open()
+        try:
+            yield
+        finally:
+            await database.close()
+
+    app = FastAPI(
+        title="JARVIS cloud API",
+        version=VERSION,
+        description=(
+            "Provisioning, heartbeats, sessions, tools and dashboards for JARVIS gym kiosks. "
+            "Every request runs in one Postgres transaction under the caller's claims, so "
+            "row-level security decides what it touches."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["operations"], summary="Liveness and database reachability")
+    async def health(request: Request) -> dict[str, Any]:
+        db: Database = request.app.state.database
+        async with db.transaction(None) as conn:
+            cur = await conn.execute("select current_user as role, now() as now")
+            row = await cur.fetchone()
+        assert row is not None
+        return {"status": "ok", "version": VERSION, "database": "ok", "time": row["now"]}
+
+    return app

@@ -1,0 +1,265 @@
+"""`jarvis-cloud`: the cloud's command line. Thin: each command is a few lines over the library."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import psycopg
+import typer
+from pydantic import ValidationError
+
+from cloud_api.config import CloudSettings
+from cloud_api.db import migrate as migrations
+from cloud_api.db.errors import DatabaseError, MigrationsPending
+from cloud_api.runtime import resolved_database
+
+app = typer.Typer(
+    name="jarvis-cloud",
+    help="JARVIS cloud: API, dashboard, database and jobs. "
+    "Uses an embedded Postgres in ./.jarvis unless DATABASE_URL is set.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database: migrations and data generators.", no_args_is_help=True)
+gyms_app = typer.Typer(help="Gyms.", no_args_is_help=True)
+franchises_app = typer.Typer(help="Franchises.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(gyms_app, name="gyms")
+app.add_typer(franchises_app, name="franchises")
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def load_settings() -> CloudSettings:
+    try:
+        return CloudSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise fail(f"invalid setting {field}: {first['msg']}") from exc
+
+
+@contextmanager
+def database(settings: CloudSettings) -> Iterator[CloudSettings]:
+    """Resolved settings for the block; every data-layer failure becomes one clear line."""
+    try:
+        with resolved_database(settings) as resolved:
+            yield resolved
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+
+
+def guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    except psycopg.Error as exc:
+        raise fail(f"database error: {exc.diag.message_primary or exc}") from exc
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise fail(
+                    f"port {port} on {host} is already in use: stop the other service or pass "
+                    "--port"
+                ) from exc
+            raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+
+def prepare_schema(settings: CloudSettings, *, embedded: bool) -> None:
+    """Embedded: apply migrations. External: refuse to serve a database that is behind."""
+    assert settings.database_url
+    url = settings.database_url
+    if embedded:
+        report = guarded(lambda: migrations.migrate(url))
+        if report.applied:
+            typer.echo(f"applied {len(report.applied)} migration(s)")
+        return
+    todo = guarded(lambda: migrations.pending(url))
+    if todo:
+        raise fail(
+            str(
+                MigrationsPending(
+                    f"{len(todo)} migration(s) pending (first: {todo[0].version}_{todo[0].name}): "
+                    "run `jarvis-cloud db migrate` first"
+                )
+            )
+        )
+
+
+def run_server(settings: CloudSettings, host: str, port: int) -> None:
+    import uvicorn
+
+    from cloud_api.app import create_app
+
+    ensure_port_free(host, port)
+    typer.echo(f"JARVIS cloud on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+HostOption = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(help="Port to bind (default 8000).")]
+
+
+@app.command()
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """Serve the API and dashboard."""
+    settings = load_settings()
+    with database(settings) as resolved:
+        prepare_schema(resolved, embedded=settings.uses_embedded_database)
+        run_server(resolved, host or settings.host, port or settings.port)
+
+
+@app.command()
+def demo(host: HostOption = None, port: PortOption = None) -> None:
+    """Everything on the embedded default: database, migrations, demo data, API."""
+    from cloud_api.seed.demo import DEMO_PASSWORD, seed_demo
+
+    settings = load_settings()
+    with database(settings) as resolved:
+        assert resolved.database_url
+        url = resolved.database_url
+        guarded(lambda: migrations.migrate(url))
+        summary = guarded(lambda: seed_demo(url))
+        typer.echo(summary.describe())
+        typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
+        run_server(resolved, host or settings.host, port or settings.port)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations (safe to run again)."""
+    with database(load_settings()) as resolved:
+        assert resolved.database_url
+        url = resolved.database_url
+        report = guarded(lambda: migrations.migrate(url))
+    for migration in report.applied:
+        typer.echo(f"applied {migration.version}_{migration.name}")
+    for version in report.edited_after_applying:
+        typer.secho(
+            f"warning: migration {version} was edited after it was applied; add a new "
+            "migration instead of editing an applied one",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    typer.echo(
+        f"{len(report.applied)} applied, {report.already_applied} already applied: up to date"
+    )
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """List migrations not yet applied."""
+    with database(load_settings()) as resolved:
+        assert resolved.database_url
+        url = resolved.database_url
+        todo = guarded(lambda: migrations.pending(url))
+    if not todo:
+        typer.echo("up to date")
+    for migration in todo:
+        typer.echo(f"pending {migration.version}_{migration.name}")
+
+
+@db_app.command("seed")
+def db_seed(
+    demo: Annotated[bool, typer.Option("--demo", help="A coherent demo data set.")] = False,
+    scale: Annotated[
+        int | None, typer.Option("--scale", min=1, help="Bulk data: this many gyms.")
+    ] = None,
+    members_per_gym: Annotated[int, typer.Option(min=1)] = 1000,
+    sessions_per_member: Annotated[int, typer.Option(min=0)] = 10,
+) -> None:
+    """Generate data: `--demo` for a demo, `--scale N` for benchmarks (deterministic)."""
+    if demo == (scale is not None):
+        raise fail("choose exactly one of --demo or --scale N")
+    with database(load_settings()) as resolved:
+        assert resolved.database_url
+        url = resolved.database_url
+        guarded(lambda: migrations.migrate(url))
+        if demo:
+            from cloud_api.seed.demo import DEMO_PASSWORD, seed_demo
+
+            summary = guarded(lambda: seed_demo(url))
+            typer.echo(summary.describe())
+            typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
+        else:
+            from cloud_api.seed.scale import ScalePlan, seed_scale
+
+            assert scale is not None
+            plan = ScalePlan(
+                gyms=scale,
+                members_per_gym=members_per_gym,
+                sessions_per_member=sessions_per_member,
+            )
+            result = guarded(lambda: seed_scale(url, plan, progress=True))
+            typer.echo(result)
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        typer.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r[c] or "")) for r in rows)) for c in columns}
+    typer.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        typer.echo("  ".join(str(row[c] or "").ljust(widths[c]) for c in columns))
+
+
+def _query(sql: str) -> list[dict[str, Any]]:
+    from psycopg.rows import dict_row
+
+    with database(load_settings()) as resolved:
+        assert resolved.database_url
+        url = resolved.database_url
+
+        def run() -> list[dict[str, Any]]:
+            with psycopg.connect(url, row_factory=dict_row) as conn:
+                return conn.execute(sql).fetchall()
+
+        return guarded(run)
+
+
+@gyms_app.command("list")
+def gyms_list() -> None:
+    """Every gym with its franchise and kiosk count."""
+    rows = _query(
+        "select g.slug, g.name, g.city, coalesce(f.slug, '(independent)') as franchise, "
+        "g.status, (select count(*) from kiosks k where k.gym_id = g.id) as kiosks "
+        "from gyms g left join franchises f on f.id = g.franchise_id order by g.slug"
+    )
+    _print_rows(rows, ["slug", "name", "city", "franchise", "status", "kiosks"])
+
+
+@franchises_app.command("list")
+def franchises_list() -> None:
+    """Every franchise with its gym count."""
+    rows = _query(
+        "select f.slug, f.name, f.city, f.status, f.subscription_plan as plan, "
+        "(select count(*) from gyms g where g.franchise_id = f.id) as gyms "
+        "from franchises f order by f.slug"
+    )
+    _print_rows(rows, ["slug", "name", "city", "status", "plan", "gyms"])
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

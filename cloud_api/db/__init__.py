@@ -1,0 +1,1 @@
+"""The cloud's data layer: embedded Postgres, migrations, and RLS-scoped transactions."""

@@ -1,0 +1,1 @@
+"""The conversation pipeline: summaries, sentiment, member analytics, churn risk, alerts."""

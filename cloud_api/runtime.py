@@ -1,0 +1,74 @@
+"""Resolve where the cloud's database is: the embedded default or DATABASE_URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from cloud_api.config import CloudSettings
+from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres
+from cloud_api.db.errors import DatabaseUnavailable
+
+
+@contextmanager
+def resolved_database(settings: CloudSettings) -> Iterator[CloudSettings]:
+    """Yield settings whose `database_url` and `api_database_url` are both set.
+
+    With no DATABASE_URL the embedded Postgres is started for the duration of the block
+    and stopped cleanly afterwards (unless another process still uses it).
+    """
+    if settings.database_url:
+        check_reachable(settings.database_url)
+        yield settings.model_copy(
+            update={"api_database_url": settings.api_database_url or derive_api_url(settings)}
+        )
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    admin_url = embedded.start()
+    try:
+        yield settings.model_copy(
+            update={
+                "database_url": admin_url,
+                "api_database_url": settings.api_database_url or embedded.api_url(admin_url),
+            }
+        )
+    finally:
+        embedded.stop()
+
+
+def derive_api_url(settings: CloudSettings) -> str:
+    """DATABASE_URL with the user replaced by the API's login role."""
+    assert settings.database_url
+    params = parse_conninfo(settings.database_url)
+    params["user"] = API_ROLE
+    params.pop("password", None)
+    if settings.api_db_password is not None:
+        params["password"] = settings.api_db_password.get_secret_value()
+    return make_conninfo("", **params)
+
+
+def parse_conninfo(url: str) -> dict[str, str]:
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnavailable(
+            f"DATABASE_URL is not a valid Postgres connection string ({exc}): expected "
+            "postgresql://user:password@host:5432/dbname"
+        ) from exc
+
+
+def check_reachable(url: str) -> None:
+    """Fail with one clear sentence when the database cannot be reached."""
+    parse_conninfo(url)
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        host = parse_conninfo(url).get("host", "localhost")
+        raise DatabaseUnavailable(
+            f"Cannot connect to the database at {host} ({reason}): check DATABASE_URL."
+        ) from exc

@@ -1,0 +1,1 @@
+"""Data generators: a coherent demo, and deterministic bulk data for benchmarks."""

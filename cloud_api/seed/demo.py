@@ -1,0 +1,699 @@
+"""`jarvis-cloud db seed --demo`: a coherent demo a gym manager would recognise.
+
+A franchise (Atlas Fitness) with three gyms and one independent gym, kiosks with recent
+heartbeats, ~200 members with fitness profiles and preferences in French and English, six
+weeks of voice sessions with transcripts and summaries, member analytics with churn risk
+computed by the customer's rules, manager alerts, weekly insight reports and an audit trail.
+Content is deterministic (fixed random seed); dates are relative to now so the demo looks
+alive. Seeding is skipped when the demo franchise already exists.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from cloud_api.passwords import hash_password
+from cloud_api.pipeline.churn import ChurnInputs, churn_risk
+from cloud_api.seed import content
+from contract.pricing import TokenUsage, session_cost
+
+DEMO_PASSWORD = "jarvis-demo"  # noqa: S105 - printed for the demo accounts on purpose
+DEMO_FRANCHISE_SLUG = "atlas-fitness"
+HISTORY_DAYS = 42
+MODEL = "gpt-realtime-mini"
+
+
+@dataclass(frozen=True)
+class GymPlan:
+    slug: str
+    name: str
+    city: str
+    franchised: bool
+    members: int
+    english_share: float
+    kiosks: tuple[str, ...]
+    small: bool = False
+
+
+GYMS = (
+    GymPlan(
+        "atlas-bordeaux-centre",
+        "Atlas Bordeaux Centre",
+        "Bordeaux",
+        True,
+        60,
+        0.25,
+        ("Entrée principale", "Zone cardio"),
+    ),
+    GymPlan("atlas-merignac", "Atlas Mérignac", "Mérignac", True, 50, 0.15, ("Accueil",)),
+    GymPlan("atlas-pessac", "Atlas Pessac", "Pessac", True, 45, 0.15, ("Accueil",)),
+    GymPlan("le-studio-dax", "Le Studio Dax", "Dax", False, 45, 0.1, ("Entrée",), small=True),
+)
+
+# (email, full name, role, gym slug or None)
+ACCOUNTS = (
+    ("admin@jarvis.demo", "Platform Admin", "super_admin", None),
+    ("owner@atlas.demo", "Claire Atlas", "franchise_owner", None),
+    ("manager.bordeaux@atlas.demo", "Marc Lopez", "gym_manager", "atlas-bordeaux-centre"),
+    ("staff.bordeaux@atlas.demo", "Sofia Alves", "gym_staff", "atlas-bordeaux-centre"),
+    ("manager.merignac@atlas.demo", "Julien Faure", "gym_manager", "atlas-merignac"),
+    ("manager@lestudio.demo", "Anaïs Darrigrand", "gym_manager", "le-studio-dax"),
+)
+
+
+@dataclass
+class DemoSummary:
+    already_present: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    logins: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.already_present:
+            return "demo data already present: nothing seeded"
+        return "seeded demo: " + ", ".join(f"{n} {what}" for what, n in self.counts.items())
+
+
+class _Ids:
+    """Deterministic UUIDs from the demo's random stream."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def new(self) -> uuid.UUID:
+        return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+
+def seed_demo(conninfo: str, *, now: datetime | None = None, seed: int = 7) -> DemoSummary:
+    now = now or datetime.now(UTC)
+    summary = DemoSummary(logins=[email for email, *_ in ACCOUNTS])
+    with psycopg.connect(conninfo) as conn, conn.transaction():
+        if conn.execute(
+            "select 1 from franchises where slug = %s", (DEMO_FRANCHISE_SLUG,)
+        ).fetchone():
+            summary.already_present = True
+            return summary
+        builder = _DemoBuilder(conn, random.Random(seed), now)
+        summary.counts = builder.build()
+    return summary
+
+
+class _DemoBuilder:
+    def __init__(self, conn: psycopg.Connection, rng: random.Random, now: datetime) -> None:
+        self.conn = conn
+        self.rng = rng
+        self.ids = _Ids(rng)
+        self.now = now
+        self.today = now.date()
+        self.counts: dict[str, int] = {}
+
+    # -- orchestration ------------------------------------------------------------------
+
+    def build(self) -> dict[str, int]:
+        franchise_id = self.ids.new()
+        self._insert(
+            "franchises",
+            [
+                {
+                    "id": franchise_id,
+                    "slug": DEMO_FRANCHISE_SLUG,
+                    "name": "Atlas Fitness",
+                    "city": "Bordeaux",
+                    "status": "active",
+                    "subscription_plan": "pro",
+                }
+            ],
+        )
+        gyms: dict[str, uuid.UUID] = {}
+        for plan in GYMS:
+            gyms[plan.slug] = self.ids.new()
+            hours = content.OPENING_HOURS_SMALL if plan.small else content.OPENING_HOURS_CITY
+            self._insert(
+                "gyms",
+                [
+                    {
+                        "id": gyms[plan.slug],
+                        "franchise_id": franchise_id if plan.franchised else None,
+                        "slug": plan.slug,
+                        "name": plan.name,
+                        "city": plan.city,
+                        "address": f"{self.rng.randint(1, 120)} rue du Sport, {plan.city}",
+                        "opening_hours": json.dumps(hours),
+                    }
+                ],
+            )
+        users = self._accounts(franchise_id, gyms)
+        kiosks = {plan.slug: self._kiosks(plan, gyms[plan.slug]) for plan in GYMS}
+        for plan in GYMS:
+            manager = users.get(f"gym_manager:{plan.slug}")
+            self._gym_history(plan, gyms[plan.slug], kiosks[plan.slug], manager)
+        self._reports(franchise_id, gyms)
+        return self.counts
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        statement = sql.SQL("insert into {} ({}) values ({})").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        )
+        with self.conn.cursor() as cur:
+            cur.executemany(statement, [tuple(row[c] for c in columns) for row in rows])
+        self.counts[table] = self.counts.get(table, 0) + len(rows)
+
+    def _ago(self, days: float = 0, minutes: float = 0) -> datetime:
+        return self.now - timedelta(days=days, minutes=minutes)
+
+    # -- accounts, kiosks ---------------------------------------------------------------
+
+    def _accounts(
+        self, franchise_id: uuid.UUID, gyms: dict[str, uuid.UUID]
+    ) -> dict[str, uuid.UUID]:
+        password_hash = hash_password(DEMO_PASSWORD)
+        by_key: dict[str, uuid.UUID] = {}
+        for email, full_name, role, gym_slug in ACCOUNTS:
+            user_id = self.ids.new()
+            self.conn.execute(
+                "insert into auth.users (id, email, encrypted_password, email_confirmed_at, "
+                "raw_app_meta_data) values (%s, %s, %s, now(), %s)",
+                (user_id, email, password_hash, json.dumps({"provider": "email"})),
+            )
+            self._insert(
+                "users",
+                [
+                    {
+                        "id": user_id,
+                        "email": email,
+                        "full_name": full_name,
+                        "role": role,
+                        "franchise_id": franchise_id if role == "franchise_owner" else None,
+                        "gym_id": gyms[gym_slug] if gym_slug else None,
+                    }
+                ],
+            )
+            by_key[f"{role}:{gym_slug}"] = user_id
+            self._audit(
+                "system",
+                None,
+                gyms.get(gym_slug or ""),
+                "user.created",
+                "user",
+                str(user_id),
+                {"email": email, "role": role},
+                days=HISTORY_DAYS + 5,
+            )
+        return by_key
+
+    def _kiosks(self, plan: GymPlan, gym_id: uuid.UUID) -> list[uuid.UUID]:
+        ids = []
+        for index, location in enumerate(plan.kiosks, start=1):
+            kiosk_id = self.ids.new()
+            offline = plan.slug == "atlas-pessac"  # one kiosk has gone quiet: see the alerts
+            self._insert(
+                "kiosks",
+                [
+                    {
+                        "id": kiosk_id,
+                        "gym_id": gym_id,
+                        "slug": f"{plan.slug}-{index}",
+                        "name": f"JARVIS {location}",
+                        "status": "provisioning",
+                        "device_id": f"rpi-{self.rng.getrandbits(48):012x}",
+                        "hardware_info": json.dumps(
+                            {
+                                "model": "Raspberry Pi 5 Model B",
+                                "memory_mb": 8192,
+                                "disk_gb": 64,
+                                "mic": "ReSpeaker USB Mic Array",
+                                "reader": "ACR122U",
+                            }
+                        ),
+                        "software_version": "0.1.0",
+                        "language": "fr",
+                        "voice_model": "alloy",
+                        "location_in_gym": location,
+                        "provisioned_at": self._ago(days=HISTORY_DAYS + 2),
+                    }
+                ],
+            )
+            self._audit(
+                "user",
+                None,
+                gym_id,
+                "kiosk.provisioned",
+                "kiosk",
+                str(kiosk_id),
+                {"device": "rpi"},
+                days=HISTORY_DAYS + 2,
+            )
+            last = 45 if offline else 0
+            beats = []
+            for step in range(24):
+                minutes = last + (23 - step) * 5
+                beats.append(
+                    {
+                        "kiosk_id": kiosk_id,
+                        "gym_id": gym_id,
+                        "received_at": self._ago(minutes=minutes),
+                        "status": "online",
+                        "software_version": "0.1.0",
+                        "ip": f"10.{self.rng.randint(0, 9)}.0.{10 + index}",
+                        "cpu_percent": round(self.rng.uniform(3, 25), 1),
+                        "cpu_temp_c": round(self.rng.uniform(41, 58), 1),
+                        "memory_percent": round(self.rng.uniform(20, 40), 1),
+                        "disk_percent": round(self.rng.uniform(12, 30), 1),
+                        "mic_ok": True,
+                        "reader_ok": True,
+                        "network_ok": True,
+                        "outbox_depth": 0,
+                    }
+                )
+            self._insert("kiosk_heartbeats", beats)
+            if offline:
+                self.conn.execute("update kiosks set status = 'offline' where id = %s", (kiosk_id,))
+            ids.append(kiosk_id)
+        return ids
+
+    def _audit(
+        self,
+        actor_type: str,
+        actor_id: uuid.UUID | None,
+        gym_id: uuid.UUID | None,
+        action: str,
+        target_type: str,
+        target_id: str,
+        details: dict[str, Any],
+        days: float = 0,
+    ) -> None:
+        self._insert(
+            "audit_log",
+            [
+                {
+                    "occurred_at": self._ago(days=days),
+                    "actor_type": actor_type,
+                    "actor_id": actor_id,
+                    "gym_id": gym_id,
+                    "action": action,
+                    "target_type": target_type,
+                    "target_id": target_id,
+                    "details": json.dumps(details),
+                }
+            ],
+        )
+
+    # -- members and their history ------------------------------------------------------
+
+    def _gym_history(
+        self, plan: GymPlan, gym_id: uuid.UUID, kiosks: list[uuid.UUID], manager: uuid.UUID | None
+    ) -> None:
+        badges: set[str] = set()
+        for _ in range(plan.members):
+            lang = "en" if self.rng.random() < plan.english_share else "fr"
+            member_id = self.ids.new()
+            badge = f"{self.rng.getrandbits(32):08X}"
+            while badge in badges:
+                badge = f"{self.rng.getrandbits(32):08X}"
+            badges.add(badge)
+            first = self.rng.choice(content.FIRST_NAMES[lang])
+            last = self.rng.choice(content.LAST_NAMES[lang])
+            expires = self.today + timedelta(days=self.rng.randint(-20, 365))
+            self._insert(
+                "gym_members",
+                [
+                    {
+                        "id": member_id,
+                        "gym_id": gym_id,
+                        "badge_id": badge,
+                        "first_name": first,
+                        "last_name": last,
+                        "email": f"{first}.{last}@example.com".lower().replace(" ", ""),
+                        "phone": f"+33 6 {self.rng.randint(10, 99)} {self.rng.randint(10, 99)} "
+                        f"{self.rng.randint(10, 99)} {self.rng.randint(10, 99)}",
+                        "membership_type": self.rng.choice(content.MEMBERSHIPS),
+                        "is_active": self.rng.random() > 0.04,
+                        "member_since": self.today - timedelta(days=self.rng.randint(30, 900)),
+                        "membership_expires_on": expires,
+                    }
+                ],
+            )
+            goals = self.rng.sample(content.GOALS, k=self.rng.randint(1, 2))
+            height = self.rng.randint(155, 195)
+            weight = Decimal(self.rng.randint(52, 105))
+            self._insert(
+                "member_fitness_profile",
+                [
+                    {
+                        "member_id": member_id,
+                        "gym_id": gym_id,
+                        "height_cm": height,
+                        "current_weight_kg": weight,
+                        "target_weight_kg": weight - 5 if "weight_loss" in goals else weight,
+                        "fitness_level": self.rng.choice(["beginner", "intermediate", "advanced"]),
+                        "primary_goals": goals,
+                        "workout_frequency_per_week": self.rng.randint(1, 5),
+                    }
+                ],
+            )
+            self._insert(
+                "member_preferences",
+                [
+                    {
+                        "member_id": member_id,
+                        "gym_id": gym_id,
+                        "language": lang,
+                        "communication_style": self.rng.choice(content.STYLES),
+                        "voice_preference": self.rng.choice(["alloy", "verse", "shimmer"]),
+                    }
+                ],
+            )
+            self._member_sessions(gym_id, kiosks, member_id, first, lang, expires, manager)
+
+    def _member_sessions(
+        self,
+        gym_id: uuid.UUID,
+        kiosks: list[uuid.UUID],
+        member_id: uuid.UUID,
+        first_name: str,
+        lang: str,
+        expires: date,
+        manager: uuid.UUID | None,
+    ) -> None:
+        talks = self.rng.random() < 0.75
+        count = self.rng.randint(1, 9) if talks else 0
+        # Some members fade away: their sessions all sit at the start of the history.
+        fading = self.rng.random() < 0.2
+        days = sorted(
+            (self.rng.uniform(20 if fading else 0.2, HISTORY_DAYS) for _ in range(count)),
+            reverse=True,
+        )
+        sentiments: list[float] = []
+        total_duration = 0.0
+        for day in days:
+            score, duration = self._session(gym_id, kiosks, member_id, first_name, lang, day)
+            sentiments.append(score)
+            total_duration += duration
+        last_visit = self._ago(days=days[-1]) if days else self._ago(days=self.rng.uniform(1, 60))
+        self.conn.execute(
+            "update gym_members set last_visit = %s where id = %s", (last_visit, member_id)
+        )
+        self._analytics(
+            gym_id, member_id, first_name, expires, sentiments, total_duration, last_visit, manager
+        )
+
+    def _session(
+        self,
+        gym_id: uuid.UUID,
+        kiosks: list[uuid.UUID],
+        member_id: uuid.UUID,
+        first_name: str,
+        lang: str,
+        days_ago: float,
+    ) -> tuple[float, float]:
+        session_id = self.ids.new()
+        kiosk_id = self.rng.choice(kiosks)
+        started = self._ago(days=days_ago)
+        exchanges = self.rng.sample(content.EXCHANGES[lang], k=self.rng.randint(1, 3))
+        duration = self.rng.uniform(25, 240)
+        user_audio = int(duration * 0.4 * 10)
+        assistant_audio = int(duration * 0.4 * 20)
+        usage = TokenUsage(
+            input_text_tokens=600 * len(exchanges),
+            input_audio_tokens=user_audio * 2,
+            input_cached_tokens=user_audio,
+            output_text_tokens=40 * len(exchanges),
+            output_audio_tokens=assistant_audio,
+        )
+        latencies = [self.rng.randint(420, 1100) for _ in exchanges]
+        end_reason = self.rng.choices(
+            ["goodbye", "idle_timeout", "new_badge", "max_duration"], weights=[70, 20, 7, 3]
+        )[0]
+        tool_calls = [
+            {
+                "name": {
+                    "book_class": "book_class",
+                    "report_issue": "report_equipment_issue",
+                    "ask_progress": "get_member_progress",
+                }[intent],
+                "ok": True,
+            }
+            for _, intent, *_ in exchanges
+            if intent in ("book_class", "report_issue", "ask_progress")
+        ]
+        self._insert(
+            "realtime_sessions",
+            [
+                {
+                    "id": session_id,
+                    "gym_id": gym_id,
+                    "kiosk_id": kiosk_id,
+                    "member_id": member_id,
+                    "started_at": started,
+                    "ended_at": started + timedelta(seconds=duration),
+                    "status": "closed",
+                    "end_reason": end_reason,
+                    "model": MODEL,
+                    "voice": "alloy",
+                    "language": lang,
+                    **usage.model_dump(),
+                    "cost_usd": session_cost(MODEL, usage),
+                    "turn_count": 2 * len(exchanges),
+                    "first_response_ms": latencies[0],
+                    "avg_response_ms": sum(latencies) // len(latencies),
+                    "p95_response_ms": max(latencies),
+                    "avg_playback_ms": sum(latencies) // len(latencies) + 60,
+                    "tool_calls": json.dumps(tool_calls),
+                    "errors": "[]",
+                }
+            ],
+        )
+        turns = []
+        for i, (_, _, _, said, answered) in enumerate(exchanges):
+            at = started + timedelta(seconds=8 + i * 30)
+            turns.append(
+                {
+                    "session_id": session_id,
+                    "gym_id": gym_id,
+                    "turn_index": 2 * i,
+                    "role": "user",
+                    "content": said,
+                    "started_at": at,
+                    "audio_ms": self.rng.randint(1200, 4000),
+                }
+            )
+            turns.append(
+                {
+                    "session_id": session_id,
+                    "gym_id": gym_id,
+                    "turn_index": 2 * i + 1,
+                    "role": "assistant",
+                    "content": answered,
+                    "started_at": at + timedelta(seconds=4),
+                    "audio_ms": self.rng.randint(2000, 6000),
+                }
+            )
+        self._insert("conversation_turns", turns)
+        score = round(sum(e[2] for e in exchanges) / len(exchanges), 2)
+        label = "positive" if score > 0.2 else "negative" if score < -0.2 else "neutral"
+        topics = [e[0] for e in exchanges]
+        summary = f"{first_name} a parlé de : " if lang == "fr" else f"{first_name} talked about: "
+        self._insert(
+            "conversation_summaries",
+            [
+                {
+                    "session_id": session_id,
+                    "gym_id": gym_id,
+                    "member_id": member_id,
+                    "kiosk_id": kiosk_id,
+                    "status": "done",
+                    "summary_text": summary + ", ".join(topics) + ".",
+                    "key_topics": topics,
+                    "sentiment_score": Decimal(str(score)),
+                    "sentiment_label": label,
+                    "emotion_detected": "frustration"
+                    if score < -0.2
+                    else "joy"
+                    if score > 0.4
+                    else "neutral",
+                    "intents_detected": [e[1] for e in exchanges],
+                    "action_items": json.dumps(
+                        [
+                            {"type": "check_equipment", "detail": e[3]}
+                            for e in exchanges
+                            if e[1] == "report_issue"
+                        ]
+                    ),
+                    "processed_at": started + timedelta(seconds=duration + 20),
+                }
+            ],
+        )
+        if any(e[1] == "report_issue" for e in exchanges) and days_ago < 10:
+            self._insert(
+                "manager_alerts",
+                [
+                    {
+                        "gym_id": gym_id,
+                        "member_id": member_id,
+                        "kiosk_id": kiosk_id,
+                        "alert_type": "equipment_issue",
+                        "priority": "medium",
+                        "title": "Equipment reported broken"
+                        if lang == "en"
+                        else "Équipement signalé en panne",
+                        "description": next(e[3] for e in exchanges if e[1] == "report_issue"),
+                        "recommended_actions": json.dumps(
+                            ["Inspect the machine", "Put an out-of-order sign"]
+                        ),
+                        "context": json.dumps({"session_id": str(session_id)}),
+                        "status": "pending",
+                        "created_at": started,
+                    }
+                ],
+            )
+        return score, duration
+
+    def _analytics(
+        self,
+        gym_id: uuid.UUID,
+        member_id: uuid.UUID,
+        first_name: str,
+        expires: date,
+        sentiments: list[float],
+        total_duration: float,
+        last_visit: datetime,
+        manager: uuid.UUID | None,
+    ) -> None:
+        n = len(sentiments)
+        days_since = (self.now - last_visit).days
+        engagement = round(min(1.0, n / 8) * (0.5 if days_since > 14 else 1.0), 2)
+        negatives = sum(1 for s in sentiments if s < -0.2)
+        risk = churn_risk(
+            ChurnInputs(
+                days_since_last_visit=days_since,
+                negative_sentiment_count=negatives,
+                engagement_score=engagement,
+                membership_expires_on=expires,
+                today=self.today,
+            )
+        )
+        half = n // 2
+        early = sum(sentiments[:half]) / half if half else 0.0
+        late = sum(sentiments[half:]) / (n - half) if n - half else 0.0
+        trend = (
+            "stable"
+            if n < 4 or abs(late - early) < 0.2
+            else ("improving" if late > early else "declining")
+        )
+        self._insert(
+            "member_analytics",
+            [
+                {
+                    "member_id": member_id,
+                    "gym_id": gym_id,
+                    "total_conversations": n,
+                    "total_session_duration_seconds": int(total_duration),
+                    "avg_session_duration_seconds": Decimal(f"{total_duration / n:.2f}")
+                    if n
+                    else None,
+                    "last_conversation_at": last_visit if n else None,
+                    "conversation_frequency": (
+                        "weekly" if n >= 6 else "monthly" if n >= 2 else "rare"
+                    ),
+                    "avg_sentiment_score": Decimal(f"{sum(sentiments) / n:.2f}") if n else None,
+                    "sentiment_trend": trend,
+                    "negative_sentiment_count": negatives,
+                    "positive_sentiment_count": sum(1 for s in sentiments if s > 0.2),
+                    "churn_risk_score": risk.score,
+                    "churn_risk_level": risk.level,
+                    "churn_factors": json.dumps(list(risk.factors)),
+                    "last_churn_analysis_at": self.now,
+                    "engagement_score": Decimal(str(engagement)),
+                    "days_since_last_visit": days_since,
+                    "visit_frequency_per_week": Decimal(f"{n / (HISTORY_DAYS / 7):.2f}"),
+                }
+            ],
+        )
+        if risk.needs_alert:
+            status = self.rng.choice(["pending", "pending", "in_progress"])
+            self._insert(
+                "manager_alerts",
+                [
+                    {
+                        "gym_id": gym_id,
+                        "member_id": member_id,
+                        "kiosk_id": None,
+                        "alert_type": "churn_risk",
+                        "priority": "high",
+                        "title": f"Risque de départ : {first_name}",
+                        "description": f"Score {risk.score}: " + ", ".join(risk.factors),
+                        "recommended_actions": json.dumps(
+                            ["Call the member", "Offer a free coaching session"]
+                        ),
+                        "context": json.dumps({"churn_risk_score": str(risk.score)}),
+                        "status": status,
+                        "assigned_to": manager if status == "in_progress" else None,
+                        "created_at": self.now,
+                    }
+                ],
+            )
+
+    def _reports(self, franchise_id: uuid.UUID, gyms: dict[str, uuid.UUID]) -> None:
+        end = datetime.combine(
+            self.today - timedelta(days=self.today.weekday()), datetime.min.time(), tzinfo=UTC
+        )
+        start = end - timedelta(days=7)
+        for slug, gym_id in gyms.items():
+            row = self.conn.execute(
+                "select count(*) as sessions, coalesce(sum(cost_usd), 0) as cost, "
+                "count(distinct member_id) as members from realtime_sessions "
+                "where gym_id = %s and started_at >= %s and started_at < %s",
+                (gym_id, start, end),
+            ).fetchone()
+            assert row is not None
+            self._insert(
+                "insights_reports",
+                [
+                    {
+                        "gym_id": gym_id,
+                        "franchise_id": None,
+                        "report_type": "weekly",
+                        "period_start": start,
+                        "period_end": end,
+                        "title": f"Weekly report — {slug}",
+                        "status": "published",
+                        "summary": f"{row[0]} conversations with {row[2]} members.",
+                        "metrics": json.dumps(
+                            {"sessions": row[0], "members": row[2], "cost_usd": str(row[1])}
+                        ),
+                        "published_at": end + timedelta(hours=6),
+                    }
+                ],
+            )
+        self._insert(
+            "insights_reports",
+            [
+                {
+                    "gym_id": None,
+                    "franchise_id": franchise_id,
+                    "report_type": "weekly",
+                    "period_start": start,
+                    "period_end": end,
+                    "title": "Atlas Fitness — weekly",
+                    "status": "published",
+                    "summary": "Franchise roll-up of the week.",
+                    "metrics": json.dumps({"gyms": 3}),
+                    "published_at": end + timedelta(hours=6),
+                }
+            ],
+        )
