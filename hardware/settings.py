@@ -1,0 +1,131 @@
+"""Settings for the kiosk's hardware, one frozen section per device, each field with its unit.
+
+These are plain pydantic models so the kiosk's pydantic-settings class can nest them (or copy
+their fields) and a test can build one in a line. Nothing here opens a device.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contract.badge import BadgeRules
+
+
+class ReaderKind(StrEnum):
+    """Which kind of badge reader the kiosk has."""
+
+    EVDEV = "evdev"
+    """A USB keyboard-wedge reader: types the badge id and Enter."""
+    PCSC = "pcsc"
+    """A PC/SC contactless reader (ACR122U, ACR1252U, HID Omnikey...) through pcscd."""
+    SIMULATED = "simulated"
+    """Badges typed on standard input, written to a named pipe or posted over local HTTP."""
+
+
+class KeyLayout(StrEnum):
+    """The keyboard layout a keyboard-wedge reader was configured to type for."""
+
+    US = "us"
+    """QWERTY, how readers ship: digits on the unshifted number row."""
+    FR = "fr"
+    """AZERTY: digits need Shift, A and Q are swapped."""
+
+
+class WedgeReaderSettings(BaseModel):
+    """A keyboard-wedge (USB HID) reader read through evdev."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device_path: Path | None = Field(
+        default=None,
+        description=(
+            "Stable device path, e.g. /dev/input/by-id/usb-Sycreader_RFID-event-kbd. "
+            "Preferred: it survives reboots and other USB devices."
+        ),
+    )
+    device_name: str | None = Field(
+        default=None,
+        description="Case-insensitive part of the evdev device name, when no path is set.",
+    )
+    usb_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$",
+        description="USB vendor:product in hex as lsusb prints it (e.g. 08ff:0009).",
+    )
+    layout: KeyLayout = Field(default=KeyLayout.US, description="Layout the reader types for.")
+    inter_key_timeout_s: float = Field(
+        default=0.2,
+        gt=0,
+        description="Seconds: a longer gap between keys drops the partial id (readers type "
+        "a whole id in a few tens of milliseconds, people do not).",
+    )
+    grab: bool = Field(
+        default=True,
+        description="Take the reader exclusively so badge digits never reach a console.",
+    )
+
+
+class PcscReaderSettings(BaseModel):
+    """A PC/SC reader through pcscd and pyscard."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reader_name: str | None = Field(
+        default=None,
+        description="Case-insensitive part of the PC/SC reader name; unset means any reader.",
+    )
+    poll_interval_s: float = Field(
+        default=0.25, gt=0, description="Seconds between looks for a card on each reader."
+    )
+
+
+class SimulatedReaderSettings(BaseModel):
+    """Where the simulated reader takes badges from; any combination may be on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stdin: bool = Field(default=True, description="Read one badge per line of standard input.")
+    pipe_path: Path | None = Field(
+        default=None,
+        description="Named pipe (created if missing) read one badge per line: "
+        "`echo 04A23B12 > PATH`.",
+    )
+    http_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port for `POST /badge` (0 picks a free port); unset means no HTTP.",
+    )
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Address the HTTP endpoint listens on; keep it on loopback.",
+    )
+
+
+class BadgeReaderSettings(BaseModel):
+    """The kiosk's badge reader: which kind, how its ids are written, and its timings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ReaderKind = Field(default=ReaderKind.SIMULATED, description="Reader kind.")
+    rules: BadgeRules = Field(
+        default_factory=BadgeRules,
+        description="How this reader writes badge ids (see contract.badge).",
+    )
+    debounce_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="Seconds during which the same badge read again is ignored.",
+    )
+    reopen_initial_s: float = Field(
+        default=0.5, gt=0, description="Seconds before the first attempt to reopen a reader."
+    )
+    reopen_max_s: float = Field(
+        default=30.0, gt=0, description="Seconds: the longest wait between reopen attempts."
+    )
+    evdev: WedgeReaderSettings = Field(default_factory=WedgeReaderSettings)
+    pcsc: PcscReaderSettings = Field(default_factory=PcscReaderSettings)
+    simulated: SimulatedReaderSettings = Field(default_factory=SimulatedReaderSettings)
