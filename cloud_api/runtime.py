@@ -10,7 +10,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cloud_api.config import CloudSettings
 from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres
-from cloud_api.db.errors import DatabaseUnavailable
+from cloud_api.db.errors import DatabaseUnavailable, one_line
 
 
 @contextmanager
@@ -55,7 +55,7 @@ def parse_conninfo(url: str) -> dict[str, str]:
         return {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
     except psycopg.ProgrammingError as exc:
         raise DatabaseUnavailable(
-            f"DATABASE_URL is not a valid Postgres connection string ({exc}): expected "
+            f"DATABASE_URL is not a valid Postgres connection string ({one_line(exc)}): expected "
             "postgresql://user:password@host:5432/dbname"
         ) from exc
 
@@ -67,7 +67,7 @@ def check_reachable(url: str) -> None:
         with psycopg.connect(url, connect_timeout=5) as conn:
             conn.execute("select 1")
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = one_line(exc)
         host = parse_conninfo(url).get("host", "localhost")
         raise DatabaseUnavailable(
             f"Cannot connect to the database at {host} ({reason}): check DATABASE_URL."

@@ -15,3 +15,9 @@ class MigrationFailed(DatabaseError):
 
 class MigrationsPending(DatabaseError):
     """The database is behind the code's migrations."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The exception's text as one line (libpq messages span several)."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from cloud_api.db.errors import DatabaseUnavailable, MigrationFailed
+from cloud_api.db.errors import DatabaseUnavailable, MigrationFailed, one_line
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 _NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
@@ -103,7 +103,7 @@ def migrate(
                     report.applied.append(migration)
         except psycopg.Error as exc:
             where = f"{current.version}_{current.name}.sql" if current else "migration bookkeeping"
-            detail = exc.diag.message_primary or str(exc).strip()
+            detail = exc.diag.message_primary or one_line(exc)
             raise MigrationFailed(
                 f"{where} failed: {detail}. Nothing was applied; the database is as it was."
             ) from exc
@@ -132,10 +132,5 @@ def _connect(conninfo: str) -> psycopg.Connection:
         return psycopg.connect(conninfo, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(
-            f"Cannot connect to the database ({_first_line(exc)}): check DATABASE_URL."
+            f"Cannot connect to the database ({one_line(exc)}): check DATABASE_URL."
         ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[-1].strip() if text else type(exc).__name__

@@ -328,7 +328,12 @@ class _DemoBuilder:
             badges.add(badge)
             first = self.rng.choice(content.FIRST_NAMES[lang])
             last = self.rng.choice(content.LAST_NAMES[lang])
-            expires = self.today + timedelta(days=self.rng.randint(-20, 365))
+            # A few members are drifting away (quiet, unhappy, membership ending soon): the
+            # churn rules flag them, and their managers get an alert.
+            at_risk = self.rng.random() < 0.06
+            expires = self.today + timedelta(
+                days=self.rng.randint(5, 25) if at_risk else self.rng.randint(-20, 365)
+            )
             self._insert(
                 "gym_members",
                 [
@@ -378,7 +383,9 @@ class _DemoBuilder:
                     }
                 ],
             )
-            self._member_sessions(gym_id, kiosks, member_id, first, lang, expires, manager)
+            self._member_sessions(
+                gym_id, kiosks, member_id, first, lang, expires, manager, at_risk=at_risk
+            )
 
     def _member_sessions(
         self,
@@ -389,11 +396,13 @@ class _DemoBuilder:
         lang: str,
         expires: date,
         manager: uuid.UUID | None,
+        *,
+        at_risk: bool,
     ) -> None:
-        talks = self.rng.random() < 0.75
-        count = self.rng.randint(1, 9) if talks else 0
+        talks = at_risk or self.rng.random() < 0.75
+        count = 4 if at_risk else self.rng.randint(1, 9) if talks else 0
         # Some members fade away: their sessions all sit at the start of the history.
-        fading = self.rng.random() < 0.2
+        fading = at_risk or self.rng.random() < 0.2
         days = sorted(
             (self.rng.uniform(20 if fading else 0.2, HISTORY_DAYS) for _ in range(count)),
             reverse=True,
@@ -401,7 +410,9 @@ class _DemoBuilder:
         sentiments: list[float] = []
         total_duration = 0.0
         for day in days:
-            score, duration = self._session(gym_id, kiosks, member_id, first_name, lang, day)
+            score, duration = self._session(
+                gym_id, kiosks, member_id, first_name, lang, day, unhappy=at_risk
+            )
             sentiments.append(score)
             total_duration += duration
         last_visit = self._ago(days=days[-1]) if days else self._ago(days=self.rng.uniform(1, 60))
@@ -420,11 +431,16 @@ class _DemoBuilder:
         first_name: str,
         lang: str,
         days_ago: float,
+        *,
+        unhappy: bool,
     ) -> tuple[float, float]:
         session_id = self.ids.new()
         kiosk_id = self.rng.choice(kiosks)
         started = self._ago(days=days_ago)
-        exchanges = self.rng.sample(content.EXCHANGES[lang], k=self.rng.randint(1, 3))
+        pool = content.EXCHANGES[lang]
+        if unhappy:
+            pool = [e for e in pool if e[2] < -0.4]
+        exchanges = self.rng.sample(pool, k=self.rng.randint(1, min(3, len(pool))))
         duration = self.rng.uniform(25, 240)
         user_audio = int(duration * 0.4 * 10)
         assistant_audio = int(duration * 0.4 * 20)

@@ -287,6 +287,7 @@ create table public.conversation_summaries (
 );
 create index conversation_summaries_member_id_idx on public.conversation_summaries (member_id, created_at desc);
 create index conversation_summaries_gym_id_idx on public.conversation_summaries (gym_id);
+create index conversation_summaries_kiosk_id_idx on public.conversation_summaries (kiosk_id);
 create index conversation_summaries_sentiment_idx on public.conversation_summaries (sentiment_label);
 create index conversation_summaries_pending_idx on public.conversation_summaries (created_at)
     where status = 'pending';

@@ -436,3 +436,6 @@ create policy audit_log_insert on public.audit_log for insert to authenticated
     );
 
 revoke update, delete on public.audit_log from authenticated;
+
+-- Functions created above after the first revoke (trigger functions) are not callable either.
+revoke all on all functions in schema private from public, anon;

@@ -1,0 +1,62 @@
+"""Shared fixtures: one real embedded Postgres (pgvector, RLS on) for the whole test session."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres
+from cloud_api.db.migrate import migrate
+
+_names = itertools.count(1)
+
+
+class PostgresServer:
+    """The test session's server; hands out fresh, migrated databases."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+
+    def url(self, dbname: str, *, user: str | None = None) -> str:
+        params = {k: str(v) for k, v in conninfo_to_dict(self.admin_url).items() if v}
+        params["dbname"] = dbname
+        if user:
+            params["user"] = user
+            params.pop("password", None)
+        return make_conninfo("", **params)
+
+    def create_database(self, prefix: str = "t", *, migrated: bool = True) -> str:
+        name = f"{prefix}_{next(_names)}"
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"create database {name}")
+        url = self.url(name)
+        if migrated:
+            migrate(url)
+        return url
+
+    def api_url(self, admin_db_url: str) -> str:
+        dbname = str(conninfo_to_dict(admin_db_url)["dbname"])
+        return self.url(dbname, user=API_ROLE)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    data_dir: Path = tmp_path_factory.mktemp("jarvis-data")
+    data_dir.chmod(0o755)
+    server = EmbeddedPostgres(data_dir)
+    admin_url = server.start()
+    try:
+        yield PostgresServer(admin_url)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(postgres: PostgresServer) -> str:
+    """Admin URL of a migrated database shared by read-mostly tests."""
+    return postgres.create_database("shared")

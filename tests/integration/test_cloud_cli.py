@@ -1,0 +1,163 @@
+"""`jarvis-cloud` as a person runs it: real processes, real Postgres, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PostgresServer
+
+CLI = [sys.executable, "-c", "from cloud_api.cli import main; main()"]
+
+
+def run(
+    args: list[str], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("JARVIS_", "DATABASE_URL"))}
+    data = tmp_path / "jarvis"
+    clean.update({"JARVIS_DATA_DIR": str(data)})
+    os.chmod(tmp_path, 0o755)
+    return clean
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_every_command_has_help(env: dict[str, str]) -> None:
+    for args in (
+        ["--help"],
+        ["serve", "--help"],
+        ["db", "--help"],
+        ["db", "seed", "--help"],
+        ["gyms", "list", "--help"],
+        ["demo", "--help"],
+    ):
+        result = run(args, env)
+        assert result.returncode == 0, result.stderr
+        assert "Usage" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("this is not a url", "DATABASE_URL is not a valid Postgres connection string"),
+        ("postgresql://nobody@127.0.0.1:1/jarvis", "Cannot connect to the database at 127.0.0.1"),
+    ],
+)
+def test_broken_database_url_is_one_clear_sentence(
+    env: dict[str, str], url: str, message: str
+) -> None:
+    env["DATABASE_URL"] = url
+    result = run(["db", "migrate"], env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+
+
+def test_stale_data_folder_is_explained(env: dict[str, str]) -> None:
+    pgdata = Path(env["JARVIS_DATA_DIR"]) / "postgres"
+    pgdata.mkdir(parents=True)
+    (pgdata / "leftover.txt").write_text("not a database")
+    result = run(["db", "migrate"], env)
+    assert result.returncode == 1
+    assert "is not a Postgres data folder" in result.stderr
+    assert (pgdata / "leftover.txt").exists()  # nothing of the person's was deleted
+
+
+def test_seed_needs_exactly_one_kind(env: dict[str, str]) -> None:
+    result = run(["db", "seed"], env)
+    assert result.returncode == 1
+    assert "choose exactly one of --demo or --scale N" in result.stderr
+
+
+def test_migrate_external_database_then_again(
+    env: dict[str, str], postgres: PostgresServer
+) -> None:
+    env["DATABASE_URL"] = postgres.create_database("cli", migrated=False)
+    first = run(["db", "migrate"], env)
+    assert first.returncode == 0, first.stderr
+    assert "3 applied" in first.stdout or "applied 2026" in first.stdout
+    second = run(["db", "migrate"], env)
+    assert second.returncode == 0
+    assert "0 applied" in second.stdout
+
+
+def test_serve_refuses_an_external_database_with_pending_migrations(
+    env: dict[str, str], postgres: PostgresServer
+) -> None:
+    env["DATABASE_URL"] = postgres.create_database("behind", migrated=False)
+    result = run(["serve", "--port", str(free_port())], env)
+    assert result.returncode == 1
+    assert "pending" in result.stderr
+    assert "jarvis-cloud db migrate" in result.stderr
+
+
+def test_port_in_use(env: dict[str, str], migrated_db: str) -> None:
+    env["DATABASE_URL"] = migrated_db
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["serve", "--port", str(port)], env)
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_serve_on_the_embedded_default_and_stop_cleanly(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                health = httpx.get(f"{base}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.3)
+        assert health.status_code == 200
+        assert health.json()["database"] == "ok"
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert "/health" in httpx.get(f"{base}/openapi.json").json()["paths"]
+        missing = httpx.get(f"{base}/no-such-page")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, log.read_text()
+    assert "applied 3 migration(s)" in log.read_text()
+    pgdata = Path(env["JARVIS_DATA_DIR"]) / "postgres"
+    assert (pgdata / "PG_VERSION").exists()
+    deadline = time.monotonic() + 20
+    while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not (pgdata / "postmaster.pid").exists(), "embedded Postgres was left running"
