@@ -1,0 +1,1 @@
+"""Wire models shared by kiosk and cloud: pydantic only, nothing heavier."""
