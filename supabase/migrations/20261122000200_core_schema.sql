@@ -150,7 +150,7 @@ create table public.gym_members (
     id uuid primary key default gen_random_uuid(),
     gym_id uuid not null references public.gyms (id) on delete cascade,
     -- Canonical badge id (contract.badge.normalize_badge): uppercase hex, no separators.
-    badge_id text not null check (badge_id ~ '^[0-9A-F]{2,40}$'),
+    badge_id text not null check (badge_id ~ '^([0-9A-F]{2}){3,10}$'),
     first_name text not null,
     last_name text,
     email text,
