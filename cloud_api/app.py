@@ -11,6 +11,9 @@ from fastapi import FastAPI, Request
 from cloud_api.config import CloudSettings
 from cloud_api.db.database import Database
 from cloud_api.errors import install_error_handlers
+from cloud_api.routes import auth, kiosk, kiosk_admin
+from cloud_api.services import Services, build_services
+from contract.kiosk_api import HEALTH, SERVICE_NAME
 
 VERSION = "0.1.0"
 
@@ -22,6 +25,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     database = Database(
         settings.api_database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
+    services = build_services(settings, database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -29,6 +33,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
         try:
             yield
         finally:
+            await services.http.aclose()
             await database.close()
 
     app = FastAPI(
@@ -42,16 +47,25 @@ def create_app(settings: CloudSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.database = database
+    app.state.services = services
     install_error_handlers(app)
+    app.include_router(kiosk.router)
+    app.include_router(kiosk_admin.router)
+    app.include_router(auth.router)
 
-    @app.get("/health", tags=["operations"], summary="Liveness and database reachability")
+    @app.get(HEALTH, tags=["operations"], summary="Liveness and database reachability")
     async def health(request: Request) -> dict[str, Any]:
-        db: Database = request.app.state.database
-        async with db.transaction(None) as conn:
-            cur = await conn.execute("select current_user as role, now() as now")
+        services: Services = request.app.state.services
+        async with services.database.transaction(None) as conn:
+            cur = await conn.execute("select now() as now")
             row = await cur.fetchone()
         assert row is not None
-        return {"status": "ok", "version": VERSION, "database": "ok", "time": row["now"]}
+        return {
+            "service": SERVICE_NAME,
+            "status": "ok",
+            "version": VERSION,
+            "database": "ok",
+            "time": row["now"],
+        }
 
     return app

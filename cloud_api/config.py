@@ -58,6 +58,45 @@ class CloudSettings(BaseSettings):
         description="OpenAI API base URL; point it at `jarvis-cloud simulator` in tests and demo.",
     )
 
+    # -- identities ----------------------------------------------------------------------
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signs kiosk tokens and keys provisioning-code hashes (32+ random bytes). Unset in "
+            "development: generated once into <data_dir>/token_secret (mode 0600)."
+        ),
+    )
+    kiosk_token_ttl_s: int = Field(default=300, ge=30, le=3600, description="Kiosk token life (s).")
+    provisioning_code_ttl_min: int = Field(
+        default=30, ge=1, le=7 * 24 * 60, description="How long a provisioning code is valid (min)."
+    )
+    credential_overlap_h: float = Field(
+        default=24, gt=0, le=24 * 30, description="Old credential validity after a rotation (h)."
+    )
+    claim_window_min: int = Field(default=15, ge=1, description="Window for claim limits (min).")
+    claim_max_failures_per_code: int = Field(default=5, ge=1)
+    claim_max_failures_per_source: int = Field(default=10, ge=1)
+    claim_max_failures_global: int = Field(default=100, ge=1)
+    supabase_url: str | None = Field(
+        default=None,
+        description=(
+            "Supabase project URL: dashboard tokens are verified with its JWKS and issuer. "
+            "Unset: the cloud's own local issuer (embedded default)."
+        ),
+    )
+    supabase_jwt_secret: SecretStr | None = Field(
+        default=None, description="Legacy HS256 JWT secret of the Supabase project, if used."
+    )
+    user_token_ttl_s: int = Field(default=3600, ge=60, description="Local issuer token life (s).")
+
+    # -- limits --------------------------------------------------------------------------
+    rate_limit_api_per_min: int = Field(default=100, ge=1, description="Kiosk/API calls per min.")
+    rate_limit_voice_per_min: int = Field(default=30, ge=1, description="Voice/tool calls per min.")
+    rate_limit_admin_per_min: int = Field(default=200, ge=1, description="Dashboard calls per min.")
+    rate_limit_login_per_min: int = Field(
+        default=10, ge=1, description="Sign-in attempts per minute and address."
+    )
+
     @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> CloudSettings:
         if self.environment == "production" and not self.database_url:
@@ -65,6 +104,8 @@ class CloudSettings(BaseSettings):
                 "JARVIS_ENVIRONMENT=production needs DATABASE_URL: the embedded database is "
                 "for development and tests only"
             )
+        if self.environment == "production" and self.token_secret is None:
+            raise ValueError("JARVIS_ENVIRONMENT=production needs JARVIS_TOKEN_SECRET")
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("JARVIS_DB_POOL_MIN must not exceed JARVIS_DB_POOL_MAX")
         return self

@@ -79,3 +79,10 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("internal_error", "Something went wrong on our side; it has been logged."),
             500,
         )
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the error body for these statuses."""
+    from contract.kiosk_api import ErrorBody
+
+    return {status: {"model": ErrorBody} for status in statuses}

@@ -12,6 +12,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres
 from cloud_api.db.migrate import migrate
+from tests.cloud_server import CloudServer
 
 _names = itertools.count(1)
 
@@ -60,3 +61,20 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
 def migrated_db(postgres: PostgresServer) -> str:
     """Admin URL of a migrated database shared by read-mostly tests."""
     return postgres.create_database("shared")
+
+
+@pytest.fixture(scope="module")
+def cloud(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudServer]:
+    """A running cloud on 127.0.0.1 over its own database, with two gyms of one franchise
+    (`gym-a`, `gym-b`) and an independent one (`gym-c`). Stop and start it to simulate an
+    outage; see tests/cloud_server.py for the operator helpers."""
+    admin = postgres.create_database("cloud")
+    server = CloudServer(admin, postgres.api_url(admin), tmp_path_factory.mktemp("cloud"))
+    server.add_gym("gym-a", franchise_slug="franchise-ab")
+    server.add_gym("gym-b", franchise_slug="franchise-ab")
+    server.add_gym("gym-c")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -160,7 +160,8 @@ class _DemoBuilder:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, table: str, rows: list[dict[str, Any]], *, upsert_on: str = "") -> None:
+        """Insert rows; with `upsert_on`, rows already there (made by a trigger) are updated."""
         if not rows:
             return
         columns = list(rows[0])
@@ -169,6 +170,15 @@ class _DemoBuilder:
             sql.SQL(", ").join(map(sql.Identifier, columns)),
             sql.SQL(", ").join(sql.Placeholder() * len(columns)),
         )
+        if upsert_on:
+            statement += sql.SQL(" on conflict ({}) do update set {}").format(
+                sql.Identifier(upsert_on),
+                sql.SQL(", ").join(
+                    sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in columns
+                    if c != upsert_on
+                ),
+            )
         with self.conn.cursor() as cur:
             cur.executemany(statement, [tuple(row[c] for c in columns) for row in rows])
         self.counts[table] = self.counts.get(table, 0) + len(rows)
@@ -553,6 +563,7 @@ class _DemoBuilder:
                     "processed_at": started + timedelta(seconds=duration + 20),
                 }
             ],
+            upsert_on="session_id",  # the pipeline's trigger filed it as pending
         )
         if any(e[1] == "report_issue" for e in exchanges) and days_ago < 10:
             self._insert(

@@ -1,0 +1,1 @@
+"""Identities: kiosk credentials and tokens, dashboard users' tokens (Supabase or local)."""

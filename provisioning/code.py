@@ -1,0 +1,50 @@
+"""Provisioning codes: six characters an installer reads off a screen and types on a kiosk.
+
+The alphabet is Crockford's base 32 (digits and letters without I, L, O, U), so a code has
+30 bits and no look-alike pair. Input is forgiving the Crockford way: case, spaces and dashes
+are ignored and the look-alikes a person might type are read as what they resemble
+(O → 0, I and L → 1). Thirty bits are not enough on their own: the cloud also makes codes
+short-lived and single-use, stores them hashed, and limits failed attempts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LENGTH = 6
+_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_IGNORED = str.maketrans("", "", " -_.\t")
+
+
+class InvalidCode(ValueError):
+    """The text cannot be a provisioning code; the message says why, for the installer."""
+
+
+def new_code() -> str:
+    """A fresh random code (cryptographically random)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+
+
+def normalize_code(text: str) -> str:
+    """The canonical code for what a person typed (`ab3-x9k`, `AB3 X9K` → `AB3X9K`)."""
+    code = text.translate(_IGNORED).upper().translate(_LOOK_ALIKES)
+    if len(code) != LENGTH:
+        raise InvalidCode(f"a provisioning code has {LENGTH} characters; {len(code)} were given")
+    bad = sorted({c for c in code if c not in ALPHABET})
+    if bad:
+        raise InvalidCode(f"a provisioning code has no {', '.join(map(repr, bad))}")
+    return code
+
+
+def display_code(code: str) -> str:
+    """How a code is shown to people: two groups of three (`AB3-X9K`)."""
+    return f"{code[:3]}-{code[3:]}"
+
+
+def code_hash(code: str, pepper: bytes) -> str:
+    """What the cloud stores: HMAC-SHA256 of the normalized code under a server secret, so a
+    leaked database alone does not give the 30-bit codes away to a brute force."""
+    return hmac.new(pepper, normalize_code(code).encode(), hashlib.sha256).hexdigest()
