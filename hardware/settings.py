@@ -129,3 +129,100 @@ class BadgeReaderSettings(BaseModel):
     evdev: WedgeReaderSettings = Field(default_factory=WedgeReaderSettings)
     pcsc: PcscReaderSettings = Field(default_factory=PcscReaderSettings)
     simulated: SimulatedReaderSettings = Field(default_factory=SimulatedReaderSettings)
+
+
+class AudioBackend(StrEnum):
+    """Where the kiosk's sound comes from and goes to."""
+
+    SOUNDDEVICE = "sounddevice"
+    """Sound cards through PortAudio."""
+    FILE = "file"
+    """A WAV file as the microphone; a WAV file, or nothing, as the speaker."""
+
+
+class EchoMode(StrEnum):
+    """How the kiosk keeps the assistant from hearing itself (see hardware.audio.echo)."""
+
+    GATE = "gate"
+    """Send silence instead of the microphone while playing and for a tail after."""
+    OPEN = "open"
+    """Always send the microphone: only with an echo-cancelling device."""
+
+
+class ResampleQuality(StrEnum):
+    """soxr's quality recipes; see hardware.audio.resample for the measured trade-off."""
+
+    LQ = "LQ"
+    MQ = "MQ"
+    HQ = "HQ"
+    VHQ = "VHQ"
+
+
+class AudioSettings(BaseModel):
+    """The kiosk's microphone and speaker, and the audio path between them and the stream."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: AudioBackend = Field(default=AudioBackend.SOUNDDEVICE)
+    input_device: str | None = Field(
+        default=None,
+        description="Part of the microphone's name as `python -m sounddevice` lists it; "
+        "unset means the system default.",
+    )
+    output_device: str | None = Field(
+        default=None, description="Part of the speaker's name; unset means the default."
+    )
+    device_rate_hz: int = Field(
+        default=48_000,
+        ge=8_000,
+        le=192_000,
+        description="Hz: the rate the sound card runs at (48000, 44100, 16000...).",
+    )
+    block_ms: int = Field(
+        default=20, ge=5, le=100, description="Milliseconds of audio per device callback."
+    )
+    device_latency_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds of buffering asked of PortAudio; unset means its safe 'high'.",
+    )
+    echo_mode: EchoMode = Field(default=EchoMode.GATE)
+    echo_tail_ms: int = Field(
+        default=300,
+        ge=0,
+        description="Milliseconds the microphone stays gated after the kiosk stops speaking.",
+    )
+    capture_quality: ResampleQuality = Field(default=ResampleQuality.LQ)
+    playback_quality: ResampleQuality = Field(default=ResampleQuality.HQ)
+    capture_buffer_ms: int = Field(
+        default=1000,
+        ge=100,
+        description="Milliseconds of microphone audio held for the event loop to pick up.",
+    )
+    frame_queue_ms: int = Field(
+        default=1000,
+        ge=20,
+        description="Milliseconds of 20 ms frames kept while nobody reads them (older ones "
+        "are dropped).",
+    )
+    playback_buffer_s: float = Field(
+        default=120.0,
+        ge=1.0,
+        description="Seconds of answer audio queued in the ring (more waits in a backlog).",
+    )
+    playback_prebuffer_ms: int = Field(
+        default=60,
+        ge=0,
+        description="Milliseconds queued before playback starts, absorbing network jitter.",
+    )
+    input_wav: Path | None = Field(
+        default=None, description="File backend: the WAV file used as the microphone."
+    )
+    output_wav: Path | None = Field(
+        default=None,
+        description="File backend: WAV file recording what is played; unset plays to nothing.",
+    )
+    file_speed: float = Field(
+        default=1.0, gt=0, description="File backend: 1.0 is real time, 2.0 twice as fast."
+    )
+    file_loop: bool = Field(default=False, description="File backend: repeat the input WAV.")

@@ -1,0 +1,111 @@
+"""The microphone path: device blocks in, stamped 20 ms 24 kHz frames out."""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+
+from hardware.audio.capture import (
+    FRAME_BYTES,
+    FRAME_SAMPLES,
+    SILENT_FRAME,
+    Audibility,
+    CapturedFrame,
+    CapturePath,
+)
+from hardware.audio.echo import EchoPolicy
+from hardware.audio.ring import Samples
+from hardware.settings import EchoMode, ResampleQuality
+
+NEVER = Audibility(since=float("-inf"), last=float("-inf"))
+OPEN = EchoPolicy(mode=EchoMode.OPEN)
+
+
+def sine(rate: int, seconds: float, freq: float = 440.0, amplitude: float = 9000) -> Samples:
+    t = np.arange(int(rate * seconds)) / rate
+    return (np.sin(2 * np.pi * freq * t) * amplitude).astype(np.int16)
+
+
+def feed(
+    path: CapturePath, signal: Samples, block: int, audibility: Audibility = NEVER
+) -> list[CapturedFrame]:
+    """Deliver ``signal`` block by block at t = 0.02 s * block number, draining each time."""
+    frames = []
+    for number, start in enumerate(range(0, len(signal), block)):
+        path.on_input(signal[start : start + block], 0.02 * number)
+        frames.extend(path.drain(audibility))
+    return frames
+
+
+def test_frames_are_20ms_of_the_resampled_stream() -> None:
+    signal = sine(48_000, 1.0)
+    path = CapturePath(48_000, 48_000, OPEN, ResampleQuality.LQ)
+    frames = feed(path, signal, 960)
+    assert all(len(f.pcm) == FRAME_BYTES for f in frames)
+    assert [f.index for f in frames] == list(range(len(frames)))
+    sent = np.frombuffer(b"".join(f.pcm for f in frames), dtype="<i2")
+    whole = soxr.resample(signal, 48_000, 24_000, quality="LQ")[: len(sent)]
+    assert len(sent) >= 24_000 - 2 * FRAME_SAMPLES  # at most the filter's tail is pending
+    assert np.abs(sent.astype(np.int32) - whole.astype(np.int32)).max() <= 2
+
+
+def test_each_frame_is_stamped_with_the_block_of_its_newest_sample() -> None:
+    for rate, block in ((48_000, 960), (44_100, 882), (16_000, 320)):
+        path = CapturePath(rate, rate, OPEN)
+        frames = feed(path, sine(rate, 1.0), block)
+        for frame in frames:
+            newest = ((frame.index + 1) * FRAME_SAMPLES - 1) * rate // 24_000
+            assert frame.captured_at == 0.02 * (newest // block), (rate, frame.index)
+
+
+def test_blocks_of_any_size_make_the_same_frames() -> None:
+    signal = sine(48_000, 0.5)
+    regular = feed(CapturePath(48_000, 48_000, OPEN), signal, 960)
+    odd = feed(CapturePath(48_000, 48_000, OPEN), signal, 257)
+    count = min(len(regular), len(odd))
+    assert count > 20
+    a = np.frombuffer(b"".join(f.pcm for f in regular[:count]), dtype="<i2").astype(np.int32)
+    b = np.frombuffer(b"".join(f.pcm for f in odd[:count]), dtype="<i2").astype(np.int32)
+    assert np.abs(a - b).max() <= 2
+
+
+def test_a_slow_loop_loses_samples_as_counted_overflows() -> None:
+    path = CapturePath(48_000, capacity=2000, echo=OPEN)
+    for number in range(5):  # five 20 ms blocks, no drain in between
+        path.on_input(np.ones(960, dtype=np.int16), 0.02 * number)
+    assert path.pending_samples == 2000
+    assert path.overflows == 3
+    assert path.overflow_samples == 5 * 960 - 2000
+    frames = path.drain(NEVER)
+    assert path.pending_samples == 0
+    # What did fit is still sent: 2000 samples at 48 kHz, less the filter's delay.
+    assert 1 <= len(frames) <= 2000 // 2 // FRAME_SAMPLES
+
+
+def test_echo_gate_mutes_frames_captured_while_playing_and_for_the_tail() -> None:
+    gate = EchoPolicy(mode=EchoMode.GATE, tail_s=0.1)
+    path = CapturePath(48_000, 48_000, gate)
+    # The speaker played from t=0.2 s to t=0.5 s.
+    playing = Audibility(since=0.2, last=0.5)
+    frames = feed(path, sine(48_000, 1.0), 960, playing)
+    for frame in frames:
+        expect_muted = 0.2 < frame.captured_at <= 0.6
+        assert frame.muted == expect_muted, frame.captured_at
+        assert (frame.pcm == SILENT_FRAME) == expect_muted
+    assert path.muted_frames == sum(f.muted for f in frames) > 0
+
+
+def test_open_microphone_never_mutes() -> None:
+    path = CapturePath(48_000, 48_000, OPEN)
+    frames = feed(path, sine(48_000, 0.5), 960, Audibility(since=0.0, last=10.0))
+    assert frames
+    assert not any(f.muted for f in frames)
+
+
+def test_echo_policy_boundaries() -> None:
+    gate = EchoPolicy(mode=EchoMode.GATE, tail_s=0.3)
+    assert not gate.mutes(1.0, audible_since=1.0, last_audible_at=2.0)  # before playback
+    assert gate.mutes(1.5, audible_since=1.0, last_audible_at=2.0)
+    assert gate.mutes(2.3, audible_since=1.0, last_audible_at=2.0)  # the tail
+    assert not gate.mutes(2.31, audible_since=1.0, last_audible_at=2.0)
+    assert not gate.mutes(5.0, audible_since=float("-inf"), last_audible_at=float("-inf"))
