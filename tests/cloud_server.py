@@ -25,6 +25,8 @@ from cloud_api import kiosks
 from cloud_api.app import create_app
 from cloud_api.config import CloudSettings
 
+PASSWORD = "correct horse"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -60,8 +62,13 @@ class CloudServer:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            create_app(self.settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -84,7 +91,9 @@ class CloudServer:
 
     # -- operator helpers -----------------------------------------------------------------
 
-    def sql(self, query: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+    def sql(
+        self, query: str, params: tuple[Any, ...] | dict[str, Any] = ()
+    ) -> list[dict[str, Any]]:
         with psycopg.connect(self.admin_url, row_factory=dict_row) as conn:
             cur = conn.execute(query.encode(), params)
             return cur.fetchall() if cur.description else []
@@ -95,64 +104,108 @@ class CloudServer:
             franchise_id = self.sql(
                 "insert into franchises (slug, name) values (%s, %s) on conflict (slug) "
                 "do update set name = excluded.name returning id",
-                (franchise_slug, franchise_slug.title()))[0]["id"]
+                (franchise_slug, franchise_slug.title()),
+            )[0]["id"]
         return self.sql(
             "insert into gyms (slug, name, franchise_id, opening_hours) values (%s, %s, %s, %s) "
             "returning id",
-            (slug, slug.replace("-", " ").title(), franchise_id,
-             json.dumps({"mon": [["06:00", "22:00"]], "sun": []})))[0]["id"]
+            (
+                slug,
+                slug.replace("-", " ").title(),
+                franchise_id,
+                json.dumps({"mon": [["06:00", "22:00"]], "sun": []}),
+            ),
+        )[0]["id"]
 
-    def add_member(self, gym_slug: str, badge_id: str, first_name: str, *,
-                   status: str = "active", language: str = "fr") -> uuid.UUID:
-        expires = date.today() + (timedelta(days=-3) if status == "expired" else timedelta(days=200))
+    def add_member(
+        self,
+        gym_slug: str,
+        badge_id: str,
+        first_name: str,
+        *,
+        status: str = "active",
+        language: str = "fr",
+    ) -> uuid.UUID:
+        expires = date.today() + (
+            timedelta(days=-3) if status == "expired" else timedelta(days=200)
+        )
         member_id = self.sql(
             "insert into gym_members (gym_id, badge_id, first_name, is_active, "
             "membership_expires_on) select id, %s, %s, %s, %s from gyms where slug = %s "
             "returning id",
-            (badge_id, first_name, status != "suspended", expires, gym_slug))[0]["id"]
-        self.sql("insert into member_preferences (member_id, gym_id, language) "
-                 "select id, gym_id, %s from gym_members where id = %s", (language, member_id))
+            (badge_id, first_name, status != "suspended", expires, gym_slug),
+        )[0]["id"]
+        self.sql(
+            "insert into member_preferences (member_id, gym_id, language) "
+            "select id, gym_id, %s from gym_members where id = %s",
+            (language, member_id),
+        )
         return member_id
 
-    def add_user(self, email: str, role: str, *, gym_slug: str | None = None,
-                 franchise_slug: str | None = None, password: str = "correct horse") -> uuid.UUID:
+    def add_user(
+        self,
+        email: str,
+        role: str,
+        *,
+        gym_slug: str | None = None,
+        franchise_slug: str | None = None,
+        password: str = PASSWORD,
+    ) -> uuid.UUID:
         from cloud_api.passwords import hash_password
 
-        user_id = self.sql("insert into auth.users (email, encrypted_password) values (%s, %s) "
-                           "returning id", (email, hash_password(password)))[0]["id"]
+        user_id = self.sql(
+            "insert into auth.users (email, encrypted_password) values (%s, %s) returning id",
+            (email, hash_password(password)),
+        )[0]["id"]
         self.sql(
             "insert into users (id, email, role, gym_id, franchise_id) values (%s, %s, %s, "
             "(select id from gyms where slug = %s), (select id from franchises where slug = %s))",
-            (user_id, email, role, gym_slug, franchise_slug))
+            (user_id, email, role, gym_slug, franchise_slug),
+        )
         return user_id
 
-    def user_token(self, email: str, password: str = "correct horse") -> str:
-        response = httpx.post(f"{self.base_url}/auth/login",
-                              json={"email": email, "password": password})
+    def user_token(self, email: str, password: str = PASSWORD) -> str:
+        response = httpx.post(
+            f"{self.base_url}/auth/login", json={"email": email, "password": password}
+        )
         response.raise_for_status()
         token: str = response.json()["access_token"]
         return token
 
     def create_kiosk(self, gym_slug: str, name: str = "Entrance") -> str:
         """A new kiosk in the gym; returns its provisioning code."""
-        return self._issue(lambda conn, pepper, ttl: kiosks.create_kiosk(
-            conn, gym_slug=gym_slug, name=name, location=None, pepper=pepper, ttl=ttl,
-            actor=kiosks.Actor("system"))).code
+        return self._issue(
+            lambda conn, pepper, ttl: kiosks.create_kiosk(
+                conn,
+                gym_slug=gym_slug,
+                name=name,
+                location=None,
+                pepper=pepper,
+                ttl=ttl,
+                actor=kiosks.Actor("system"),
+            )
+        ).code
 
     def new_code(self, kiosk_id: uuid.UUID) -> str:
-        return self._issue(lambda conn, pepper, ttl: kiosks.regenerate_code(
-            conn, kiosk_id=kiosk_id, pepper=pepper, ttl=ttl, actor=kiosks.Actor("system"))).code
+        return self._issue(
+            lambda conn, pepper, ttl: kiosks.regenerate_code(
+                conn, kiosk_id=kiosk_id, pepper=pepper, ttl=ttl, actor=kiosks.Actor("system")
+            )
+        ).code
 
     def _issue(self, make: Any) -> kiosks.IssuedCode:
         from cloud_api.services import code_pepper
 
         async def run() -> kiosks.IssuedCode:
-            async with await psycopg.AsyncConnection.connect(
-                self.admin_url, row_factory=dict_row
-            ) as conn, conn.transaction():
+            async with (
+                await psycopg.AsyncConnection.connect(self.admin_url, row_factory=dict_row) as conn,
+                conn.transaction(),
+            ):
                 issued: kiosks.IssuedCode = await make(
-                    conn, code_pepper(self.settings),
-                    timedelta(minutes=self.settings.provisioning_code_ttl_min))
+                    conn,
+                    code_pepper(self.settings),
+                    timedelta(minutes=self.settings.provisioning_code_ttl_min),
+                )
                 return issued
 
         return asyncio.run(run())
@@ -160,15 +213,19 @@ class CloudServer:
     def provision(self, gym_slug: str, device_id: str | None = None) -> dict[str, Any]:
         """Create and claim a kiosk; returns the claim response (with its credential)."""
         code = self.create_kiosk(gym_slug, f"Kiosk {uuid.uuid4().hex[:6]}")
-        response = httpx.post(f"{self.base_url}/api/kiosk/provision",
-                              json={"code": code, "device_id": device_id or uuid.uuid4().hex})
+        response = httpx.post(
+            f"{self.base_url}/api/kiosk/provision",
+            json={"code": code, "device_id": device_id or uuid.uuid4().hex},
+        )
         response.raise_for_status()
         claim: dict[str, Any] = response.json()
         return claim
 
     def kiosk_token(self, claim: dict[str, Any]) -> str:
-        response = httpx.post(f"{self.base_url}/api/kiosk/token",
-                              json={"kiosk_id": claim["kiosk_id"], "credential": claim["credential"]})
+        response = httpx.post(
+            f"{self.base_url}/api/kiosk/token",
+            json={"kiosk_id": claim["kiosk_id"], "credential": claim["credential"]},
+        )
         response.raise_for_status()
         token: str = response.json()["access_token"]
         return token

@@ -64,7 +64,9 @@ def migrated_db(postgres: PostgresServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def cloud(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CloudServer]:
+def cloud(
+    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CloudServer]:
     """A running cloud on 127.0.0.1 over its own database, with two gyms of one franchise
     (`gym-a`, `gym-b`) and an independent one (`gym-c`). Stop and start it to simulate an
     outage; see tests/cloud_server.py for the operator helpers."""

@@ -425,24 +425,33 @@ async def member_by_badge(badge_id: str, kiosk: KioskApi, services: ServicesDep)
     return _card(row)
 
 
-# Rows changed in the last few seconds may belong to transactions that committed after later
-# ones: the cursor never moves past now() - SAFETY, so they are sent (again) next time.
+# Rows changed in the last few seconds may belong to transactions that commit after later
+# ones. A cursor therefore carries two positions per stream: where this round of pages goes
+# on (`page`), and where the next round starts (`settled`, which never passes now() - SAFETY,
+# so young rows are sent again next round rather than ever skipped). Kiosks upsert by badge.
 SYNC_SAFETY = timedelta(seconds=10)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC).isoformat()
 NIL = "00000000-0000-0000-0000-000000000000"
+Position = list[Any]  # [timestamp iso, id]
 
 
-def _decode_cursor(cursor: str | None) -> dict[str, list[Any]]:
+def _decode_cursor(cursor: str | None) -> dict[str, Position | None]:
+    start: dict[str, Position | None] = {"m": [EPOCH, NIL], "d": [EPOCH, 0], "pm": None, "pd": None}
     if not cursor:
-        return {"m": [EPOCH.isoformat(), NIL], "d": [EPOCH.isoformat(), 0]}
+        return start
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        datetime.fromisoformat(data["m"][0])
-        datetime.fromisoformat(data["d"][0])
-        UUID(data["m"][1])
-        int(data["d"][1])
-        return {"m": data["m"], "d": data["d"]}
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        decoded = {key: data.get(key) for key in start}
+        for key in ("m", "pm"):
+            if decoded[key] is not None or key == "m":
+                datetime.fromisoformat(decoded[key][0])
+                UUID(decoded[key][1])
+        for key in ("d", "pd"):
+            if decoded[key] is not None or key == "d":
+                datetime.fromisoformat(decoded[key][0])
+                int(decoded[key][1])
+        return decoded
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise ApiError(
             422,
             "cursor_malformed",
@@ -450,8 +459,27 @@ def _decode_cursor(cursor: str | None) -> dict[str, list[Any]]:
         ) from exc
 
 
-def _encode_cursor(position: dict[str, list[Any]]) -> str:
+def _encode_cursor(position: dict[str, Position | None]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def _advance(
+    rows: list[dict[str, Any]],
+    time_key: str,
+    id_key: str,
+    settled: Position,
+    limit: int,
+    horizon: datetime,
+) -> tuple[Position, Position | None]:
+    """New settled position, and where the next page starts (None: this stream is done).
+    Rows come after the scan position, itself at or after `settled`: both only move forward."""
+
+    def at(row: dict[str, Any]) -> Position:
+        ident = row[id_key]
+        return [row[time_key].isoformat(), ident if isinstance(ident, int) else str(ident)]
+
+    old = [r for r in rows if r[time_key] < horizon]
+    return (at(old[-1]) if old else settled), (at(rows[-1]) if len(rows) == limit else None)
 
 
 @router.get(
@@ -463,10 +491,14 @@ def _encode_cursor(position: dict[str, list[Any]]) -> str:
 async def member_sync(
     kiosk: KioskApi,
     services: ServicesDep,
-    cursor: str | None = Query(default=None, max_length=500),
+    cursor: str | None = Query(default=None, max_length=1000),
     limit: int = Query(default=500, ge=1, le=2000),
 ) -> api.MemberSyncPage:
     position = _decode_cursor(cursor)
+    scan_m = position["pm"] or position["m"]
+    scan_d = position["pd"] or position["d"]
+    assert scan_m is not None
+    assert scan_d is not None
     async with services.database.transaction(kiosk.claims) as conn:
         if await _current_kiosk(conn) is None:
             raise kiosk_revoked()
@@ -479,7 +511,7 @@ async def member_sync(
             MEMBER_CARD_SQL + " where m.gym_id = (select private.kiosk_gym_id()) "
             "and (m.updated_at, m.id) > (%s::timestamptz, %s::uuid) "
             "order by m.updated_at, m.id limit %s",
-            (position["m"][0], position["m"][1], limit),
+            (scan_m[0], scan_m[1], limit),
         )
         members = await cur.fetchall()
         cur = await conn.execute(
@@ -490,7 +522,7 @@ async def member_sync(
             "and not exists (select 1 from gym_members m "
             "                where m.gym_id = d.gym_id and m.badge_id = d.badge_id) "
             "order by d.deleted_at, d.id limit %s",
-            (position["d"][0], position["d"][1], limit),
+            (scan_d[0], scan_d[1], limit),
         )
         deletions = await cur.fetchall()
     cards = [_card(row) for row in members]
@@ -500,16 +532,15 @@ async def member_sync(
         for d in deletions
         if d["badge_id"] not in live
     ]
-    new_position = dict(position)
-    settled = [r for r in members if r["updated_at"] < horizon]
-    if settled:
-        new_position["m"] = [settled[-1]["updated_at"].isoformat(), str(settled[-1]["member_id"])]
-    settled_d = [d for d in deletions if d["deleted_at"] < horizon]
-    if settled_d:
-        new_position["d"] = [settled_d[-1]["deleted_at"].isoformat(), settled_d[-1]["id"]]
-    # More to fetch only when this page was full and the cursor moved: a page entirely inside
-    # the safety window is fetched again at the next sync instead of in a loop.
-    has_more = (len(members) == limit or len(deletions) == limit) and new_position != position
+    settled_m, page_m = _advance(
+        members, "updated_at", "member_id", position["m"] or scan_m, limit, horizon
+    )
+    settled_d, page_d = _advance(
+        deletions, "deleted_at", "id", position["d"] or scan_d, limit, horizon
+    )
+    next_position = {"m": settled_m, "d": settled_d, "pm": page_m, "pd": page_d}
     return api.MemberSyncPage(
-        members=cards, next_cursor=_encode_cursor(new_position), has_more=has_more
+        members=cards,
+        next_cursor=_encode_cursor(next_position),
+        has_more=page_m is not None or page_d is not None,
     )

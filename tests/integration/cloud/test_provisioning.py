@@ -15,21 +15,29 @@ from tests.conftest import PostgresServer
 
 
 def claim(cloud: CloudServer, code: str, device: str | None = None) -> httpx.Response:
-    return httpx.post(f"{cloud.base_url}/api/kiosk/provision",
-                      json={"code": code, "device_id": device or uuid.uuid4().hex,
-                            "hardware_info": {"model": "Raspberry Pi 5"},
-                            "software_version": "0.1.0"})
+    return httpx.post(
+        f"{cloud.base_url}/api/kiosk/provision",
+        json={
+            "code": code,
+            "device_id": device or uuid.uuid4().hex,
+            "hardware_info": {"model": "Raspberry Pi 5"},
+            "software_version": "0.1.0",
+        },
+    )
 
 
 def token(cloud: CloudServer, kiosk_id: str, credential: str) -> httpx.Response:
-    return httpx.post(f"{cloud.base_url}/api/kiosk/token",
-                      json={"kiosk_id": kiosk_id, "credential": credential})
+    return httpx.post(
+        f"{cloud.base_url}/api/kiosk/token", json={"kiosk_id": kiosk_id, "credential": credential}
+    )
 
 
 def heartbeat(cloud: CloudServer, access: str) -> httpx.Response:
-    return httpx.post(f"{cloud.base_url}/api/kiosk/heartbeat",
-                      headers={"Authorization": f"Bearer {access}"},
-                      json={"software_version": "0.1.0"})
+    return httpx.post(
+        f"{cloud.base_url}/api/kiosk/heartbeat",
+        headers={"Authorization": f"Bearer {access}"},
+        json={"software_version": "0.1.0"},
+    )
 
 
 def error_code(response: httpx.Response) -> str:
@@ -46,17 +54,25 @@ def test_claim_in_lower_case_with_dashes(cloud: CloudServer) -> None:
     assert (body["gym_slug"], body["kiosk_name"]) == ("gym-a", "Entrée")
     assert body["credential"].startswith("jkc_")
     assert body["config"]["language"] == "fr"
-    row = cloud.sql("select device_id, hardware_info, provisioned_at, provisioning_code_used_at "
-                    "from kiosks where id = %s", (body["kiosk_id"],))[0]
+    row = cloud.sql(
+        "select device_id, hardware_info, provisioned_at, provisioning_code_used_at "
+        "from kiosks where id = %s",
+        (body["kiosk_id"],),
+    )[0]
     assert row["device_id"] == "rpi-serial-0001"
     assert row["hardware_info"] == {"model": "Raspberry Pi 5"}
     assert row["provisioning_code_used_at"] is not None
-    stored = cloud.sql("select secret_hash from kiosk_credentials where kiosk_id = %s",
-                       (body["kiosk_id"],))
+    stored = cloud.sql(
+        "select secret_hash from kiosk_credentials where kiosk_id = %s", (body["kiosk_id"],)
+    )
     assert len(stored) == 1
     assert body["credential"] not in str(stored)  # only its hash is kept
-    actions = [r["action"] for r in cloud.sql(
-        "select action from audit_log where target_id = %s order by id", (body["kiosk_id"],))]
+    actions = [
+        r["action"]
+        for r in cloud.sql(
+            "select action from audit_log where target_id = %s order by id", (body["kiosk_id"],)
+        )
+    ]
     assert actions == ["kiosk.created", "kiosk.claimed"]
 
 
@@ -73,8 +89,10 @@ def test_wrong_malformed_reused_and_expired_codes(cloud: CloudServer) -> None:
     assert error_code(reused) == "code_used"
 
     code = cloud.create_kiosk("gym-a")
-    cloud.sql("update kiosks set provisioning_code_expires_at = now() - interval '1 minute' "
-              "where provisioning_code_used_at is null and provisioning_code_expires_at > now()")
+    cloud.sql(
+        "update kiosks set provisioning_code_expires_at = now() - interval '1 minute' "
+        "where provisioning_code_used_at is null and provisioning_code_expires_at > now()"
+    )
     expired = claim(cloud, code)
     assert expired.status_code == 410
     assert "expired" in expired.json()["error"]["message"]
@@ -108,8 +126,10 @@ def test_token_exchange_and_revocation_on_next_request(cloud: CloudServer) -> No
 
     cloud.add_user("manager.a@example.com", "gym_manager", gym_slug="gym-a")
     manager = cloud.user_token("manager.a@example.com")
-    revoked = httpx.post(f"{cloud.base_url}/api/kiosks/{kiosk['kiosk_id']}/revoke",
-                         headers={"Authorization": f"Bearer {manager}"})
+    revoked = httpx.post(
+        f"{cloud.base_url}/api/kiosks/{kiosk['kiosk_id']}/revoke",
+        headers={"Authorization": f"Bearer {manager}"},
+    )
     assert revoked.json() == {"revoked": 1}
     # The token has not expired, but the very next request is refused.
     refused = heartbeat(cloud, bearer)
@@ -124,8 +144,10 @@ def test_staff_cannot_revoke_and_other_gyms_cannot_see(cloud: CloudServer) -> No
     cloud.add_user("manager.b@example.com", "gym_manager", gym_slug="gym-b")
     for email in ("staff.a@example.com", "manager.b@example.com"):
         user = cloud.user_token(email)
-        response = httpx.post(f"{cloud.base_url}/api/kiosks/{kiosk['kiosk_id']}/revoke",
-                              headers={"Authorization": f"Bearer {user}"})
+        response = httpx.post(
+            f"{cloud.base_url}/api/kiosks/{kiosk['kiosk_id']}/revoke",
+            headers={"Authorization": f"Bearer {user}"},
+        )
         assert response.status_code == 404, email
     bearer = cloud.kiosk_token(kiosk)
     assert heartbeat(cloud, bearer).status_code == 200
@@ -134,16 +156,21 @@ def test_staff_cannot_revoke_and_other_gyms_cannot_see(cloud: CloudServer) -> No
 def test_rotation_keeps_the_old_credential_for_the_overlap(cloud: CloudServer) -> None:
     kiosk = cloud.provision("gym-a")
     bearer = cloud.kiosk_token(kiosk)
-    rotated = httpx.post(f"{cloud.base_url}/api/kiosk/credential/rotate",
-                         headers={"Authorization": f"Bearer {bearer}"})
+    rotated = httpx.post(
+        f"{cloud.base_url}/api/kiosk/credential/rotate",
+        headers={"Authorization": f"Bearer {bearer}"},
+    )
     assert rotated.status_code == 200, rotated.text
     new_credential = rotated.json()["credential"]
     assert new_credential != kiosk["credential"]
     assert token(cloud, kiosk["kiosk_id"], new_credential).status_code == 200
     assert token(cloud, kiosk["kiosk_id"], kiosk["credential"]).status_code == 200  # overlap
     # When the overlap ends, the old credential stops working; the new one goes on.
-    cloud.sql("update kiosk_credentials set expires_at = now() - interval '1 second' "
-              "where kiosk_id = %s and expires_at is not null", (kiosk["kiosk_id"],))
+    cloud.sql(
+        "update kiosk_credentials set expires_at = now() - interval '1 second' "
+        "where kiosk_id = %s and expires_at is not null",
+        (kiosk["kiosk_id"],),
+    )
     assert token(cloud, kiosk["kiosk_id"], kiosk["credential"]).status_code == 401
     assert token(cloud, kiosk["kiosk_id"], new_credential).status_code == 200
 
@@ -152,14 +179,18 @@ def test_rotation_requested_from_the_dashboard_reaches_the_heartbeat(cloud: Clou
     kiosk = cloud.provision("gym-b")
     cloud.add_user("manager.b2@example.com", "gym_manager", gym_slug="gym-b")
     manager = cloud.user_token("manager.b2@example.com")
-    asked = httpx.post(f"{cloud.base_url}/api/kiosks/{kiosk['kiosk_id']}/rotate",
-                       headers={"Authorization": f"Bearer {manager}"})
+    asked = httpx.post(
+        f"{cloud.base_url}/api/kiosks/{kiosk['kiosk_id']}/rotate",
+        headers={"Authorization": f"Bearer {manager}"},
+    )
     assert asked.status_code == 202
     bearer = cloud.kiosk_token(kiosk)
     commands = heartbeat(cloud, bearer).json()["commands"]
     assert [c["kind"] for c in commands] == ["rotate_credential"]
-    httpx.post(f"{cloud.base_url}/api/kiosk/credential/rotate",
-               headers={"Authorization": f"Bearer {bearer}"}).raise_for_status()
+    httpx.post(
+        f"{cloud.base_url}/api/kiosk/credential/rotate",
+        headers={"Authorization": f"Bearer {bearer}"},
+    ).raise_for_status()
     assert heartbeat(cloud, bearer).json()["commands"] == []
 
 
@@ -183,21 +214,26 @@ def test_reprovisioning_revokes_the_old_credential(cloud: CloudServer) -> None:
 def test_manager_creates_a_kiosk_through_the_api(cloud: CloudServer) -> None:
     cloud.add_user("manager.a2@example.com", "gym_manager", gym_slug="gym-a")
     manager = cloud.user_token("manager.a2@example.com")
-    created = httpx.post(f"{cloud.base_url}/api/kiosks",
-                         headers={"Authorization": f"Bearer {manager}"},
-                         json={"gym_slug": "gym-a", "name": "Zone cardio"})
+    created = httpx.post(
+        f"{cloud.base_url}/api/kiosks",
+        headers={"Authorization": f"Bearer {manager}"},
+        json={"gym_slug": "gym-a", "name": "Zone cardio"},
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert len(body["code"]) == 6
     assert body["code_display"] == f"{body['code'][:3]}-{body['code'][3:]}"
     assert claim(cloud, body["code"]).status_code == 201
-    foreign = httpx.post(f"{cloud.base_url}/api/kiosks",
-                         headers={"Authorization": f"Bearer {manager}"},
-                         json={"gym_slug": "gym-b", "name": "Not mine"})
+    foreign = httpx.post(
+        f"{cloud.base_url}/api/kiosks",
+        headers={"Authorization": f"Bearer {manager}"},
+        json={"gym_slug": "gym-b", "name": "Not mine"},
+    )
     assert foreign.status_code == 404
 
 
 # -- attempt limits: each on its own cloud so the counts are exact ---------------------------
+
 
 @pytest.fixture
 def limited_cloud(postgres: PostgresServer, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
@@ -219,7 +255,10 @@ def test_per_source_limit_refuses_even_the_right_code(limited_cloud: CloudServer
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) > 0
     assert "wait" in limited.json()["error"]["message"]
-    assert limited_cloud.sql("select count(*) as n from kiosks where device_id is not null")[0]["n"] == 0
+    assert (
+        limited_cloud.sql("select count(*) as n from kiosks where device_id is not null")[0]["n"]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("limited_cloud", [{"claim_max_failures_global": 2}], indirect=True)
