@@ -1,0 +1,1 @@
+"""Adapters: the SQLite store, the cloud client, systemd notifications, announcements."""

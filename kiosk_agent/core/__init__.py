@@ -1,0 +1,1 @@
+"""Sans-I/O cores: the kiosk state machine, the outbox policy, heartbeats, messages."""

@@ -1,0 +1,31 @@
+"""What services tell the agent about the cloud and about failures."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from kiosk_agent.adapters.cloud import (
+    CloudError,
+    CloudUnavailable,
+    CloudUnreachable,
+    NotJarvisCloud,
+)
+
+
+class AgentHooks(Protocol):
+    def cloud_reachable(self) -> None:
+        """The cloud answered."""
+
+    def cloud_unreachable(self, reason: str) -> None:
+        """The cloud did not answer (or answered 5xx)."""
+
+    def credential_rejected(self, reason: str) -> None:
+        """The kiosk's credential is refused: it must be provisioned again."""
+
+    def error(self, message: str) -> None:
+        """Something went wrong that a person should know about (kept as last_error)."""
+
+
+def is_outage(exc: CloudError) -> bool:
+    """Whether the error means the cloud is out of reach (as opposed to refusing a request)."""
+    return isinstance(exc, CloudUnreachable | CloudUnavailable | NotJarvisCloud)
