@@ -116,7 +116,9 @@ class ConfigProblem:
 def check_session(session: Any, prefix: str = "session") -> ConfigProblem | None:
     """The first problem with a GA session object, or None when it is acceptable."""
     if not isinstance(session, dict):
-        return ConfigProblem("invalid_type", f"Invalid type for '{prefix}': expected an object.", prefix)
+        return ConfigProblem(
+            "invalid_type", f"Invalid type for '{prefix}': expected an object.", prefix
+        )
     if session.get("type") == "transcription":
         return ConfigProblem(
             "invalid_value",
@@ -180,7 +182,11 @@ def default_session(model: str, session_id: str, expires_at: int) -> dict[str, A
                 "noise_reduction": None,
                 "turn_detection": _server_vad_defaults(),
             },
-            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0},
+            "output": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "voice": "alloy",
+                "speed": 1.0,
+            },
         },
     }
 

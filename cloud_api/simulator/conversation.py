@@ -70,8 +70,12 @@ class Item:
                 "arguments": self.text,
             }
         if self.kind == "function_call_output":
-            return {**base, "type": "function_call_output", "call_id": self.call_id,
-                    "output": self.text}
+            return {
+                **base,
+                "type": "function_call_output",
+                "call_id": self.call_id,
+                "output": self.text,
+            }
         content: list[dict[str, Any]]
         if self.kind == "user" and self.has_audio:
             content = [{"type": "input_audio", "transcript": None}]

@@ -127,18 +127,19 @@ class ResponseStream:
         if isinstance(part, CallPart):
             self._steps.append((due, lambda: self._call(index, part)))
             return due
-        item = Item(id=self._ids.new("item"), kind="assistant", has_audio=self._audio,
-                    status="in_progress")
+        item = Item(
+            id=self._ids.new("item"), kind="assistant", has_audio=self._audio, status="in_progress"
+        )
         self._steps.append((due, lambda: self._open_speech(item, index)))
         chunk_bytes = pacing.chunk_ms * BYTES_PER_MS
         chunks = max(1, -(-len(part.pcm) // chunk_bytes))
         words = part.text.split()
-        per_chunk = pacing.chunk_ms / 1000 / pacing.generation_speed if pacing.generation_speed else 0
+        per_chunk = (
+            pacing.chunk_ms / 1000 / pacing.generation_speed if pacing.generation_speed else 0
+        )
         for n in range(chunks):
             pcm = part.pcm[n * chunk_bytes : (n + 1) * chunk_bytes]
             piece = " ".join(words[n * len(words) // chunks : (n + 1) * len(words) // chunks])
-            if n and piece:
-                piece = " " + piece
             self._steps.append((due, self._chunk_step(item, index, pcm, piece)))
             due += per_chunk
         self._steps.append((due, lambda: self._close_speech(item, index, "completed")))
@@ -160,14 +161,24 @@ class ResponseStream:
         previous = self._conversation.add(item)
         part = {"type": "audio", "transcript": ""} if self._audio else {"type": "text", "text": ""}
         return [
-            {"type": "response.output_item.added", "response_id": self.id, "output_index": index,
-             "item": item.wire()},
+            {
+                "type": "response.output_item.added",
+                "response_id": self.id,
+                "output_index": index,
+                "item": item.wire(),
+            },
             {"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()},
-            {"type": "response.content_part.added", **self._where(item, index),
-             "content_index": 0, "part": part},
+            {
+                "type": "response.content_part.added",
+                **self._where(item, index),
+                "content_index": 0,
+                "part": part,
+            },
         ]
 
     def _speak(self, item: Item, index: int, pcm: bytes, piece: str) -> list[Event]:
+        if piece and item.text:
+            piece = " " + piece
         item.text += piece
         where = {**self._where(item, index), "content_index": 0}
         if not self._audio:
@@ -177,10 +188,16 @@ class ResponseStream:
         self._out_audio_ms += ms
         events: list[Event] = []
         if piece:
-            events.append({"type": "response.output_audio_transcript.delta", **where,
-                           "delta": piece})
-        events.append({"type": "response.output_audio.delta", **where,
-                       "delta": base64.b64encode(pcm).decode("ascii")})
+            events.append(
+                {"type": "response.output_audio_transcript.delta", **where, "delta": piece}
+            )
+        events.append(
+            {
+                "type": "response.output_audio.delta",
+                **where,
+                "delta": base64.b64encode(pcm).decode("ascii"),
+            }
+        )
         return events
 
     def _close_speech(self, item: Item, index: int, status: str) -> list[Event]:
@@ -191,8 +208,7 @@ class ResponseStream:
         if self._audio:
             events: list[Event] = [
                 {"type": "response.output_audio.done", **where},
-                {"type": "response.output_audio_transcript.done", **where,
-                 "transcript": item.text},
+                {"type": "response.output_audio_transcript.done", **where, "transcript": item.text},
             ]
             part: Event = {"type": "audio", "transcript": item.text}
         else:
@@ -201,34 +217,55 @@ class ResponseStream:
         return [
             *events,
             {"type": "response.content_part.done", **where, "part": part},
-            {"type": "response.output_item.done", "response_id": self.id, "output_index": index,
-             "item": item.wire()},
+            {
+                "type": "response.output_item.done",
+                "response_id": self.id,
+                "output_index": index,
+                "item": item.wire(),
+            },
             {"type": "conversation.item.done", "item": item.wire()},
         ]
 
     def _call(self, index: int, part: CallPart) -> list[Event]:
-        item = Item(id=self._ids.new("item"), kind="function_call", text="",
-                    call_id="call_" + secrets.token_hex(8), name=part.name, status="in_progress")
+        item = Item(
+            id=self._ids.new("item"),
+            kind="function_call",
+            text="",
+            call_id="call_" + secrets.token_hex(8),
+            name=part.name,
+            status="in_progress",
+        )
         previous = self._conversation.add(item)
         self._output.append(item)
         self.calls.append(item)
-        added = [
-            {"type": "response.output_item.added", "response_id": self.id, "output_index": index,
-             "item": item.wire()},
+        added: list[Event] = [
+            {
+                "type": "response.output_item.added",
+                "response_id": self.id,
+                "output_index": index,
+                "item": item.wire(),
+            },
             {"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()},
         ]
         item.text = part.arguments
         item.status = "completed"
         self._out_text_tokens += text_tokens(part.arguments)
-        where = {**self._where(item, index), "call_id": item.call_id}
+        where: Event = {**self._where(item, index), "call_id": item.call_id}
         return [
             *added,
-            {"type": "response.function_call_arguments.delta", **where,
-             "delta": part.arguments},
-            {"type": "response.function_call_arguments.done", **where, "name": part.name,
-             "arguments": part.arguments},
-            {"type": "response.output_item.done", "response_id": self.id, "output_index": index,
-             "item": item.wire()},
+            {"type": "response.function_call_arguments.delta", **where, "delta": part.arguments},
+            {
+                "type": "response.function_call_arguments.done",
+                **where,
+                "name": part.name,
+                "arguments": part.arguments,
+            },
+            {
+                "type": "response.output_item.done",
+                "response_id": self.id,
+                "output_index": index,
+                "item": item.wire(),
+            },
             {"type": "conversation.item.done", "item": item.wire()},
         ]
 
@@ -241,8 +278,10 @@ class ResponseStream:
         if status == "cancelled":
             details = {"type": "cancelled", "reason": reason}
         elif failure is not None:
-            details = {"type": "failed", "error": {"type": failure.type, "code": failure.code,
-                                                   "message": failure.message}}
+            details = {
+                "type": "failed",
+                "error": {"type": failure.type, "code": failure.code, "message": failure.message},
+            }
         response = self._wire()
         response["status_details"] = details
         response["usage"] = self._usage(billed=failure is None)
@@ -253,15 +292,21 @@ class ResponseStream:
         output = out_audio + self._out_text_tokens
         if not billed:
             zero = {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0, "cached_tokens": 0}
-            return {"total_tokens": 0, "input_tokens": 0, "output_tokens": 0,
-                    "input_token_details": zero,
-                    "output_token_details": {"text_tokens": 0, "audio_tokens": 0}}
+            return {
+                "total_tokens": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "input_token_details": zero,
+                "output_token_details": {"text_tokens": 0, "audio_tokens": 0},
+            }
         return {
             "total_tokens": self._input_usage["input_tokens"] + output,
             **self._input_usage,
             "output_tokens": output,
-            "output_token_details": {"text_tokens": self._out_text_tokens,
-                                     "audio_tokens": out_audio},
+            "output_token_details": {
+                "text_tokens": self._out_text_tokens,
+                "audio_tokens": out_audio,
+            },
         }
 
     def _wire(self) -> Event:
@@ -274,8 +319,9 @@ class ResponseStream:
             "conversation_id": "conv_simulated",
             "output_modalities": self._modalities,
             "max_output_tokens": "inf",
-            "audio": {"output": {"format": {"type": "audio/pcm", "rate": 24000},
-                                 "voice": self._voice}},
+            "audio": {
+                "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": self._voice}
+            },
             "usage": None,
             "metadata": None,
         }

@@ -1,0 +1,374 @@
+"""The simulator's HTTP and WebSocket server: the two endpoints the openai SDK uses.
+
+- `POST /v1/realtime/client_secrets` (what `client.realtime.client_secrets.create` posts),
+  with `Authorization: Bearer <organisation key>`: validates the session and mints an
+  `ek_…` secret.
+- `GET /v1/realtime?model=…` upgraded to a WebSocket (what `client.realtime.connect` opens),
+  with `Authorization: Bearer <ek_… or organisation key>`: one :class:`SimulatedSession`
+  per connection, pumped by :func:`_pump`.
+
+Errors use OpenAI's shapes: an HTTP error body `{"error": {message, type, param, code}}`,
+and on the socket an `error` event; a refused key is answered with an `error` event and
+close code 3000 (`invalid_request_error.invalid_api_key`), as api.openai.com does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from cloud_api.simulator.config import check_session, default_session, merge_session
+from cloud_api.simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
+from cloud_api.simulator.responses import Pacing
+from cloud_api.simulator.script import DEMO_SCRIPT, Script
+from cloud_api.simulator.session import ScriptProgress, SimulatedSession, redact
+from cloud_api.simulator.voice import Voice, VoiceKind
+from contract.pricing import PRICES, UnknownModel, prices_for
+
+log = logging.getLogger("jarvis.simulator")
+CLOSE_INVALID_KEY = 3000
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    api_key: str
+    """The organisation key the simulator accepts (the cloud's OPENAI_API_KEY)."""
+    script: Script = DEMO_SCRIPT
+    voice: VoiceKind = VoiceKind.AUTO
+    pacing: Pacing = field(default_factory=Pacing)
+    default_model: str = "gpt-realtime-mini"
+    max_session_s: float = 3600.0
+
+
+class HttpRefusal(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None,
+        param: str | None = None,
+        kind: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.param, self.kind = (
+            status,
+            message,
+            code,
+            param,
+            kind,
+        )
+
+    def response(self) -> JSONResponse:
+        body = {
+            "error": {
+                "message": self.message,
+                "type": self.kind,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+        return JSONResponse(body, status_code=self.status)
+
+
+def bearer(headers: Any) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+class Simulator:
+    """Settings, minted secrets and every session served (tests inspect `sessions`)."""
+
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self.settings = settings
+        self.voice = Voice(settings.voice, settings.script.language)
+        self.voice.prepare(settings.script.spoken_texts())
+        self.secrets = ClientSecretStore()
+        self.sessions: list[SimulatedSession] = []
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
+                WebSocketRoute("/v1/realtime", self._realtime),
+            ]
+        )
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _client_secrets(self, request: Request) -> JSONResponse:
+        try:
+            self._check_org_key(bearer(request.headers))
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise HttpRefusal(
+                    400, "We could not parse the JSON body of your request.", None
+                ) from exc
+            if not isinstance(body, dict):
+                raise HttpRefusal(400, "The body must be a JSON object.", None)
+            return JSONResponse(self._mint(body))
+        except HttpRefusal as refusal:
+            return refusal.response()
+
+    def _check_org_key(self, key: str | None) -> None:
+        if key is None:
+            raise HttpRefusal(
+                401,
+                "You didn't provide an API key. You need to provide your API "
+                "key in an Authorization header using Bearer auth.",
+                None,
+            )
+        if key != self.settings.api_key:
+            raise HttpRefusal(401, redact(f"Incorrect API key provided: {key}."), "invalid_api_key")
+
+    def _mint(self, body: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(body) - {"session", "expires_after"})
+        if unknown:
+            raise HttpRefusal(
+                400, f"Unknown parameter: '{unknown[0]}'.", "unknown_parameter", unknown[0]
+            )
+        ttl = _ttl(body.get("expires_after"))
+        session_in = body.get("session", {"type": "realtime"})
+        problem = check_session(session_in)
+        if problem is not None:
+            raise HttpRefusal(400, problem.message, problem.code, problem.param)
+        model = session_in.get("model") or self.settings.default_model
+        _check_model(model)
+        now = int(time.time())
+        session = merge_session(
+            default_session(model, "sess_" + uuid.uuid4().hex[:20], now + ttl), session_in
+        )
+        progress = ScriptProgress(self.settings.script)
+        secret = self.secrets.mint(session, ttl, progress)
+        log.info("client secret minted for model %s (expires in %d s)", model, ttl)
+        return {"value": secret.value, "expires_at": int(secret.expires_at), "session": session}
+
+    # ------------------------------------------------------------------ WebSocket
+
+    async def _realtime(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            session = self._open_session(
+                bearer(websocket.headers), websocket.query_params.get("model")
+            )
+        except HttpRefusal as refusal:
+            await _refuse(websocket, refusal)
+            return
+        self.sessions.append(session)
+        log.info("realtime session %s opened", session.session["id"])
+        with contextlib.suppress(WebSocketDisconnect):
+            await _pump(websocket, session)
+        log.info("realtime session %s closed", session.session["id"])
+
+    def _open_session(self, key: str | None, model: str | None) -> SimulatedSession:
+        if key is None:
+            raise HttpRefusal(401, "You didn't provide an API key.", "invalid_api_key")
+        now = int(time.time())
+        if key == self.settings.api_key:
+            model = model or self.settings.default_model
+            _check_model(model)
+            session = default_session(model, "sess_" + uuid.uuid4().hex[:20], now + 3600)
+            progress = ScriptProgress(self.settings.script)
+        else:
+            secret, expired = self.secrets.find(key)
+            if secret is None:
+                raise HttpRefusal(
+                    401, redact(f"Incorrect API key provided: {key}."), "invalid_api_key"
+                )
+            if expired:
+                raise HttpRefusal(
+                    401, "The client secret has expired; mint a new one.", "invalid_api_key"
+                )
+            session = dict(secret.session, id="sess_" + uuid.uuid4().hex[:20])
+            progress = secret.progress
+        return SimulatedSession(
+            session=session,
+            progress=progress,
+            voice=self.voice,
+            pacing=self.settings.pacing,
+            now=time.monotonic(),
+            max_duration_s=self.settings.max_session_s,
+        )
+
+
+def _ttl(expires_after: Any) -> int:
+    if expires_after is None:
+        return DEFAULT_TTL_S
+    if not isinstance(expires_after, dict) or expires_after.get("anchor", "created_at") != (
+        "created_at"
+    ):
+        raise HttpRefusal(
+            400,
+            "Invalid 'expires_after': anchor must be 'created_at'.",
+            "invalid_value",
+            "expires_after.anchor",
+        )
+    seconds = expires_after.get("seconds", DEFAULT_TTL_S)
+    if not isinstance(seconds, int) or not MIN_TTL_S <= seconds <= MAX_TTL_S:
+        raise HttpRefusal(
+            400,
+            f"Invalid 'expires_after.seconds': expected an integer between "
+            f"{MIN_TTL_S} and {MAX_TTL_S}.",
+            "invalid_value",
+            "expires_after.seconds",
+        )
+    return seconds
+
+
+def _check_model(model: str) -> None:
+    try:
+        prices_for(model)
+    except UnknownModel as exc:
+        supported = ", ".join(f"'{m}'" for m in PRICES)
+        raise HttpRefusal(
+            400,
+            f"Invalid value: '{model}'. Supported values are: {supported}.",
+            "invalid_value",
+            "session.model",
+        ) from exc
+
+
+async def _refuse(websocket: WebSocket, refusal: HttpRefusal) -> None:
+    event = {
+        "type": "error",
+        "event_id": "event_" + uuid.uuid4().hex[:20],
+        "error": {
+            "type": refusal.kind,
+            "code": refusal.code,
+            "message": refusal.message,
+            "param": refusal.param,
+            "event_id": None,
+        },
+    }
+    await websocket.send_text(json.dumps(event))
+    await websocket.close(CLOSE_INVALID_KEY, f"{refusal.kind}.{refusal.code}")
+
+
+async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
+    """Client frames into the session, due server events out, until either side closes."""
+    inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+
+    async def read() -> None:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                await inbox.put(None)
+                return
+            await inbox.put(message.get("text") or message.get("bytes") or b"")
+
+    reader = asyncio.create_task(read())
+    try:
+        while True:
+            for event in session.poll(time.monotonic()):
+                await websocket.send_text(json.dumps(event, ensure_ascii=False))
+            if session.close is not None:
+                await websocket.close(session.close.code, session.close.reason)
+                return
+            wait = max(0.0, session.next_due() - time.monotonic())
+            try:
+                message = await asyncio.wait_for(inbox.get(), wait)
+            except TimeoutError:
+                continue
+            if message is None:
+                return
+            session.receive(message, time.monotonic())
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+            await reader
+
+
+@dataclass(frozen=True)
+class RunningSimulator:
+    simulator: Simulator
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        """What to give `OpenAI(base_url=...)` / OPENAI_BASE_URL."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def realtime_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/v1/realtime"
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    settings: SimulatorSettings, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningSimulator]:
+    """Run the simulator in this event loop (port 0: any free port) for the block."""
+    import uvicorn
+
+    simulator = Simulator(settings)
+    config = uvicorn.Config(
+        simulator.app(),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the simulator stopped while starting")
+            await asyncio.sleep(0.005)
+        bound = server.servers[0].sockets[0].getsockname()[1]
+        yield RunningSimulator(simulator, host, int(bound))
+    finally:
+        server.should_exit = True
+        await task
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8100,
+    *,
+    api_key: str,
+    script: Script = DEMO_SCRIPT,
+    voice: VoiceKind = VoiceKind.AUTO,
+    pacing: Pacing | None = None,
+) -> None:
+    """Serve the simulator until interrupted (what `jarvis-cloud simulator` runs)."""
+    import uvicorn
+
+    settings = SimulatorSettings(
+        api_key=api_key, script=script, voice=voice, pacing=pacing or Pacing()
+    )
+    simulator = Simulator(settings)
+    print(  # the command's one line of output before uvicorn's own
+        f"OpenAI Realtime simulator on http://{host}:{port}/v1 "
+        f"(voice: {simulator.voice.kind.value}, {len(script.turns)} scripted turns)",
+        flush=True,
+    )
+    uvicorn.run(
+        simulator.app(),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        log_level="info",
+        access_log=False,
+    )

@@ -1,0 +1,657 @@
+"""One simulated Realtime session, sans-I/O: client events in, GA server events out.
+
+The server loop feeds every client message to :meth:`SimulatedSession.receive` and sends
+what :meth:`SimulatedSession.poll` returns, calling it again no later than
+:meth:`SimulatedSession.next_due` (responses are released over time). When :attr:`close`
+is set, it sends what is left and closes the socket with that code. Nothing here awaits,
+sleeps or reads a clock: time is an argument, so tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloud_api.simulator.config import (
+    TurnDetection,
+    check_session,
+    merge_session,
+    speaks,
+    tool_names,
+    transcribes_input,
+)
+from cloud_api.simulator.conversation import (
+    USER_AUDIO_MS_PER_TOKEN,
+    Conversation,
+    Ids,
+    Item,
+    audio_tokens,
+    text_tokens,
+)
+from cloud_api.simulator.responses import (
+    CallPart,
+    Failure,
+    Pacing,
+    Part,
+    ResponseStream,
+    SpeechPart,
+    arguments_json,
+)
+from cloud_api.simulator.script import Fault, Script, ScriptTurn
+from cloud_api.simulator.vad import EnergyVad, SpeechStarted
+from cloud_api.simulator.voice import BYTES_PER_MS, Voice
+
+Event = dict[str, Any]
+MIN_COMMIT_MS = 100
+CLIENT_EVENTS = (
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "conversation.item.retrieve",
+    "response.create",
+    "response.cancel",
+)
+_SECRET_LIKE = re.compile(r"\b(sk|ek|rk)[-_][A-Za-z0-9_-]{6,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: int
+    reason: str
+
+
+@dataclass
+class ScriptProgress:
+    """Where a conversation is in its script; shared by the sessions of one client secret,
+    so a client that reconnects carries on where it was instead of starting over."""
+
+    script: Script
+    next_turn: int = 0
+    faults_fired: set[int] = field(default_factory=set)
+    greeted: bool = False
+
+
+@dataclass
+class SessionLog:
+    """What the client did, for tests and the simulator's console."""
+
+    client_events: list[str] = field(default_factory=list)
+    truncations: list[Event] = field(default_factory=list)
+    tool_outputs: dict[str, str] = field(default_factory=dict)
+    errors: list[Event] = field(default_factory=list)
+    responses: list[tuple[str, str]] = field(default_factory=list)
+    transcripts: list[tuple[str, str]] = field(default_factory=list)
+    """(role, text) in the order the simulator produced them."""
+
+
+@dataclass
+class _Turn:
+    """The member's latest utterance and how far the answer to it has got."""
+
+    script: ScriptTurn | None
+    item_id: str
+    phase: str = "new"  # new → awaiting_tool → answered
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+
+
+def redact(text: str) -> str:
+    """Error text never echoes a key back in full."""
+    return _SECRET_LIKE.sub(lambda m: m.group(0)[:6] + "***", text)
+
+
+class SimulatedSession:
+    def __init__(
+        self,
+        *,
+        session: dict[str, Any],
+        progress: ScriptProgress,
+        voice: Voice,
+        pacing: Pacing,
+        now: float,
+        max_duration_s: float = 3600.0,
+    ) -> None:
+        self.session = session
+        self.progress = progress
+        self.voice = voice
+        self.pacing = pacing
+        self.ids = Ids()
+        self.log = SessionLog()
+        self.close: Close | None = None
+        self.conversation = Conversation()
+        self._outbox: deque[Event] = deque()
+        self._timers: list[tuple[float, int, list[Event]]] = []
+        self._timer_seq = 0
+        self._response: ResponseStream | None = None
+        self._turn: _Turn | None = None
+        self._expires_at = now + max_duration_s
+        detection = TurnDetection.of(session)
+        self._vad = EnergyVad(detection) if detection else None
+        self._audio_ms = 0.0
+        self._buffer_from_ms = 0.0
+        self._speech_item: str | None = None
+        self._emit({"type": "session.created", "session": session})
+
+    # ------------------------------------------------------------------ the I/O contract
+
+    def receive(self, message: str | bytes, now: float) -> None:
+        """One client message (a WebSocket frame's text)."""
+        if self.close is not None:
+            return
+        client_event_id: str | None = None
+        try:
+            event = json.loads(message)
+            if not isinstance(event, dict):
+                raise _Refused("invalid_json", "Expected a JSON object as the event.")
+            client_event_id = (
+                event.get("event_id") if isinstance(event.get("event_id"), str) else None
+            )
+            kind = event.get("type")
+            if not isinstance(kind, str):
+                raise _Refused(
+                    "missing_required_parameter", "Missing required parameter: 'type'.", "type"
+                )
+            self.log.client_events.append(kind)
+            if kind not in CLIENT_EVENTS:
+                supported = ", ".join(f"'{t}'" for t in CLIENT_EVENTS)
+                raise _Refused(
+                    "invalid_value",
+                    f"Invalid value: '{kind[:64]}'. Supported values are: {supported}.",
+                    "type",
+                )
+            getattr(self, "_on_" + kind.replace(".", "_"))(event, now)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self._error("invalid_json", "The event is not valid JSON.", None, None)
+        except _Refused as refused:
+            self._error(refused.code, refused.message, refused.param, client_event_id)
+
+    def poll(self, now: float) -> list[Event]:
+        """Every event due by ``now``, in order."""
+        if self.close is None and now >= self._expires_at:
+            self._error(
+                "session_expired",
+                "Your session hit the maximum duration of 60 minutes.",
+                None,
+                None,
+            )
+            self.close = Close(1000, "session_expired")
+        while True:
+            timer_due = self._timers[0][0] if self._timers else None
+            response_due = self._response.next_due() if self._response else None
+            if (
+                timer_due is not None
+                and timer_due <= now
+                and (response_due is None or timer_due <= response_due)
+            ):
+                for event in heapq.heappop(self._timers)[2]:
+                    self._emit(event)
+            elif response_due is not None and response_due <= now and self._response:
+                stream = self._response
+                for event in stream.step(now):
+                    self._emit(event)
+                if stream.done:
+                    self._response_finished(stream)
+            else:
+                break
+        events = list(self._outbox)
+        self._outbox.clear()
+        return events
+
+    def next_due(self) -> float:
+        """When :meth:`poll` has something to release next (at the latest, expiry)."""
+        candidates = [self._expires_at]
+        if self._timers:
+            candidates.append(self._timers[0][0])
+        if self._response and (due := self._response.next_due()) is not None:
+            candidates.append(due)
+        return min(candidates)
+
+    # ------------------------------------------------------------------ emitting
+
+    def _emit(self, event: Event) -> None:
+        event = {"event_id": self.ids.new("event"), **event}
+        if event["type"] == "error":
+            self.log.errors.append(event["error"])
+        self._outbox.append(event)
+
+    def _error(
+        self,
+        code: str,
+        message: str,
+        param: str | None,
+        client_event_id: str | None,
+        kind: str = "invalid_request_error",
+    ) -> None:
+        self._emit(
+            {
+                "type": "error",
+                "error": {
+                    "type": kind,
+                    "code": code,
+                    "message": redact(message),
+                    "param": param,
+                    "event_id": client_event_id,
+                },
+            }
+        )
+
+    def _later(self, due: float, events: list[Event]) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (due, self._timer_seq, events))
+
+    # ------------------------------------------------------------------ session
+
+    def _on_session_update(self, event: Event, now: float) -> None:
+        update = event.get("session")
+        problem = check_session(update)
+        if problem is not None:
+            raise _Refused(problem.code, problem.message, problem.param)
+        assert isinstance(update, dict)
+        new_voice = update.get("audio", {}).get("output", {}).get("voice")
+        old_voice = self.session.get("audio", {}).get("output", {}).get("voice")
+        if new_voice and new_voice != old_voice and self.conversation.has_assistant_audio():
+            raise _Refused(
+                "cannot_update_voice",
+                "Cannot update a conversation's voice if assistant audio is present.",
+                "session.audio.output.voice",
+            )
+        self.session = merge_session(
+            self.session, {k: v for k, v in update.items() if k != "model"}
+        )
+        detection = TurnDetection.of(self.session)
+        if detection is None:
+            self._vad = None
+        elif self._vad is None:
+            self._vad = EnergyVad(detection)
+        else:
+            self._vad.reconfigure(detection)
+        self._emit({"type": "session.updated", "session": self.session})
+
+    # ------------------------------------------------------------------ input audio
+
+    def _on_input_audio_buffer_append(self, event: Event, now: float) -> None:
+        audio = event.get("audio")
+        if not isinstance(audio, str):
+            raise _Refused(
+                "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
+            )
+        try:
+            pcm = base64.b64decode(audio, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise _Refused("invalid_value", "Invalid 'audio': not valid base64.", "audio") from exc
+        if len(pcm) % 2:
+            raise _Refused(
+                "invalid_value",
+                "Invalid 'audio': PCM16 audio has an even number of bytes.",
+                "audio",
+            )
+        self._audio_ms += len(pcm) / BYTES_PER_MS
+        if self._vad is None:
+            return
+        for vad_event in self._vad.feed(pcm):
+            if isinstance(vad_event, SpeechStarted):
+                self._speech_started(vad_event.audio_start_ms, now)
+            else:
+                self._speech_stopped(vad_event.audio_end_ms, now)
+
+    def _speech_started(self, audio_start_ms: int, now: float) -> None:
+        self._speech_item = self.ids.new("item")
+        self._emit(
+            {
+                "type": "input_audio_buffer.speech_started",
+                "audio_start_ms": audio_start_ms,
+                "item_id": self._speech_item,
+            }
+        )
+        self._buffer_from_ms = audio_start_ms
+        if self._response is not None and self._vad and self._vad.detection.interrupt_response:
+            self._cancel_response("turn_detected")
+
+    def _speech_stopped(self, audio_end_ms: int, now: float) -> None:
+        item_id = self._speech_item or self.ids.new("item")
+        self._speech_item = None
+        self._emit(
+            {
+                "type": "input_audio_buffer.speech_stopped",
+                "audio_end_ms": audio_end_ms,
+                "item_id": item_id,
+            }
+        )
+        duration = max(0, audio_end_ms - int(self._buffer_from_ms))
+        self._buffer_from_ms = audio_end_ms
+        committed = self._commit(item_id, duration, now)
+        auto = self._vad is not None and self._vad.detection.create_response
+        if committed and auto and self._response is None:
+            self._start_response(now)
+
+    def _on_input_audio_buffer_commit(self, event: Event, now: float) -> None:
+        buffered = int(self._audio_ms - self._buffer_from_ms)
+        if buffered < MIN_COMMIT_MS:
+            raise _Refused(
+                "input_audio_buffer_commit_empty",
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered}.00ms of audio.",
+            )
+        self._buffer_from_ms = self._audio_ms
+        self._commit(self._speech_item or self.ids.new("item"), buffered, now)
+        self._speech_item = None
+
+    def _on_input_audio_buffer_clear(self, event: Event, now: float) -> None:
+        self._buffer_from_ms = self._audio_ms
+        self._emit({"type": "input_audio_buffer.cleared"})
+
+    def _commit(self, item_id: str, duration_ms: int, now: float) -> bool:
+        """The member's speech becomes a conversation item; False when a fault ended it."""
+        progress = self.progress
+        index = progress.next_turn
+        scripted = progress.script.turns[index] if index < len(progress.script.turns) else None
+        item = Item(id=item_id, kind="user", audio_ms=duration_ms, has_audio=True)
+        previous = self.conversation.add(item)
+        self._emit(
+            {
+                "type": "input_audio_buffer.committed",
+                "previous_item_id": previous,
+                "item_id": item_id,
+            }
+        )
+        self._emit(
+            {"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()}
+        )
+        self._emit(
+            {"type": "conversation.item.done", "previous_item_id": previous, "item": item.wire()}
+        )
+        if scripted and scripted.fault is Fault.DISCONNECT and index not in progress.faults_fired:
+            progress.faults_fired.add(index)
+            self.close = Close(1011, "simulated disconnect")
+            return False
+        if scripted and scripted.fault is Fault.SERVER_ERROR and index not in progress.faults_fired:
+            progress.faults_fired.add(index)
+            self._error(
+                "server_error",
+                "The server had an error while processing your request. Sorry about that!",
+                None,
+                None,
+                kind="server_error",
+            )
+            self.close = Close(1011, "server_error")
+            return False
+        if scripted:
+            progress.next_turn += 1
+            transcript = scripted.member
+        else:
+            transcript = f"(speech not in the script, {duration_ms} ms)"
+        item.text = transcript
+        self._turn = _Turn(script=scripted, item_id=item_id)
+        self.log.transcripts.append(("user", transcript))
+        if transcribes_input(self.session):
+            tokens = audio_tokens(duration_ms, USER_AUDIO_MS_PER_TOKEN)
+            out = text_tokens(transcript)
+            where = {"item_id": item_id, "content_index": 0}
+            self._later(
+                now,
+                [
+                    {
+                        "type": "conversation.item.input_audio_transcription.delta",
+                        **where,
+                        "delta": transcript,
+                    },
+                    {
+                        "type": "conversation.item.input_audio_transcription.completed",
+                        **where,
+                        "transcript": transcript,
+                        "usage": {
+                            "type": "tokens",
+                            "input_tokens": tokens,
+                            "output_tokens": out,
+                            "total_tokens": tokens + out,
+                            "input_token_details": {"text_tokens": 0, "audio_tokens": tokens},
+                        },
+                    },
+                ],
+            )
+        return True
+
+    # ------------------------------------------------------------------ conversation items
+
+    def _on_conversation_item_create(self, event: Event, now: float) -> None:
+        raw = event.get("item")
+        if not isinstance(raw, dict):
+            raise _Refused(
+                "missing_required_parameter", "Missing required parameter: 'item'.", "item"
+            )
+        item = self._item_from_client(raw)
+        previous = self.conversation.add(item)
+        if item.kind == "function_call_output" and item.call_id:
+            self.log.tool_outputs[item.call_id] = item.text
+        self._emit(
+            {"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()}
+        )
+        self._emit(
+            {"type": "conversation.item.done", "previous_item_id": previous, "item": item.wire()}
+        )
+
+    def _item_from_client(self, raw: Event) -> Item:
+        kind = raw.get("type")
+        given = raw.get("id")
+        item_id = given if isinstance(given, str) else self.ids.new("item")
+        if item_id in self.conversation.items:
+            raise _Refused(
+                "duplicate_item_id", f"Item with id '{item_id}' already exists.", "item.id"
+            )
+        if kind == "function_call_output":
+            call_id, output = raw.get("call_id"), raw.get("output")
+            if not isinstance(call_id, str) or not isinstance(output, str):
+                raise _Refused(
+                    "missing_required_parameter",
+                    "A function_call_output item needs 'call_id' and 'output' strings.",
+                    "item",
+                )
+            if self.conversation.function_call(call_id) is None:
+                raise _Refused(
+                    "invalid_tool_call_id",
+                    f"Tool call ID '{call_id}' not found in conversation.",
+                    "item.call_id",
+                )
+            return Item(id=item_id, kind="function_call_output", call_id=call_id, text=output)
+        if kind == "function_call":
+            name, arguments = raw.get("name"), raw.get("arguments", "")
+            if not isinstance(name, str) or not isinstance(arguments, str):
+                raise _Refused(
+                    "invalid_value",
+                    "A function_call item needs 'name' and 'arguments' strings.",
+                    "item",
+                )
+            return Item(
+                id=item_id,
+                kind="function_call",
+                name=name,
+                text=arguments,
+                call_id=str(raw.get("call_id") or "call_" + item_id),
+            )
+        if kind == "message":
+            role = raw.get("role")
+            content = raw.get("content")
+            if role not in ("user", "assistant", "system") or not isinstance(content, list):
+                raise _Refused(
+                    "invalid_value",
+                    "A message item needs a role (user, assistant, system) and a content list.",
+                    "item",
+                )
+            text = " ".join(
+                str(part.get("text") or part.get("transcript") or "")
+                for part in content
+                if isinstance(part, dict)
+            )
+            return Item(id=item_id, kind=role, text=text)
+        raise _Refused(
+            "invalid_value",
+            f"Invalid value: '{kind}'. Supported values are: "
+            "'message', 'function_call', 'function_call_output'.",
+            "item.type",
+        )
+
+    def _on_conversation_item_truncate(self, event: Event, now: float) -> None:
+        item_id = event.get("item_id")
+        audio_end_ms = event.get("audio_end_ms")
+        content_index = event.get("content_index", 0)
+        if not isinstance(item_id, str) or not isinstance(audio_end_ms, int):
+            raise _Refused(
+                "missing_required_parameter",
+                "conversation.item.truncate needs 'item_id' and 'audio_end_ms'.",
+            )
+        item = self.conversation.items.get(item_id)
+        if item is None:
+            raise _Refused("invalid_value", f"Item with item_id not found: {item_id}", "item_id")
+        if item.kind != "assistant" or not item.has_audio:
+            raise _Refused(
+                "invalid_value", "Only assistant messages with audio can be truncated.", "item_id"
+            )
+        if content_index != 0:
+            raise _Refused(
+                "invalid_value", "Invalid 'content_index': set it to 0.", "content_index"
+            )
+        if self._response is not None and item.status == "in_progress":
+            self._cancel_response("client_cancelled")
+        if audio_end_ms <= 0:
+            raise _Refused(
+                "invalid_value",
+                "Invalid 'audio_end_ms': it must be greater than 0.",
+                "audio_end_ms",
+            )
+        if audio_end_ms > item.audio_ms:
+            raise _Refused(
+                "invalid_value",
+                f"Audio content of {item.audio_ms}ms is already shorter than {audio_end_ms}ms",
+                "audio_end_ms",
+            )
+        item.audio_ms = audio_end_ms
+        item.text = ""  # OpenAI drops the transcript the member may not have heard
+        self.log.truncations.append({"item_id": item_id, "audio_end_ms": audio_end_ms})
+        self._emit(
+            {
+                "type": "conversation.item.truncated",
+                "item_id": item_id,
+                "content_index": 0,
+                "audio_end_ms": audio_end_ms,
+            }
+        )
+
+    def _on_conversation_item_delete(self, event: Event, now: float) -> None:
+        item_id = event.get("item_id")
+        if not isinstance(item_id, str) or item_id not in self.conversation.items:
+            raise _Refused("invalid_value", f"Item with item_id not found: {item_id}", "item_id")
+        del self.conversation.items[item_id]
+        self._emit({"type": "conversation.item.deleted", "item_id": item_id})
+
+    def _on_conversation_item_retrieve(self, event: Event, now: float) -> None:
+        item = self.conversation.items.get(str(event.get("item_id")))
+        if item is None:
+            raise _Refused(
+                "invalid_value", f"Item with item_id not found: {event.get('item_id')}", "item_id"
+            )
+        self._emit({"type": "conversation.item.retrieved", "item": item.wire()})
+
+    # ------------------------------------------------------------------ responses
+
+    def _on_response_create(self, event: Event, now: float) -> None:
+        if self._response is not None:
+            raise _Refused(
+                "conversation_already_has_active_response",
+                f"Conversation already has an active response in progress: {self._response.id}. "
+                "Wait until the response is finished before creating a new one.",
+            )
+        self._start_response(now)
+
+    def _on_response_cancel(self, event: Event, now: float) -> None:
+        wanted = event.get("response_id")
+        if self._response is None or (wanted is not None and wanted != self._response.id):
+            raise _Refused(
+                "response_cancel_not_active", "Cancellation failed: no active response found."
+            )
+        self._cancel_response("client_cancelled")
+
+    def _start_response(self, now: float) -> None:
+        parts, failure = self._plan_response()
+        stream = ResponseStream(
+            parts=parts,
+            conversation=self.conversation,
+            session=self.session,
+            ids=self.ids,
+            pacing=self.pacing,
+            now=now,
+            failure=failure,
+        )
+        self._response = stream
+        for event in stream.created:
+            self._emit(event)
+        self._emit(
+            {
+                "type": "rate_limits.updated",
+                "rate_limits": [
+                    {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
+                    {"name": "tokens", "limit": 40000, "remaining": 36000, "reset_seconds": 6.0},
+                ],
+            }
+        )
+
+    def _plan_response(self) -> tuple[list[Part], Failure | None]:
+        turn = self._turn
+        script = self.progress.script
+        if turn is None or turn.phase == "answered":
+            first = not self.progress.greeted and not any(
+                i.kind == "user" for i in self.conversation.items.values()
+            )
+            self.progress.greeted = True
+            return [self._speech(script.greeting_text if first else script.fallback_text)], None
+        scripted = turn.script
+        if scripted is None:
+            turn.phase = "answered"
+            return [self._speech(script.fallback_text)], None
+        if scripted.fault is Fault.INSUFFICIENT_QUOTA:
+            turn.phase = "answered"
+            return [], Failure(
+                "insufficient_quota",
+                "insufficient_quota",
+                "You exceeded your current quota, please check your plan and billing details.",
+            )
+        tool = scripted.tool
+        if turn.phase == "new" and tool is not None and tool.name in tool_names(self.session):
+            turn.phase = "awaiting_tool"
+            parts: list[Part] = []
+            if scripted.before_tool:
+                parts.append(self._speech(scripted.before_tool))
+            parts.append(CallPart(tool.name, arguments_json(tool.arguments)))
+            return parts, None
+        turn.phase = "answered"
+        return [self._speech(scripted.assistant)], None
+
+    def _speech(self, text: str) -> SpeechPart:
+        self.log.transcripts.append(("assistant", text))
+        return SpeechPart(text, self.voice.pcm(text) if speaks(self.session) else b"")
+
+    def _cancel_response(self, reason: str) -> None:
+        stream = self._response
+        assert stream is not None
+        for event in stream.cancel(reason):
+            self._emit(event)
+        self._response_finished(stream)
+
+    def _response_finished(self, stream: ResponseStream) -> None:
+        self._response = None
+        self.log.responses.append((stream.id, stream.status))
