@@ -213,6 +213,11 @@ class SimulatedSession:
         self._outbox.clear()
         return events
 
+    @property
+    def responding(self) -> bool:
+        """A response is being generated."""
+        return self._response is not None
+
     def next_due(self) -> float:
         """When :meth:`poll` has something to release next (at the latest, expiry)."""
         candidates = [self._expires_at]
