@@ -111,27 +111,43 @@ def prepare_schema(settings: CloudSettings, *, embedded: bool) -> None:
         )
 
 
-def run_server(settings: CloudSettings, host: str, port: int) -> None:
+def run_server(settings: CloudSettings, host: str, port: int, workers: int = 1) -> None:
+    import os
+
     import uvicorn
 
     from cloud_api.app import create_app
 
     ensure_port_free(host, port)
     typer.echo(f"JARVIS cloud on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        return
+    # Worker processes build their own app from the environment: hand them the resolved
+    # database (the embedded server started here stays up while they run).
+    assert settings.database_url
+    assert settings.api_database_url
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["JARVIS_API_DATABASE_URL"] = settings.api_database_url
+    os.environ["JARVIS_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run("cloud_api.asgi:app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)
 
 
 HostOption = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
 PortOption = Annotated[int | None, typer.Option(help="Port to bind (default 8000).")]
+WorkersOption = Annotated[
+    int, typer.Option(min=1, max=64, help="Worker processes (one per core is a good start).")
+]
 
 
 @app.command()
-def serve(host: HostOption = None, port: PortOption = None) -> None:
+def serve(host: HostOption = None, port: PortOption = None, workers: WorkersOption = 1) -> None:
     """Serve the API and dashboard."""
     settings = load_settings()
     with database(settings) as resolved:
         prepare_schema(resolved, embedded=settings.uses_embedded_database)
-        run_server(resolved, host or settings.host, port or settings.port)
+        run_server(resolved, host or settings.host, port or settings.port, workers)
 
 
 @app.command()

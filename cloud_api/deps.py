@@ -19,7 +19,13 @@ from cloud_api.errors import ApiError
 from cloud_api.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async on purpose: FastAPI runs plain `def` dependencies in a thread pool, a thread hop
+    # on every request.
+    return _services(request)
+
+
+def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -71,7 +77,7 @@ class UserCaller:
 
 def kiosk_caller(bucket: str) -> Callable[[Request, Response], Awaitable[KioskCaller]]:
     async def dependency(request: Request, response: Response) -> KioskCaller:
-        services = get_services(request)
+        services = _services(request)
         token = _bearer(request)
         try:
             claims = verify_token(token, services.kiosk_token_key)
@@ -85,7 +91,7 @@ def kiosk_caller(bucket: str) -> Callable[[Request, Response], Awaitable[KioskCa
 
 def user_caller(bucket: str) -> Callable[[Request, Response], Awaitable[UserCaller]]:
     async def dependency(request: Request, response: Response) -> UserCaller:
-        services = get_services(request)
+        services = _services(request)
         token = _bearer(request)
         try:
             claims = await services.user_tokens.verify(token)
@@ -109,7 +115,7 @@ def user_caller(bucket: str) -> Callable[[Request, Response], Awaitable[UserCall
 def anonymous(bucket: str) -> Callable[[Request, Response], Awaitable[str]]:
     async def dependency(request: Request, response: Response) -> str:
         ip = client_ip(request)
-        _apply_limit(get_services(request), response, bucket, f"ip:{ip}")
+        _apply_limit(_services(request), response, bucket, f"ip:{ip}")
         return ip
 
     return dependency

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -71,6 +72,22 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(psycopg.errors.DataError)
+    async def _bad_value(request: Request, exc: psycopg.errors.DataError) -> JSONResponse:
+        # Class 22 is the database refusing a value the request carried (a NUL character,
+        # a number out of a column's range): the caller's input, not our fault.
+        log.info(
+            "data error on %s %s: %s", request.method, request.url.path, exc.diag.message_primary
+        )
+        return JSONResponse(
+            error_body(
+                "invalid_value",
+                f"A value in the request cannot be stored: "
+                f"{exc.diag.message_primary or 'invalid value'}.",
+            ),
+            422,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

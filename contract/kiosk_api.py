@@ -19,7 +19,14 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from contract.badge import CanonicalBadgeId
 from contract.pricing import TokenUsage
@@ -47,7 +54,16 @@ LongText = Annotated[str, StringConstraints(max_length=4000)]
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _figure(value: float) -> float:
+    return round(value, 3)
+
+
+# A measured figure (percent, °C, load): three decimals are plenty, and rounding keeps
+# denormal floats out of the database.
+Figure = Annotated[float, AfterValidator(_figure)]
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -127,12 +143,12 @@ class KioskStatus(StrEnum):
 
 
 class KioskHealth(WireModel):
-    cpu_percent: float | None = Field(default=None, ge=0, le=100)
-    cpu_temp_c: float | None = Field(default=None, ge=-50, le=150)
-    load_1m: float | None = Field(default=None, ge=0)
-    memory_percent: float | None = Field(default=None, ge=0, le=100)
-    disk_percent: float | None = Field(default=None, ge=0, le=100)
-    uptime_s: float | None = Field(default=None, ge=0)
+    cpu_percent: Figure | None = Field(default=None, ge=0, le=100)
+    cpu_temp_c: Figure | None = Field(default=None, ge=-50, le=150)
+    load_1m: Figure | None = Field(default=None, ge=0)
+    memory_percent: Figure | None = Field(default=None, ge=0, le=100)
+    disk_percent: Figure | None = Field(default=None, ge=0, le=100)
+    uptime_s: Figure | None = Field(default=None, ge=0)
     mic_ok: bool | None = None
     reader_ok: bool | None = None
     network_ok: bool | None = None

@@ -9,7 +9,8 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 # libportaudio2: sounddevice · libpcsclite-dev, pcscd, swig, gcc: pyscard builds from source
 # espeak-ng, sox: test audio · chromium: dashboard browser tests · systemd: systemd-analyze verify
-APT_PACKAGES=(libportaudio2 libpcsclite-dev pcscd swig gcc pkg-config espeak-ng sox chromium systemd)
+# wrk: the cloud's load benchmark
+APT_PACKAGES=(libportaudio2 libpcsclite-dev pcscd swig gcc pkg-config espeak-ng sox chromium systemd wrk)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -191,7 +191,8 @@ async def heartbeat(
         "error": body.last_error,
         "health": h.model_dump_json(),
     }
-    async with services.database.transaction(kiosk.claims) as conn:
+    # A heartbeat is superseded 30 s later: it need not wait for its WAL flush.
+    async with services.database.transaction(kiosk.claims, durable=False) as conn:
         cur = await conn.execute(HEARTBEAT_SQL, params)
         row = await cur.fetchone()
     if row is None:

@@ -409,3 +409,13 @@ def test_rate_limit_headers_and_429(postgres: PostgresServer, tmp_path: Path) ->
     limited = answers[3]
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     assert "at most 3 per minute" in limited.json()["error"]["message"]
+
+
+def test_values_the_database_refuses_are_a_clear_422(world: dict[str, Any]) -> None:
+    response = world["a"].post("/api/kiosk/heartbeat",
+                               {"software_version": "1", "last_error": "bad\u0000byte"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_value"
+    tiny = world["a"].post("/api/kiosk/heartbeat",
+                           {"software_version": "1", "health": {"cpu_percent": 1e-310}})
+    assert tiny.status_code == 200  # rounded to a figure, not an underflow
