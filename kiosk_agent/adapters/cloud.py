@@ -176,8 +176,11 @@ def describe_transport_error(exc: httpx.TransportError, url: str, timeout_s: flo
             f"the secure connection to {url} failed ({text}); check the URL and the kiosk's "
             "clock (`timedatectl`)"
         )
-    if "refused" in lowered:
-        return f"{url} refused the connection: the cloud is down or the URL's port is wrong"
+    if "refused" in lowered or "all connection attempts failed" in lowered:
+        return (
+            f"nothing answers at {url} (connection refused): the cloud is down, or the URL or "
+            "its port is wrong"
+        )
     return f"cannot reach the cloud at {url} ({text}): check the network and the URL"
 
 
@@ -231,6 +234,8 @@ class CloudClient:
         token: str | None = None,
         timeout_s: float | None = None,
     ) -> httpx.Response:
+        if self._http.is_closed:
+            raise CloudUnreachable("this kiosk is no longer connected to the cloud")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         content = body.model_dump_json().encode() if body is not None else None
         if content is not None:

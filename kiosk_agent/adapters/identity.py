@@ -20,7 +20,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from kiosk_agent.adapters.store import fsync_dir
+from kiosk_agent.adapters.store_base import fsync_dir
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,6 @@ outbox is copied into a fresh store, and the incident is kept so heartbeats repo
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -33,7 +32,6 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,92 +39,18 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from contract.kiosk_api import KioskConfig, KioskEvent, MemberCard, SessionRecord
+from kiosk_agent.adapters.store_base import (
+    RecordKind,
+    StoreIncident,
+    connect,
+    schema_version,
+    translate,
+)
 from kiosk_agent.config import StoreSection
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-_SQLITE_CORRUPT = 11
-_SQLITE_FULL = 13
-_SQLITE_NOTADB = 26
-_SQLITE_IOERR = 10
-_SQLITE_CANTOPEN = 14
-_SQLITE_READONLY = 8
-_SQLITE_PERM = 3
-
-
-class StoreError(Exception):
-    """The store failed; the message says what happened and what to do."""
-
-
-class StoreFull(StoreError):
-    """The disk (or the store's hard limit) is full: nothing more can be written."""
-
-
-class StoreCorrupt(StoreError):
-    """The database file is damaged."""
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be opened or written (permissions, I/O errors)."""
-
-
-class StoreTooNew(StoreError):
-    """The database was made by a newer jarvis-kiosk than this one."""
-
-
-class RecordKind(StrEnum):
-    SESSION = "session"
-    EVENT = "event"
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        1,
-        "outbox, member cache, key-value state, heartbeat history",
-        """
-        create table outbox (
-            seq integer primary key autoincrement,
-            id text not null unique,
-            kind text not null check (kind in ('session', 'event')),
-            payload text not null,
-            created_at text not null,
-            attempts integer not null default 0,
-            last_error text,
-            status text not null default 'pending' check (status in ('pending', 'refused')),
-            size integer not null
-        );
-        create index outbox_pending_idx on outbox (status, kind, seq);
-        create table members (
-            badge_id text primary key,
-            member_id text,
-            status text not null,
-            card text not null,
-            synced_at text not null
-        );
-        create table kv (
-            key text primary key,
-            value text not null,
-            updated_at text not null
-        );
-        create table heartbeats (
-            seq integer primary key autoincrement,
-            sent_at text not null,
-            ok integer not null,
-            payload text not null,
-            error text
-        );
-        """,
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +84,6 @@ class BudgetReport:
 
 
 @dataclass(frozen=True, slots=True)
-class StoreIncident:
-    at: datetime
-    message: str
-    quarantined: str | None
-    salvaged: int
-
-
-@dataclass(frozen=True, slots=True)
 class DiskStatus:
     free_mb: float
     used_percent: float
@@ -189,38 +105,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _code(exc: sqlite3.Error) -> int:
-    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-
-
-def translate(exc: BaseException, path: Path) -> StoreError | None:
-    """The store error for a sqlite3 or OS error, or None when it is none of ours."""
-    if isinstance(exc, StoreError):
-        return exc
-    if isinstance(exc, OSError):
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return StoreFull(f"the disk holding {path} is full: free some space")
-        return StoreUnavailable(f"cannot use the store {path}: {exc.strerror or exc}")
-    if not isinstance(exc, sqlite3.Error):
-        return None
-    code = _code(exc)
-    if code == _SQLITE_FULL:
-        return StoreFull(
-            f"the store {path} cannot grow: the disk is full ({exc}); free some space on the "
-            "kiosk's disk"
-        )
-    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-        return StoreCorrupt(f"the store {path} is damaged ({exc})")
-    if code in (_SQLITE_IOERR, _SQLITE_CANTOPEN, _SQLITE_READONLY, _SQLITE_PERM):
-        return StoreUnavailable(
-            f"cannot read or write the store {path} ({exc}): check the disk and that the "
-            "state folder belongs to the kiosk's user"
-        )
-    if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
-        return StoreCorrupt(f"the store {path} is damaged ({exc})")
-    return None
-
-
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
@@ -228,11 +112,18 @@ def _json(value: Any) -> str:
 class KioskStore:
     """Synchronous; one connection. The agent runs it on one dedicated thread."""
 
-    def __init__(self, path: Path, settings: StoreSection, *, incident: StoreIncident | None):
+    def __init__(
+        self,
+        path: Path,
+        settings: StoreSection,
+        *,
+        incident: StoreIncident | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> None:
         self.path = path
         self.settings = settings
         self.incident = incident
-        self._conn = _connect(path)
+        self._conn = conn if conn is not None else connect(path)
         self.db = sqlite_utils.Database(self._conn, execute_plugins=False)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -263,7 +154,7 @@ class KioskStore:
 
     def schema_version(self) -> int:
         with self._guard():
-            return _schema_version(self._conn)
+            return schema_version(self._conn)
 
     # -- outbox -----------------------------------------------------------------------------
 
@@ -579,195 +470,3 @@ class KioskStore:
             return None
         window = timedelta(hours=self.settings.incident_flag_hours)
         return incident if (now or _now()) - incident.at < window else None
-
-
-# -- opening, migrations, recovery ----------------------------------------------------------
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # check_same_thread=False: the agent uses the connection from one dedicated thread,
-    # which is not the thread that opened it.
-    conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
-    try:
-        conn.execute("pragma busy_timeout = 10000")
-        mode = conn.execute("pragma journal_mode = wal").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreUnavailable(
-                f"the store {path} cannot use write-ahead logging (journal mode {mode}): "
-                "put the state folder on a local disk"
-            )
-        conn.execute("pragma synchronous = full")
-        conn.execute("pragma foreign_keys = on")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _schema_version(conn: sqlite3.Connection) -> int:
-    conn.execute(
-        "create table if not exists schema_migrations ("
-        "version integer primary key, name text not null, applied_at text not null)"
-    )
-    row = conn.execute("select max(version) from schema_migrations").fetchone()
-    return int(row[0] or 0)
-
-
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
-    """Apply the migrations the database lacks, each in its own transaction, in order."""
-    ordered = sorted(migrations, key=lambda m: m.version)
-    latest = ordered[-1].version if ordered else 0
-    current = _schema_version(conn)
-    conn.commit()
-    if current > latest:
-        raise StoreTooNew(
-            f"the store was written by a newer jarvis-kiosk (schema {current}, this one knows "
-            f"up to {latest}): install the newer version again"
-        )
-    applied = []
-    for migration in ordered:
-        if migration.version <= current:
-            continue
-        # executescript commits first, so the migration runs inside an explicit transaction.
-        conn.executescript(
-            "begin;\n"
-            + migration.sql
-            + f"\ninsert into schema_migrations (version, name, applied_at) values "
-            f"({int(migration.version)}, {_sql_text(migration.name)}, "
-            f"{_sql_text(_now().isoformat())});\ncommit;"
-        )
-        applied.append(migration.version)
-    return applied
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _create_private(path: Path) -> None:
-    """Create the state folder (0700) and an empty database file (0600), durably."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.exists():
-        return
-    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    os.close(fd)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a new or renamed directory entry survive power loss."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _open_checked(
-    path: Path, settings: StoreSection, migrations: Sequence[Migration]
-) -> KioskStore:
-    _create_private(path)
-    store = KioskStore(path, settings, incident=None)
-    try:
-        verdict = store.quick_check()
-        if verdict != "ok":
-            raise StoreCorrupt(f"the store {path} failed its integrity check: {verdict[:300]}")
-        with store._guard():
-            migrate(store._conn, migrations)
-    except BaseException:
-        store.close()
-        raise
-    return store
-
-
-def open_store(
-    path: Path,
-    settings: StoreSection,
-    *,
-    migrations: Sequence[Migration] = MIGRATIONS,
-    now: Callable[[], datetime] = _now,
-) -> KioskStore:
-    """Open (creating and migrating) the store; a corrupted file is set aside and replaced.
-
-    Raises StoreUnavailable, StoreFull or StoreTooNew when no usable store can be had.
-    """
-    try:
-        store = _open_checked(path, settings, migrations)
-    except (sqlite3.Error, OSError, StoreError) as exc:
-        error = translate(exc, path)
-        if error is None:
-            raise
-        if not isinstance(error, StoreCorrupt):
-            raise error from exc
-        return _replace_corrupt(path, settings, migrations, error, now())
-    incident = store.recent_incident(now())
-    store.incident = incident
-    return store
-
-
-def _replace_corrupt(
-    path: Path,
-    settings: StoreSection,
-    migrations: Sequence[Migration],
-    error: StoreCorrupt,
-    at: datetime,
-) -> KioskStore:
-    quarantine = path.with_name(f"{path.name}.corrupt-{at:%Y%m%dT%H%M%SZ}")
-    logger.error(
-        "%s; moving it aside to %s and starting a new store (undelivered records are "
-        "copied over when they can be read)",
-        error,
-        quarantine,
-    )
-    for suffix in ("", "-wal", "-shm"):
-        source = Path(str(path) + suffix)
-        if source.exists():
-            source.rename(Path(str(quarantine) + suffix))
-    fsync_dir(path.parent)
-    rows = salvage_outbox(quarantine)
-    store = _open_checked(path, settings, migrations)
-    salvaged = 0
-    for kind, record_id, payload, created_at in rows:
-        try:
-            if store.enqueue(RecordKind(kind), record_id, payload, now=created_at):
-                salvaged += 1
-        except ValueError:
-            continue
-    message = (
-        f"the local database was damaged ({error}); it was moved to {quarantine.name} and "
-        f"replaced; {salvaged} undelivered records were recovered from it"
-    )
-    logger.error("%s", message)
-    store.record_incident(
-        StoreIncident(at=at, message=message, quarantined=str(quarantine), salvaged=salvaged)
-    )
-    return store
-
-
-def salvage_outbox(path: Path) -> list[tuple[str, str, str, datetime]]:
-    """Whatever undelivered records can still be read from a damaged store file."""
-    found: list[tuple[str, str, str, datetime]] = []
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error:
-        return found
-    try:
-        cursor = conn.execute(
-            "select kind, id, payload, created_at from outbox where status = 'pending' order by seq"
-        )
-        while True:
-            try:
-                row = cursor.fetchone()
-            except sqlite3.Error:
-                break
-            if row is None:
-                break
-            with contextlib.suppress(TypeError, ValueError):
-                found.append(
-                    (str(row[0]), str(row[1]), str(row[2]), datetime.fromisoformat(row[3]))
-                )
-    except sqlite3.Error as exc:
-        logger.warning("nothing could be read from the damaged store's outbox (%s)", exc)
-    finally:
-        conn.close()
-    return found

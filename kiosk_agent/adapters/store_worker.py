@@ -19,13 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from kiosk_agent.adapters.store import (
-    KioskStore,
-    StoreCorrupt,
-    StoreError,
-    StoreUnavailable,
-    open_store,
-)
+from kiosk_agent.adapters.store import KioskStore
+from kiosk_agent.adapters.store_base import StoreCorrupt, StoreError, StoreUnavailable
+from kiosk_agent.adapters.store_open import open_store
 from kiosk_agent.config import StoreSection
 
 logger = logging.getLogger(__name__)
@@ -51,12 +47,13 @@ class StoreWorker:
     async def open(self) -> bool:
         """Open the store; False (with ``problem`` set and logged) when it cannot be."""
         try:
-            self._store = await self._in_thread(lambda: open_store(self.path, self.settings))
+            store = await self._in_thread(lambda: open_store(self.path, self.settings))
         except StoreError as exc:
             self._fail(exc)
             return False
-        if self._store.incident is not None:
-            self.incidents.append(self._store.incident.message)
+        self._store = store
+        if store.incident is not None:
+            self.incidents.append(store.incident.message)
         return True
 
     async def read(self, action: Callable[[KioskStore], T]) -> T:

@@ -27,7 +27,8 @@ from kiosk_agent.adapters.cloud import (
     RateLimited,
     RequestRefused,
 )
-from kiosk_agent.adapters.store import OutboxItem, RecordKind, StoreError
+from kiosk_agent.adapters.store import OutboxItem
+from kiosk_agent.adapters.store_base import RecordKind, StoreError
 from kiosk_agent.adapters.store_worker import StoreWorker
 from kiosk_agent.config import OutboxSection
 from kiosk_agent.core.outbox import Backoff, Failure, OutboxPolicy
