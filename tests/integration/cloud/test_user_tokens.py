@@ -31,7 +31,7 @@ class Jwks:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 outer.fetches += 1
                 body = json.dumps(
                     {
