@@ -27,6 +27,15 @@ FRAME_MS = 20
 FRAME_SAMPLES = STREAM_RATE * FRAME_MS // 1000
 FRAME_BYTES = FRAME_SAMPLES * 2
 SILENT_FRAME = bytes(FRAME_BYTES)
+FRAME_LEAD = 24
+"""Samples of silence (1 ms) the stream starts with, so frames end just before block edges.
+
+A frame cut exactly at a block's end needs the resampler's look-ahead, which only comes with
+the next block: it waits one block whatever happens, and two when soxr's output runs late
+(its LQ stream lags between 1 and 20 ms in a sawtooth; 2 % of frames at 48 kHz). Ending
+frames 1 ms earlier keeps every frame to one block. Each frame still starts where the
+previous one ended; only the first is shifted.
+"""
 _BLOCK_SLOTS = 256  # device blocks the event loop may fall behind on before losing their times
 
 
@@ -63,8 +72,12 @@ class CapturePath:
         capacity: int,
         echo: EchoPolicy,
         quality: ResampleQuality = ResampleQuality.LQ,
+        lead: int = FRAME_LEAD,
     ) -> None:
+        if not 0 <= lead < FRAME_SAMPLES:
+            raise ValueError(f"the frame lead must be below one frame, got {lead}")
         self.device_rate = device_rate
+        self.lead = lead
         self._ring = SampleRing(capacity)
         self._echo = echo
         # Device-thread owned.
@@ -79,7 +92,7 @@ class CapturePath:
         self._scratch: Samples = np.zeros(capacity, dtype=np.int16)
         self._resampler = StreamResampler(device_rate, STREAM_RATE, quality)
         self._frame: Samples = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        self._frame_fill = 0
+        self._frame_fill = lead  # the first frame opens with `lead` samples of silence
         self._frames_made = 0
         self._origins: deque[tuple[int, float]] = deque()
         self.meter = LevelMeter()
@@ -163,7 +176,7 @@ class CapturePath:
         position ``m * device_rate / 24000``), so the position maps to the block that
         delivered it, and the frame is as old as that block.
         """
-        newest = (index + 1) * FRAME_SAMPLES - 1
+        newest = max(0, (index + 1) * FRAME_SAMPLES - 1 - self.lead)
         position = newest * self.device_rate // STREAM_RATE
         while len(self._origins) > 1 and self._origins[0][0] <= position:
             self._origins.popleft()

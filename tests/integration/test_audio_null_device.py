@@ -135,6 +135,7 @@ def spoken(tmp_path: Path) -> Path:
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 async def test_espeak_wav_through_the_file_backed_path(tmp_path: Path, spoken: Path) -> None:
     from hardware.audio import open_audio
+    from hardware.audio.capture import FRAME_LEAD
     from hardware.audio.files import read_wav
     from hardware.settings import AudioBackend, AudioSettings, EchoMode
 
@@ -162,7 +163,7 @@ async def test_espeak_wav_through_the_file_backed_path(tmp_path: Path, spoken: P
         answer_ms = len(answer) // 48
         await until(lambda: audio.played_ms("reply") >= answer_ms, seconds=30)
     # The microphone side: the spoken phrase, converted from espeak's 22050 Hz to 24 kHz.
-    sent = np.frombuffer(b"".join(f.pcm for f in frames), dtype="<i2")
+    sent = np.frombuffer(b"".join(f.pcm for f in frames), dtype="<i2")[FRAME_LEAD:]
     reference = soxr.resample(voice, voice_rate, 24_000, quality="LQ")[: len(sent)]
     assert np.abs(sent.astype(np.int32) - reference.astype(np.int32)).max() <= 2
     assert level.rms_dbfs > -40  # speech, not silence

@@ -7,6 +7,7 @@ import soxr
 
 from hardware.audio.capture import (
     FRAME_BYTES,
+    FRAME_LEAD,
     FRAME_SAMPLES,
     SILENT_FRAME,
     Audibility,
@@ -44,6 +45,8 @@ def test_frames_are_20ms_of_the_resampled_stream() -> None:
     assert all(len(f.pcm) == FRAME_BYTES for f in frames)
     assert [f.index for f in frames] == list(range(len(frames)))
     sent = np.frombuffer(b"".join(f.pcm for f in frames), dtype="<i2")
+    assert not sent[:FRAME_LEAD].any()  # the stream opens with the lead
+    sent = sent[FRAME_LEAD:]
     whole = soxr.resample(signal, 48_000, 24_000, quality="LQ")[: len(sent)]
     assert len(sent) >= 24_000 - 2 * FRAME_SAMPLES  # at most the filter's tail is pending
     assert np.abs(sent.astype(np.int32) - whole.astype(np.int32)).max() <= 2
@@ -54,8 +57,20 @@ def test_each_frame_is_stamped_with_the_block_of_its_newest_sample() -> None:
         path = CapturePath(rate, rate, OPEN)
         frames = feed(path, sine(rate, 1.0), block)
         for frame in frames:
-            newest = ((frame.index + 1) * FRAME_SAMPLES - 1) * rate // 24_000
+            newest = ((frame.index + 1) * FRAME_SAMPLES - 1 - FRAME_LEAD) * rate // 24_000
             assert frame.captured_at == 0.02 * (newest // block), (rate, frame.index)
+
+
+def test_every_frame_leaves_with_the_block_after_its_newest_sample() -> None:
+    """The resampler's look-ahead costs one block; its late bursts never cost a second."""
+    for rate, block in ((48_000, 960), (44_100, 882), (16_000, 320)):
+        path = CapturePath(rate, rate, OPEN)
+        signal = sine(rate, 20.0)
+        for number, start in enumerate(range(0, len(signal), block)):
+            path.on_input(signal[start : start + block], 0.02 * number)
+            for frame in path.drain(NEVER):
+                blocks_waited = round((0.02 * number - frame.captured_at) / 0.02)
+                assert blocks_waited <= 1, (rate, frame.index, blocks_waited)
 
 
 def test_blocks_of_any_size_make_the_same_frames() -> None:
