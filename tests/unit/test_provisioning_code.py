@@ -1,6 +1,13 @@
 import pytest
 
-from provisioning.code import ALPHABET, InvalidCode, code_hash, display_code, new_code, normalize_code
+from provisioning.code import (
+    ALPHABET,
+    InvalidCode,
+    code_hash,
+    display_code,
+    new_code,
+    normalize_code,
+)
 
 
 @pytest.mark.parametrize(
@@ -18,8 +25,15 @@ def test_normalization(typed: str, code: str) -> None:
     assert normalize_code(typed) == code
 
 
-@pytest.mark.parametrize(("typed", "why"), [("AB3X9", "6 characters; 5"), ("AB3X9KQ", "7 were"),
-                                            ("AB3X9U", "no 'U'"), ("AB3#9K", "no '#'")])
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("AB3X9", "6 characters; 5"),
+        ("AB3X9KQ", "7 were"),
+        ("AB3X9U", "no 'U'"),
+        ("AB3#9K", "no '#'"),
+    ],
+)
 def test_invalid_codes_say_why(typed: str, why: str) -> None:
     with pytest.raises(InvalidCode, match=why):
         normalize_code(typed)
