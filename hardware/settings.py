@@ -126,9 +126,15 @@ class BadgeReaderSettings(BaseModel):
     reopen_max_s: float = Field(
         default=30.0, gt=0, description="Seconds: the longest wait between reopen attempts."
     )
-    evdev: WedgeReaderSettings = Field(default_factory=WedgeReaderSettings)
-    pcsc: PcscReaderSettings = Field(default_factory=PcscReaderSettings)
-    simulated: SimulatedReaderSettings = Field(default_factory=SimulatedReaderSettings)
+    evdev: WedgeReaderSettings = Field(
+        default_factory=WedgeReaderSettings, description="Used when kind is evdev."
+    )
+    pcsc: PcscReaderSettings = Field(
+        default_factory=PcscReaderSettings, description="Used when kind is pcsc."
+    )
+    simulated: SimulatedReaderSettings = Field(
+        default_factory=SimulatedReaderSettings, description="Used when kind is simulated."
+    )
 
 
 class AudioBackend(StrEnum):
@@ -163,7 +169,9 @@ class AudioSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    backend: AudioBackend = Field(default=AudioBackend.SOUNDDEVICE)
+    backend: AudioBackend = Field(
+        default=AudioBackend.SOUNDDEVICE, description="Sound cards, or WAV files (simulation)."
+    )
     input_device: str | None = Field(
         default=None,
         description="Part of the microphone's name as `python -m sounddevice` lists it; "
@@ -186,14 +194,24 @@ class AudioSettings(BaseModel):
         gt=0,
         description="Seconds of buffering asked of PortAudio; unset means its safe 'high'.",
     )
-    echo_mode: EchoMode = Field(default=EchoMode.GATE)
+    echo_mode: EchoMode = Field(
+        default=EchoMode.GATE,
+        description="gate: mute the microphone while speaking (no voice barge-in); open: "
+        "only with an echo-cancelling microphone.",
+    )
     echo_tail_ms: int = Field(
         default=300,
         ge=0,
         description="Milliseconds the microphone stays gated after the kiosk stops speaking.",
     )
-    capture_quality: ResampleQuality = Field(default=ResampleQuality.LQ)
-    playback_quality: ResampleQuality = Field(default=ResampleQuality.HQ)
+    capture_quality: ResampleQuality = Field(
+        default=ResampleQuality.LQ,
+        description="soxr recipe for the microphone: LQ keeps every frame to one block of "
+        "latency and is flat to 9 kHz.",
+    )
+    playback_quality: ResampleQuality = Field(
+        default=ResampleQuality.HQ, description="soxr recipe for the speaker."
+    )
     capture_buffer_ms: int = Field(
         default=1000,
         ge=100,
