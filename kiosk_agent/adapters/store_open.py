@@ -19,6 +19,7 @@ from kiosk_agent.adapters.store_base import (
     StoreCorrupt,
     StoreError,
     StoreIncident,
+    StoreUnavailable,
     connect_readonly,
     create_private,
     fsync_dir,
@@ -70,7 +71,10 @@ def open_store(
             raise
         if not isinstance(error, StoreCorrupt):
             raise error from exc
-        return _replace_corrupt(path, settings, migrations, error, now())
+        try:
+            return _replace_corrupt(path, settings, migrations, error, now())
+        except (sqlite3.Error, OSError) as again:
+            raise translate(again, path) or StoreUnavailable(str(again)) from again
     incident = store.recent_incident(now())
     store.incident = incident
     return store
@@ -84,6 +88,10 @@ def _replace_corrupt(
     at: datetime,
 ) -> KioskStore:
     quarantine = path.with_name(f"{path.name}.corrupt-{at:%Y%m%dT%H%M%SZ}")
+    for n in range(2, 100):
+        if not quarantine.exists():
+            break
+        quarantine = path.with_name(f"{path.name}.corrupt-{at:%Y%m%dT%H%M%SZ}-{n}")
     logger.error(
         "%s; moving it aside to %s and starting a new store (undelivered records are "
         "copied over when they can be read)",
@@ -105,8 +113,8 @@ def _replace_corrupt(
         except ValueError:
             continue
     message = (
-        f"the local database was damaged ({error}); it was moved to {quarantine.name} and "
-        f"replaced; {salvaged} undelivered records were recovered from it"
+        f"{error}; it was set aside as {quarantine.name} and a new store started; "
+        f"{salvaged} undelivered records were recovered from it"
     )
     logger.error("%s", message)
     store.record_incident(

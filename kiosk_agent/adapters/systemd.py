@@ -57,6 +57,7 @@ class SystemdNotifier:
                 )
             self._socket.sendto(message, self._address)
         except OSError as exc:
+            self.close()
             if not self._warned:
                 logger.warning("cannot notify systemd on $NOTIFY_SOCKET: %s", exc)
                 self._warned = True

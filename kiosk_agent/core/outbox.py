@@ -83,7 +83,7 @@ class OutboxPolicy:
     def set_max_batch(self, size: int) -> None:
         """The cloud's config changed the batch size."""
         self.max_batch = max(1, size)
-        self.batch_limit = min(self.batch_limit, self.max_batch) or self.max_batch
+        self.batch_limit = min(self.batch_limit, self.max_batch)
 
     def batch_size(self) -> int:
         return self.batch_limit
