@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,11 +94,13 @@ def bearer(headers: Any) -> str | None:
 class Simulator:
     """Settings, minted secrets and every session served (tests inspect `sessions`)."""
 
-    def __init__(self, settings: SimulatorSettings) -> None:
+    def __init__(self, settings: SimulatorSettings, clock: Callable[[], float] = time.time) -> None:
+        """``clock``: wall time in seconds since the epoch (secrets expire by it)."""
         self.settings = settings
         self.voice = Voice(settings.voice, settings.script.language)
         self.voice.prepare(settings.script.spoken_texts())
-        self.secrets = ClientSecretStore()
+        self.clock = clock
+        self.secrets = ClientSecretStore(clock)
         self.sessions: list[SimulatedSession] = []
 
     def app(self) -> Starlette:
@@ -150,7 +152,7 @@ class Simulator:
             raise HttpRefusal(400, problem.message, problem.code, problem.param)
         model = session_in.get("model") or self.settings.default_model
         _check_model(model)
-        now = int(time.time())
+        now = int(self.clock())
         session = merge_session(
             default_session(model, "sess_" + uuid.uuid4().hex[:20], now + ttl), session_in
         )
@@ -179,7 +181,7 @@ class Simulator:
     def _open_session(self, key: str | None, model: str | None) -> SimulatedSession:
         if key is None:
             raise HttpRefusal(401, "You didn't provide an API key.", "invalid_api_key")
-        now = int(time.time())
+        now = int(self.clock())
         if key == self.settings.api_key:
             model = model or self.settings.default_model
             _check_model(model)
@@ -312,12 +314,15 @@ class RunningSimulator:
 
 @contextlib.asynccontextmanager
 async def serve(
-    settings: SimulatorSettings, host: str = "127.0.0.1", port: int = 0
+    settings: SimulatorSettings,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningSimulator]:
     """Run the simulator in this event loop (port 0: any free port) for the block."""
     import uvicorn
 
-    simulator = Simulator(settings)
+    simulator = Simulator(settings, clock)
     config = uvicorn.Config(
         simulator.app(),
         host=host,

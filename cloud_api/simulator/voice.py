@@ -23,6 +23,8 @@ RATE = 24_000
 BYTES_PER_MS = RATE * 2 // 1000
 _ESPEAK_VOICES = {"fr": "fr-fr", "en": "en-us"}
 _TONE_MS_PER_CHAR = 65  # about 15 characters per second, like unhurried speech
+_RENDERED: dict[tuple[str, str, str], bytes] = {}
+"""Renderings shared by every Voice in the process (servers started again reuse them)."""
 
 
 class VoiceKind(StrEnum):
@@ -109,18 +111,18 @@ class Voice:
             kind = VoiceKind.ESPEAK if shutil.which("espeak-ng") else VoiceKind.TONE
         self.kind = kind
         self.language = language
-        self._rendered: dict[str, bytes] = {}
 
     def prepare(self, texts: Iterable[str]) -> None:
         for text in texts:
             self.pcm(text)
 
     def pcm(self, text: str) -> bytes:
-        cached = self._rendered.get(text)
+        key = (self.kind.value, self.language, text)
+        cached = _RENDERED.get(key)
         if cached is None:
             if self.kind is VoiceKind.ESPEAK:
                 cached = espeak_pcm(text, self.language)
             else:
                 cached = tone_pcm(text)
-            self._rendered[text] = cached
+            _RENDERED[key] = cached
         return cached

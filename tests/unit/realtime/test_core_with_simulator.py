@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from cloud_api.simulator.responses import Pacing
 from cloud_api.simulator.script import Fault, Script, ScriptedToolCall, ScriptTurn
 from contract.kiosk_api import EndReason
 from kiosk_agent.core.realtime import SessionLimits
+from tests.unit.realtime.kiosk_session import KIOSK_SESSION
 from tests.unit.realtime.pairing import Pairing
 from tests.unit.realtime.server_events import pcm
 
-SESSION: dict[str, Any] = {
-    "type": "realtime",
-    "instructions": "Tu es JARVIS, l'assistant de la salle.",
-    "tools": [
-        {
-            "type": "function",
-            "name": "get_member_schedule",
-            "parameters": {"type": "object", "properties": {"period": {"type": "string"}}},
-        }
-    ],
-    "audio": {
-        "input": {
-            "format": {"type": "audio/pcm", "rate": 24000},
-            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
-            "transcription": {"model": "gpt-4o-mini-transcribe", "language": "fr"},
-        },
-        "output": {"voice": "alloy"},
-    },
-}
+SESSION = KIOSK_SESSION
 SCRIPT = Script(
     language="fr",
     greeting="Bonjour Julie, que puis-je faire pour toi aujourd'hui à la salle ?",
