@@ -47,9 +47,20 @@ DEFAULT_RETRY_AFTER_S = 30.0
 
 
 class CloudError(Exception):
-    """Talking to the cloud failed; ``str(error)`` is a sentence for a person."""
+    """Talking to the cloud failed; ``str(error)`` is a sentence for a person.
+
+    When the cloud answered with its error body, ``code`` is its stable code, ``told`` its
+    own sentence (for voice refusals, one a member can hear) and ``details`` its details.
+    """
 
     retry_after_s: float | None = None
+    code: str | None = None
+    told: str | None = None
+    details: Any = None
+
+    def with_body(self, code: str, told: str, details: Any) -> CloudError:
+        self.code, self.told, self.details = code, told, details
+        return self
 
 
 class CloudUnreachable(CloudError):
@@ -81,7 +92,7 @@ class RequestRefused(CloudError):
     def __init__(self, message: str, *, status: int, code: str, details: Any = None):
         super().__init__(message)
         self.status = status
-        self.code = code
+        self.code: str = code
         self.details = details
 
 
@@ -265,31 +276,36 @@ class CloudClient:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         error = _error_body(response)
         where = f"{self.base_url}{path}"
+        failure: CloudError | None = None
         if status == 429:
             wait = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER_S
             told = error.message if error else "too many requests"
-            return RateLimited(
+            failure = RateLimited(
                 f"the cloud is limiting requests ({told}); try again in {wait:.0f} s",
                 retry_after_s=wait,
             )
-        if status >= 500:
+        elif status >= 500:
             told = error.message if error else f"HTTP {status}"
-            return CloudUnavailable(
+            failure = CloudUnavailable(
                 f"the cloud at {self.base_url} failed to answer ({told}); it will be retried",
                 status=status,
                 retry_after_s=retry_after,
             )
+        if failure is not None:
+            return failure.with_body(error.code, error.message, error.details) if error else failure
         if error is None:
             return NotJarvisCloud(
                 f"{where} answered HTTP {status} without a JARVIS error body: this URL is not "
                 "a JARVIS cloud (or a proxy is in the way); check the cloud URL"
             )
-        return RequestRefused(
+        refused = RequestRefused(
             f"the cloud refused the request: {error.message}",
             status=status,
             code=error.code,
             details=error.details,
         )
+        refused.told = error.message
+        return refused
 
     def _decode(self, response: httpx.Response, model: type[M], path: str) -> M:
         if not response.is_success:

@@ -157,6 +157,9 @@ class VoiceStartFailed:
     message: str
     network: bool = False
     """True when the cloud could not be reached at all."""
+    say: str | None = None
+    """The cloud's own sentence for the member, when it gave one (voice refusals do)."""
+    say_language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -563,7 +566,11 @@ class KioskMachine:
             self.online = False
         effects: list[Effect] = []
         if self._pending_badge is None and not self.shutting_down:
-            effects.append(self._announce(_refusal_notice(event), session.member))
+            announce = self._announce(_refusal_notice(event), session.member)
+            if event.say:
+                language = event.say_language or announce.language
+                announce = Announce(announce.notice, event.say[:500], language)
+            effects.append(announce)
         detail = {"reason": event.code, "message": event.message[:500], "source": "cloud"}
         member = session.member
         refused = self._event(EventKind.SESSION_REFUSED, event.at, member.badge_id, member, detail)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from uuid import UUID
 
 from contract.kiosk_api import EndReason, MemberCard, VoiceStartRequest, VoiceStartResponse
-from kiosk_agent.adapters.cloud import CloudClient, CloudError, CredentialRejected, RequestRefused
+from kiosk_agent.adapters.cloud import CloudClient, CloudError, CredentialRejected
 from kiosk_agent.core.conversation import (
     Conversation,
     ConversationFactory,
@@ -74,15 +74,21 @@ class SessionRunner:
                 VoiceStartFailed(self._now(), session_id, "cloud_unreachable", message, True)
             )
         except CloudError as exc:
-            network = is_outage(exc)
-            code = exc.code if isinstance(exc, RequestRefused) else "cloud_unreachable"
+            network = is_outage(exc) and exc.code is None
+            code = exc.code or ("cloud_unreachable" if network else "refused")
             if isinstance(exc, CredentialRejected):
                 code = "credential_rejected"
                 self._hooks.credential_rejected(str(exc))
             elif network:
                 self._hooks.cloud_unreachable(str(exc))
             logger.warning("the cloud did not start a voice session: %s", exc)
-            self._feed(VoiceStartFailed(self._now(), session_id, code, str(exc), network))
+            details = exc.details if isinstance(exc.details, dict) else {}
+            language = details.get("language")
+            say = exc.told if isinstance(language, str) else None
+            failed = VoiceStartFailed(
+                self._now(), session_id, code, str(exc), network, say=say, say_language=language
+            )
+            self._feed(failed)
         else:
             self._hooks.cloud_reachable()
             self._feed(VoiceStarted(self._now(), session_id, start))
