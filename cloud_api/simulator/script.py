@@ -13,7 +13,7 @@ like the real service while every run says the same words.
       "turns": [
         {"member": "Quels sont mes cours cette semaine ?",
          "before_tool": "Je regarde ton planning.",
-         "tool": {"name": "get_member_schedule", "arguments": {"period": "week"}},
+         "tool": {"name": "get_class_schedule", "arguments": {"day": "today", "days": 7}},
          "assistant": "Tu as yoga mardi à dix-huit heures."},
         {"member": "Merci, au revoir !", "assistant": "Au revoir Julie, bonne séance !"}
       ]
@@ -115,18 +115,22 @@ DEMO_SCRIPT = Script(
     turns=[
         ScriptTurn(
             member="Quels sont mes cours cette semaine ?",
-            before_tool="Je regarde ton planning.",
-            tool=ScriptedToolCall(name="get_member_schedule", arguments={"period": "week"}),
-            assistant="Tu as yoga mardi à dix-huit heures et spinning jeudi à midi.",
+            before_tool="Je regarde le planning.",
+            tool=ScriptedToolCall(name="get_class_schedule", arguments={"day": "today", "days": 7}),
+            assistant="Cette semaine, tu as yoga mardi à dix-huit heures et spinning jeudi à midi.",
         ),
         ScriptTurn(
             member="Super, et la salle ferme à quelle heure ce soir ?",
+            tool=ScriptedToolCall(name="get_opening_hours", arguments={"day": "today"}),
             assistant="Ce soir, la salle ferme à vingt-deux heures.",
         ),
         ScriptTurn(
             member="Merci, au revoir !",
-            assistant="Avec plaisir. Au revoir, et bonne séance !",
+            before_tool="Avec plaisir. Bonne séance !",
+            tool=ScriptedToolCall(name="end_session", arguments={"reason": "goodbye"}),
+            assistant="À bientôt !",
         ),
     ],
 )
-"""The conversation `jarvis-cloud simulator` plays when no script is given."""
+"""The conversation `jarvis-cloud simulator` plays when no script is given; its tools are the
+cloud's own (`cloud_api.tools.registry`), so the demo's kiosk runs them for real."""

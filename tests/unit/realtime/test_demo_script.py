@@ -1,0 +1,37 @@
+"""The simulator's demo script and the cloud's voice session fit each other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloud_api.config import CloudSettings
+from cloud_api.simulator.config import check_session
+from cloud_api.simulator.script import DEMO_SCRIPT, Script, ScriptedToolCall
+from cloud_api.tools.registry import TOOLS
+from cloud_api.voice.session_config import session_payload
+
+DEMO_TOOLS = [turn.tool for turn in DEMO_SCRIPT.turns if turn.tool is not None]
+
+
+def test_the_session_the_cloud_builds_is_one_the_simulator_accepts() -> None:
+    session = session_payload(
+        instructions="Tu es JARVIS.", voice="alloy", language="fr", settings=CloudSettings()
+    )
+    assert check_session({**session, "model": "gpt-realtime-mini"}) is None
+
+
+@pytest.mark.parametrize("tool", DEMO_TOOLS, ids=[tool.name for tool in DEMO_TOOLS])
+def test_the_demo_calls_the_clouds_own_tools_with_valid_arguments(tool: ScriptedToolCall) -> None:
+    assert tool.name in TOOLS
+    TOOLS[tool.name].arguments.model_validate(tool.arguments)
+
+
+def test_a_script_file_round_trips_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "script.json"
+    path.write_text(DEMO_SCRIPT.model_dump_json(), encoding="utf-8")
+    assert Script.load(path) == DEMO_SCRIPT
+    path.write_text('{"turns": [{"member": "hi"}]}', encoding="utf-8")
+    with pytest.raises(ValueError, match="assistant"):
+        Script.load(path)
