@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from cloud_api.config import CloudSettings
 from cloud_api.db.database import Database
 from cloud_api.errors import install_error_handlers
-from cloud_api.routes import auth, kiosk, kiosk_admin
+from cloud_api.routes import auth, kiosk, kiosk_admin, tools, voice
 from cloud_api.services import Services, build_services
 from contract.kiosk_api import HEALTH, SERVICE_NAME
 
@@ -52,6 +52,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(kiosk.router)
     app.include_router(kiosk_admin.router)
     app.include_router(auth.router)
+    app.include_router(voice.router)
+    app.include_router(tools.router)
 
     @app.get(HEALTH, tags=["operations"], summary="Liveness and database reachability")
     async def health(request: Request) -> dict[str, Any]:

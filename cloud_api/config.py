@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -95,6 +96,85 @@ class CloudSettings(BaseSettings):
     rate_limit_admin_per_min: int = Field(default=200, ge=1, description="Dashboard calls per min.")
     rate_limit_login_per_min: int = Field(
         default=10, ge=1, description="Sign-in attempts per minute and address."
+    )
+
+    # -- voice and tools -----------------------------------------------------------------
+    voice_sessions_per_member_per_hour: int = Field(
+        default=6,
+        ge=1,
+        le=1000,
+        description="Voice sessions one member may start in any rolling hour (sessions).",
+    )
+    voice_daily_budget_usd: Decimal = Field(
+        default=Decimal("25"),
+        ge=0,
+        max_digits=10,
+        decimal_places=2,
+        description=(
+            "Realtime spend per gym and local day (sum of stored sessions' cost) past which "
+            "new voice sessions are refused until midnight in the gym's timezone (USD). "
+            "0 refuses every session."
+        ),
+    )
+    voice_client_secret_ttl_s: int = Field(
+        default=600,
+        ge=10,
+        le=7200,
+        description="Life of the ephemeral Realtime key minted per session (s); "
+        "a session opened with it may outlive it.",
+    )
+    voice_memory_conversations: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Past conversation summaries recalled in a session's instructions "
+        "(conversations).",
+    )
+    voice_transcription_model: str = Field(
+        default="gpt-4o-mini-transcribe",
+        min_length=1,
+        description="Model transcribing the member's speech during a session (OpenAI name).",
+    )
+    voice_vad_threshold: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="server_vad activation threshold, 0–1 (unitless); above OpenAI's 0.5 "
+        "because gyms are loud.",
+    )
+    voice_vad_prefix_padding_ms: int = Field(
+        default=300, ge=0, le=2000, description="Audio kept before detected speech (ms)."
+    )
+    voice_vad_silence_duration_ms: int = Field(
+        default=650,
+        ge=200,
+        le=3000,
+        description="Silence that ends the member's turn (ms).",
+    )
+    voice_openai_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        le=60,
+        description="Timeout of each call to OpenAI (client secret, embeddings) (s).",
+    )
+    tool_timeout_s: float = Field(
+        default=5,
+        gt=0,
+        le=60,
+        description="Longest a JARVIS tool may run before it answers an error the "
+        "assistant can say (s).",
+    )
+    tool_session_max_age_min: int = Field(
+        default=120,
+        ge=1,
+        le=24 * 60,
+        description="Tools run for a voice session up to this long after it started (min).",
+    )
+    knowledge_embedding_model: str = Field(
+        default="text-embedding-3-small",
+        min_length=1,
+        description="OpenAI model embedding knowledge documents when OPENAI_API_KEY is "
+        "set (1536 dimensions); without a key a local embedding is used.",
     )
 
     @model_validator(mode="after")

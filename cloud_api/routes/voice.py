@@ -1,0 +1,181 @@
+"""Starting a voice session: limits, the session configuration, an ephemeral client secret.
+
+Refusals a member hears (unknown member, suspended or expired membership, hourly limit,
+daily budget, voice unavailable) carry a `message` in the member's language — French or
+English, else the kiosk's — that the kiosk can speak as is; `details.language` says which.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from cloud_api.deps import KioskVoice, ServicesDep, kiosk_revoked
+from cloud_api.errors import ApiError, error_responses
+from cloud_api.tools.hours import text_language
+from cloud_api.voice import store
+from cloud_api.voice.client_secret import (
+    MintError,
+    mint_client_secret,
+    openai_for,
+    openai_lifespan,
+)
+from cloud_api.voice.instructions import build_instructions, spoken_date
+from cloud_api.voice.session_config import realtime_url, session_payload
+from cloud_api.voice.spoken import say
+from contract import kiosk_api as api
+
+router = APIRouter(tags=["voice"], lifespan=openai_lifespan)
+
+
+def refusal(
+    status: int,
+    code: str,
+    language: str,
+    *,
+    sentence: str | None = None,
+    retry_after_s: int | None = None,
+    reason: str | None = None,
+    **values: Any,
+) -> ApiError:
+    """An error whose message the kiosk can say to the member."""
+    lang = text_language(language)
+    details: dict[str, Any] = {"language": lang}
+    if reason is not None:
+        details["reason"] = reason
+    headers = None
+    if retry_after_s is not None:
+        details["retry_after_s"] = retry_after_s
+        headers = {"Retry-After": str(retry_after_s)}
+    return ApiError(
+        status, code, say(lang, sentence or code, **values), headers=headers, details=details
+    )
+
+
+@router.post(
+    api.VOICE_START,
+    response_model=api.VoiceStartResponse,
+    responses=error_responses(401, 403, 404, 409, 422, 429, 502, 503),
+    summary="Start a voice session for a member: session config and an ephemeral key",
+)
+async def start_voice_session(
+    body: api.VoiceStartRequest, kiosk: KioskVoice, services: ServicesDep, request: Request
+) -> api.VoiceStartResponse:
+    settings = services.settings
+    client = openai_for(request)
+    async with services.database.transaction(kiosk.claims) as conn:
+        place = await store.load_place(conn)
+        if place is None:
+            raise kiosk_revoked()
+        member = await store.load_member(conn, body.member_id, place.language)
+        if member is None:
+            raise refusal(404, "member_not_found", place.language)
+        language = member.facts.language
+        if client is None or settings.openai_api_key is None:
+            raise refusal(503, "voice_not_configured", language, sentence="voice_unavailable")
+        if not member.is_active:
+            raise refusal(403, "member_suspended", language)
+        if member.expired:
+            assert member.expires_on is not None
+            raise refusal(
+                403,
+                "membership_expired",
+                language,
+                expired_on=spoken_date(member.expires_on, language),
+            )
+        await store.lock_member(conn, member.id)
+        earlier = await store.find_start(conn, body.session_id)
+        if earlier is not None and (
+            earlier["kiosk_id"] != place.kiosk_id or earlier["member_id"] != member.id
+        ):
+            raise ApiError(
+                409,
+                "session_id_in_use",
+                "This session id is already used by another session: make a new one.",
+            )
+        started, wait_s = await store.recent_starts(conn, member.id, body.session_id)
+        limit = settings.voice_sessions_per_member_per_hour
+        if started >= limit:
+            raise refusal(
+                429,
+                "member_session_limit",
+                language,
+                retry_after_s=wait_s,
+                count=started,
+                minutes=max(1, -(-wait_s // 60)),
+            )
+        spent = await store.gym_spend_today(conn)
+        if spent >= settings.voice_daily_budget_usd:
+            raise refusal(
+                403,
+                "daily_budget_exhausted",
+                language,
+                retry_after_s=place.seconds_to_midnight,
+            )
+        memory = await store.member_memory(
+            conn, member.id, settings.voice_memory_conversations, place.gym.timezone
+        )
+        if not await store.record_start(
+            conn,
+            session_id=body.session_id,
+            member_id=member.id,
+            model=place.model,
+            voice=place.voice,
+            language=language,
+        ):
+            raise ApiError(
+                409,
+                "session_id_in_use",
+                "This session id is already used by another session: make a new one.",
+            )
+
+    session = session_payload(
+        instructions=build_instructions(member.facts, place.gym, memory),
+        voice=place.voice,
+        language=language,
+        settings=settings,
+    )
+    key = settings.openai_api_key.get_secret_value()
+    try:
+        minted = await mint_client_secret(
+            client,
+            key,
+            session=session,
+            model=place.model,
+            ttl_s=settings.voice_client_secret_ttl_s,
+        )
+    except MintError as exc:
+        async with services.database.transaction(kiosk.claims) as conn:
+            await store.mark_failed(conn, body.session_id, f"{exc.code}: {exc.reason}"[:1000])
+        error = refusal(
+            exc.status,
+            exc.code,
+            language,
+            sentence="voice_unavailable",
+            retry_after_s=exc.retry_after_s,
+            reason=exc.reason,
+        )
+        raise error from None
+    async with services.database.transaction(kiosk.claims) as conn:
+        await store.mark_started(
+            conn,
+            body.session_id,
+            minted.expires_at,
+            {
+                "member_id": member.id,
+                "model": place.model,
+                "voice": place.voice,
+                "language": language,
+                "memory_conversations": len(memory),
+                "secret_expires_at": minted.expires_at,
+                "spent_today_usd": spent,
+            },
+        )
+    return api.VoiceStartResponse(
+        client_secret=minted.value,
+        expires_at=minted.expires_at,
+        model=place.model,
+        realtime_url=realtime_url(settings.openai_base_url, place.model),
+        session=session,
+    )

@@ -1,0 +1,601 @@
+"""Voice session start against a real cloud, real Postgres and the project's Realtime simulator
+(the OpenAI endpoint the cloud mints client secrets from), all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from cloud_api.simulator import Simulator, SimulatorSettings, VoiceKind
+from cloud_api.tools.arguments import parameters_schema
+from cloud_api.tools.registry import TOOLS, realtime_tools
+from tests.cloud_server import CloudServer, free_port
+from tests.conftest import PostgresServer
+
+ORG_KEY = "sk-org-" + uuid.uuid4().hex
+VOICE_START = "/api/voice/sessions"
+
+
+# -- local peers ---------------------------------------------------------------------------
+
+
+class ServerThread:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a thread (its own event loop)."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the local server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+
+def simulator_app(key: str = ORG_KEY) -> tuple[Simulator, Starlette]:
+    simulator = Simulator(SimulatorSettings(api_key=key, voice=VoiceKind.TONE))
+    return simulator, simulator.app()
+
+
+def add_gyms(server: CloudServer) -> None:
+    server.add_gym("gym-a", franchise_slug="franchise-ab")
+    server.add_gym("gym-b", franchise_slug="franchise-ab")
+    server.add_gym("gym-c")
+
+
+# -- helpers shared with test_tools ----------------------------------------------------------
+
+
+def kiosk_headers(cloud: CloudServer, gym: str) -> tuple[dict[str, Any], dict[str, str]]:
+    claim = cloud.provision(gym)
+    return claim, {"Authorization": f"Bearer {cloud.kiosk_token(claim)}"}
+
+
+def start(
+    cloud: CloudServer, headers: dict[str, str], member_id: Any, session_id: Any = None
+) -> httpx.Response:
+    return httpx.post(
+        f"{cloud.base_url}{VOICE_START}",
+        headers=headers,
+        timeout=30,
+        json={"session_id": str(session_id or uuid.uuid4()), "member_id": str(member_id)},
+    )
+
+
+def badge() -> str:
+    return uuid.uuid4().hex[:8].upper()
+
+
+def set_profile(cloud: CloudServer, member_id: Any, **fields: Any) -> None:
+    columns = ", ".join(fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in fields)
+    cloud.sql(
+        f"insert into member_fitness_profile (member_id, gym_id, {columns}) "
+        f"select id, gym_id, {placeholders} from gym_members where id = %s "
+        f"on conflict (member_id) do update set {updates}",
+        (*fields.values(), member_id),
+    )
+
+
+def add_summary(
+    cloud: CloudServer,
+    kiosk_id: Any,
+    member_id: Any,
+    *,
+    days_ago: float,
+    text: str,
+    status: str = "done",
+    cost: float = 0.0,
+) -> uuid.UUID:
+    """A stored session of `days_ago` (its trigger files a pending summary) and its summary."""
+    session_id = uuid.uuid4()
+    cloud.sql(
+        "insert into realtime_sessions (id, gym_id, kiosk_id, member_id, started_at, "
+        "ended_at, cost_usd) select %s, gym_id, id, %s, now() - %s * interval '1 day', "
+        "now() - %s * interval '1 day' + interval '2 minutes', %s from kiosks where id = %s",
+        (session_id, member_id, days_ago, days_ago, cost, kiosk_id),
+    )
+    cloud.sql(
+        "update conversation_summaries set status = %s, summary_text = %s, "
+        "key_topics = '{planning}' where session_id = %s",
+        (status, text, session_id),
+    )
+    return session_id
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[tuple[Simulator, ServerThread]]:
+    sim, app = simulator_app()
+    with ServerThread(app) as server:
+        yield sim, server
+
+
+@pytest.fixture(scope="module")
+def voice_cloud(
+    postgres: PostgresServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    simulator: tuple[Simulator, ServerThread],
+) -> Iterator[CloudServer]:
+    admin = postgres.create_database("voice")
+    server = CloudServer(
+        admin,
+        postgres.api_url(admin),
+        tmp_path_factory.mktemp("voice"),
+        openai_api_key=ORG_KEY,
+        openai_base_url=simulator[1].base_url,
+        voice_sessions_per_member_per_hour=3,
+        voice_daily_budget_usd=10,
+    )
+    add_gyms(server)
+    server.add_gym("gym-budget")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# -- configuration content -------------------------------------------------------------------
+
+
+def test_french_member_config_profile_hours_memory_tools_voice(
+    voice_cloud: CloudServer, simulator: tuple[Simulator, ServerThread]
+) -> None:
+    claim, headers = kiosk_headers(voice_cloud, "gym-a")
+    voice_cloud.sql(
+        "update kiosks set voice_model = 'verse', openai_model = 'gpt-realtime' where id = %s",
+        (claim["kiosk_id"],),
+    )
+    voice_cloud.sql(
+        "update gyms set opening_hours = %s where slug = 'gym-a'",
+        (
+            json.dumps(
+                {
+                    "mon": [["06:00", "22:00"]],
+                    "tue": [["06:00", "22:00"]],
+                    "wed": [["06:00", "22:00"]],
+                    "thu": [["06:00", "22:00"]],
+                    "fri": [["06:00", "21:00"]],
+                    "sat": [["09:00", "18:00"]],
+                    "sun": [],
+                }
+            ),
+        ),
+    )
+    member = voice_cloud.add_member("gym-a", badge(), "Léa", language="fr")
+    voice_cloud.sql(
+        "update member_preferences set communication_style = 'direct' where member_id = %s",
+        (member,),
+    )
+    set_profile(
+        voice_cloud,
+        member,
+        fitness_level="intermediate",
+        primary_goals=["weight_loss", "endurance"],
+        current_weight_kg=82,
+        target_weight_kg=75,
+        workout_frequency_per_week=3,
+        injuries="genou gauche fragile",
+    )
+    other = voice_cloud.add_member("gym-a", badge(), "Marc")
+    kiosk = claim["kiosk_id"]
+    add_summary(voice_cloud, kiosk, member, days_ago=20, text="Oldest: asked about the sauna.")
+    add_summary(voice_cloud, kiosk, member, days_ago=9, text="A parlé de son genou, séance légère.")
+    add_summary(voice_cloud, kiosk, member, days_ago=5, text="A réservé un cours de yoga.")
+    add_summary(voice_cloud, kiosk, member, days_ago=2, text="Veut courir un 10 km en juin.")
+    add_summary(voice_cloud, kiosk, member, days_ago=1, text="Not processed yet.", status="pending")
+    add_summary(voice_cloud, kiosk, other, days_ago=1, text="Marc's private conversation.")
+    minted_before = len(simulator[0].secrets)
+
+    session_id = uuid.uuid4()
+    response = start(voice_cloud, headers, member, session_id)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert ORG_KEY not in response.text
+    assert body["client_secret"].startswith("ek_")
+    assert body["model"] == "gpt-realtime"
+    port = simulator[1].port
+    assert body["realtime_url"] == f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert 500 < (expires - datetime.now(UTC)).total_seconds() <= 600
+
+    session = body["session"]
+    text = session["instructions"]
+    assert text.startswith("Tu es JARVIS, l'assistant vocal de la salle de sport Gym A.")
+    assert "réponds toujours en français" in text
+    assert "Léa" in text
+    assert "direct : va droit au but" in text
+    assert "niveau : intermédiaire" in text
+    assert "objectifs : perte de poids, endurance" in text
+    assert "poids actuel : 82 kg ; poids visé : 75 kg" in text
+    assert "séances visées : 3 par semaine" in text
+    assert "genou gauche fragile" in text
+    assert "lundi : 06:00–22:00" in text
+    assert "samedi : 09:00–18:00" in text
+    assert "dimanche : fermé" in text
+    # Memory: the three newest processed conversations of this member, newest first.
+    recalled = [
+        "Veut courir un 10 km en juin.",
+        "A réservé un cours de yoga.",
+        "A parlé de son genou, séance légère.",
+    ]
+    positions = [text.index(line) for line in recalled]
+    assert positions == sorted(positions)
+    for absent in ("Oldest: asked about the sauna.", "Not processed yet.", "Marc's private"):
+        assert absent not in text
+
+    assert session["type"] == "realtime"
+    assert session["output_modalities"] == ["audio"]
+    assert session["audio"]["output"] == {
+        "format": {"type": "audio/pcm", "rate": 24000},
+        "voice": "verse",
+    }
+    audio_in = session["audio"]["input"]
+    assert audio_in["format"] == {"type": "audio/pcm", "rate": 24000}
+    assert audio_in["noise_reduction"] == {"type": "far_field"}
+    assert audio_in["transcription"]["language"] == "fr"
+    assert audio_in["turn_detection"]["type"] == "server_vad"
+    assert audio_in["turn_detection"]["threshold"] == 0.6
+    assert audio_in["turn_detection"]["silence_duration_ms"] == 650
+    # Tools: every tool, with exactly its argument model's schema.
+    assert session["tools"] == realtime_tools()
+    assert {t["name"] for t in session["tools"]} == set(TOOLS)
+    for advertised in session["tools"]:
+        assert advertised["parameters"] == parameters_schema(TOOLS[advertised["name"]].arguments)
+
+    # What the OpenAI endpoint received: this session, for this model, under the org key.
+    assert len(simulator[0].secrets) == minted_before + 1
+    secret, expired = simulator[0].secrets.find(body["client_secret"])
+    assert secret is not None
+    assert not expired
+    assert secret.model == "gpt-realtime"
+    assert secret.session["instructions"] == text
+    assert secret.session["audio"]["output"]["voice"] == "verse"
+
+    row = voice_cloud.sql(
+        "select status, kiosk_id, member_id, secret_expires_at from "
+        "voice_session_starts where id = %s",
+        (session_id,),
+    )[0]
+    assert (row["status"], str(row["kiosk_id"]), row["member_id"]) == ("started", kiosk, member)
+    audit = voice_cloud.sql(
+        "select actor_type, details from audit_log where action = "
+        "'voice.session_started' and target_id = %s",
+        (str(session_id),),
+    )
+    assert len(audit) == 1
+    assert audit[0]["actor_type"] == "kiosk"
+    assert audit[0]["details"]["memory_conversations"] == 3
+    assert body["client_secret"] not in json.dumps(audit[0]["details"])
+
+
+def test_english_member_config(voice_cloud: CloudServer) -> None:
+    _, headers = kiosk_headers(voice_cloud, "gym-a")
+    member = voice_cloud.add_member("gym-a", badge(), "Sam", language="en")
+    set_profile(
+        voice_cloud,
+        member,
+        fitness_level="beginner",
+        primary_goals=["muscle_gain"],
+        target_weight_kg=70,
+    )
+
+    response = start(voice_cloud, headers, member)
+
+    assert response.status_code == 200, response.text
+    session = response.json()["session"]
+    text = session["instructions"]
+    assert text.startswith("You are JARVIS, the voice assistant of the gym Gym A.")
+    assert "always answer in English" in text
+    assert "Tone: friendly and warm" in text
+    assert "- level: beginner" in text
+    assert "- goals: muscle gain" in text
+    assert "- target weight: 70 kg" in text
+    assert "Monday: 06:00–22:00" in text
+    assert "This is your first recorded conversation with Sam." in text
+    assert "Tu es" not in text
+    assert "français" not in text
+    assert session["audio"]["input"]["transcription"]["language"] == "en"
+    assert session["audio"]["output"]["voice"] == "alloy"  # the kiosk row's default
+    assert response.json()["model"] == "gpt-realtime-mini"
+
+
+def test_member_of_another_language_gets_english_instructions_to_speak_theirs(
+    voice_cloud: CloudServer,
+) -> None:
+    _, headers = kiosk_headers(voice_cloud, "gym-a")
+    member = voice_cloud.add_member("gym-a", badge(), "Lucía", language="es")
+    response = start(voice_cloud, headers, member)
+    assert response.status_code == 200, response.text
+    session = response.json()["session"]
+    assert "always answer in Spanish" in session["instructions"]
+    assert session["audio"]["input"]["transcription"]["language"] == "es"
+
+
+# -- refusals ---------------------------------------------------------------------------------
+
+
+def test_another_gyms_member_reads_as_not_found(
+    voice_cloud: CloudServer, simulator: tuple[Simulator, ServerThread]
+) -> None:
+    _, headers = kiosk_headers(voice_cloud, "gym-a")
+    theirs = voice_cloud.add_member("gym-b", badge(), "Bea", language="en")
+    minted_before = len(simulator[0].secrets)
+    session_id = uuid.uuid4()
+
+    response = start(voice_cloud, headers, theirs, session_id)
+
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "member_not_found"
+    assert error["message"].startswith("Je ne trouve pas ce badge")  # the kiosk's language
+    assert error["details"]["language"] == "fr"
+    assert len(simulator[0].secrets) == minted_before
+    assert voice_cloud.sql("select 1 from voice_session_starts where id = %s", (session_id,)) == []
+
+
+def test_suspended_and_expired_members_are_refused_clearly(voice_cloud: CloudServer) -> None:
+    _, headers = kiosk_headers(voice_cloud, "gym-a")
+    suspended = voice_cloud.add_member("gym-a", badge(), "Paul", status="suspended")
+    expired = voice_cloud.add_member("gym-a", badge(), "Ann", status="expired", language="en")
+
+    refused = start(voice_cloud, headers, suspended)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "member_suspended"
+    assert refused.json()["error"]["message"] == (
+        "Votre abonnement est suspendu. Passez à l'accueil pour le réactiver."
+    )
+
+    refused = start(voice_cloud, headers, expired)
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["code"] == "membership_expired"
+    assert error["message"].startswith("Your membership expired on ")
+    assert "front desk" in error["message"]
+
+
+def test_hourly_limit_per_member_across_kiosks(voice_cloud: CloudServer) -> None:
+    _, entrance = kiosk_headers(voice_cloud, "gym-a")
+    _, cardio = kiosk_headers(voice_cloud, "gym-a")
+    member = voice_cloud.add_member("gym-a", badge(), "Zoé")
+    first = uuid.uuid4()
+    assert start(voice_cloud, entrance, member, first).status_code == 200
+    # The kiosk retrying the same start (a lost answer) mints again but counts once.
+    assert start(voice_cloud, entrance, member, first).status_code == 200
+    assert start(voice_cloud, cardio, member).status_code == 200
+    assert start(voice_cloud, entrance, member).status_code == 200
+
+    refused = start(voice_cloud, cardio, member)
+
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "member_session_limit"
+    assert error["message"].startswith("Vous avez déjà parlé 3 fois avec JARVIS dans l'heure.")
+    retry = int(refused.headers["Retry-After"])
+    assert 3500 < retry <= 3600
+    assert error["details"]["retry_after_s"] == retry
+    # Another member is not affected; and once the oldest start leaves the hour, Zoé may again.
+    assert (
+        start(voice_cloud, cardio, voice_cloud.add_member("gym-a", badge(), "Tom")).status_code
+        == 200
+    )
+    voice_cloud.sql(
+        "update voice_session_starts set requested_at = now() - interval '61 minutes' "
+        "where id = %s",
+        (first,),
+    )
+    assert start(voice_cloud, cardio, member).status_code == 200
+
+
+def test_daily_budget_per_gym_in_its_timezone(voice_cloud: CloudServer) -> None:
+    claim, headers = kiosk_headers(voice_cloud, "gym-budget")
+    member = voice_cloud.add_member("gym-budget", badge(), "Ivy", language="en")
+    kiosk = claim["kiosk_id"]
+    # Yesterday's spend (one minute before local midnight) does not count.
+    voice_cloud.sql(
+        "insert into realtime_sessions (id, gym_id, kiosk_id, member_id, started_at, cost_usd) "
+        "select gen_random_uuid(), g.id, %s, %s, (date_trunc('day', now() at time zone g.timezone) "
+        "at time zone g.timezone) - interval '1 minute', 500 from gyms g where g.slug = 'gym-budget'",
+        (kiosk, member),
+    )
+    add_summary(voice_cloud, kiosk, member, days_ago=0, text="today", cost=9.5)
+    assert start(voice_cloud, headers, member).status_code == 200  # 9.50 of 10 USD spent
+
+    add_summary(voice_cloud, kiosk, member, days_ago=0, text="today again", cost=0.5)
+    refused = start(voice_cloud, headers, member)
+
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["code"] == "daily_budget_exhausted"
+    assert error["message"].startswith("JARVIS has reached its usage limit for today")
+    assert 0 < int(refused.headers["Retry-After"]) <= 24 * 3600
+    # Other gyms have their own budget.
+    _, other = kiosk_headers(voice_cloud, "gym-c")
+    assert (
+        start(voice_cloud, other, voice_cloud.add_member("gym-c", badge(), "Al")).status_code == 200
+    )
+
+
+def test_session_id_of_another_kiosk_is_refused(voice_cloud: CloudServer) -> None:
+    _, mine = kiosk_headers(voice_cloud, "gym-a")
+    _, theirs = kiosk_headers(voice_cloud, "gym-b")
+    member_a = voice_cloud.add_member("gym-a", badge(), "Eva")
+    member_b = voice_cloud.add_member("gym-b", badge(), "Bob")
+    taken = uuid.uuid4()
+    assert start(voice_cloud, theirs, member_b, taken).status_code == 200
+
+    reused = start(voice_cloud, mine, member_a, taken)
+
+    assert reused.status_code == 409
+    assert reused.json()["error"]["code"] == "session_id_in_use"
+    row = voice_cloud.sql("select member_id from voice_session_starts where id = %s", (taken,))
+    assert row == [{"member_id": member_b}]
+
+
+def test_malformed_request_and_revoked_kiosk(voice_cloud: CloudServer) -> None:
+    claim, headers = kiosk_headers(voice_cloud, "gym-a")
+    response = httpx.post(
+        f"{voice_cloud.base_url}{VOICE_START}", headers=headers, json={"member_id": "not-a-uuid"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_failed"
+    voice_cloud.sql(
+        "update kiosk_credentials set revoked_at = now() where kiosk_id = %s", (claim["kiosk_id"],)
+    )
+    member = voice_cloud.add_member("gym-a", badge(), "Rémi")
+    assert start(voice_cloud, headers, member).status_code == 401
+
+
+# -- the OpenAI side failing ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spare_database(postgres: PostgresServer) -> str:
+    admin = postgres.create_database("voicefail")
+    seeding = CloudServer(admin, postgres.api_url(admin), Path("/nonexistent"))
+    add_gyms(seeding)
+    return admin
+
+
+def failing_cloud(
+    postgres: PostgresServer, admin: str, data_dir: Path, **settings: Any
+) -> CloudServer:
+    server = CloudServer(admin, postgres.api_url(admin), data_dir, **settings)
+    server.start()
+    return server
+
+
+def test_no_openai_key_is_a_clear_503(cloud: CloudServer) -> None:
+    _, headers = kiosk_headers(cloud, "gym-a")
+    member = cloud.add_member("gym-a", badge(), "Noé")
+    response = start(cloud, headers, member)
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "voice_not_configured"
+    assert error["message"].startswith("JARVIS n'est pas disponible pour le moment.")
+
+
+def test_refused_org_key_is_503_and_never_echoed(
+    postgres: PostgresServer,
+    spare_database: str,
+    tmp_path: Path,
+    simulator: tuple[Simulator, ServerThread],
+) -> None:
+    wrong = "sk-wrong-" + uuid.uuid4().hex
+    server = failing_cloud(
+        postgres,
+        spare_database,
+        tmp_path,
+        openai_api_key=wrong,
+        openai_base_url=simulator[1].base_url,
+    )
+    try:
+        _, headers = kiosk_headers(server, "gym-a")
+        member = server.add_member("gym-a", badge(), "Kim", language="en")
+        session_id = uuid.uuid4()
+        response = start(server, headers, member, session_id)
+    finally:
+        server.stop()
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "openai_key_refused"
+    assert error["message"].startswith("JARVIS is not available right now.")
+    assert wrong not in response.text
+    assert wrong[-8:] not in response.text
+    row = server.sql("select status, error from voice_session_starts where id = %s", (session_id,))
+    assert row[0]["status"] == "failed"
+    assert wrong not in row[0]["error"]
+
+
+def test_unreachable_openai_is_503_with_retry_after(
+    postgres: PostgresServer, spare_database: str, tmp_path: Path
+) -> None:
+    server = failing_cloud(
+        postgres,
+        spare_database,
+        tmp_path,
+        openai_api_key=ORG_KEY,
+        openai_base_url=f"http://127.0.0.1:{free_port()}/v1",
+        voice_openai_timeout_s=2,
+    )
+    try:
+        _, headers = kiosk_headers(server, "gym-a")
+        member = server.add_member("gym-a", badge(), "Lou")
+        first = start(server, headers, member)
+        # Failed starts do not count towards the member's hourly limit (3 by default here).
+        later = [start(server, headers, member).status_code for _ in range(3)]
+    finally:
+        server.stop()
+    assert first.status_code == 503
+    assert first.json()["error"]["code"] == "openai_unreachable"
+    assert first.headers["Retry-After"] == "10"
+    assert later == [503, 503, 503]
+    assert ORG_KEY not in first.text
+
+
+@pytest.fixture
+def started(voice_cloud: CloudServer) -> dict[str, Any]:
+    _, headers = kiosk_headers(voice_cloud, "gym-c")
+    member = voice_cloud.add_member("gym-c", badge(), "Max", language="en")
+    response = start(voice_cloud, headers, member)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_the_simulator_accepts_the_payload_as_session_update(
+    started: dict[str, Any], simulator: tuple[Simulator, ServerThread]
+) -> None:
+    """The returned `session` is what the kiosk sends in `session.update`: the GA validator
+    of the simulator accepts it as is over the WebSocket opened with the minted secret."""
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(api_key=started["client_secret"], base_url=simulator[1].base_url)
+    event: Any = None
+    try:
+        async with client.realtime.connect(model=started["model"]) as connection:
+            await connection.session.update(session=started["session"])
+            async for received in connection:
+                if received.type in ("session.updated", "error"):
+                    event = received
+                    break
+    finally:
+        await client.close()
+    assert event is not None
+    assert event.type == "session.updated", event
+    assert event.session.instructions == started["session"]["instructions"]
+    assert [t.name for t in event.session.tools] == list(TOOLS)
