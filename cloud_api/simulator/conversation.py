@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cloud_api.simulator.errors import Refused
+
 USER_AUDIO_MS_PER_TOKEN = 100
 ASSISTANT_AUDIO_MS_PER_TOKEN = 50
 CHARS_PER_TOKEN = 4
@@ -116,6 +118,97 @@ class Conversation:
             if item.kind == "function_call" and item.call_id == call_id:
                 return item
         return None
+
+    def get(self, item_id: Any) -> Item:
+        item = self.items.get(item_id) if isinstance(item_id, str) else None
+        if item is None:
+            raise Refused("invalid_value", f"Item with item_id not found: {item_id}", "item_id")
+        return item
+
+    def truncate(self, item: Item, content_index: Any, audio_end_ms: int) -> None:
+        """Cut an assistant item's audio at ``audio_end_ms``, as OpenAI allows it: only
+        assistant audio, only content 0, never at 0 nor past the end."""
+        if item.kind != "assistant" or not item.has_audio:
+            raise Refused(
+                "invalid_value", "Only assistant messages with audio can be truncated.", "item_id"
+            )
+        if content_index != 0:
+            raise Refused("invalid_value", "Invalid 'content_index': set it to 0.", "content_index")
+        if audio_end_ms <= 0:
+            raise Refused(
+                "invalid_value",
+                "Invalid 'audio_end_ms': it must be greater than 0.",
+                "audio_end_ms",
+            )
+        if audio_end_ms > item.audio_ms:
+            raise Refused(
+                "invalid_value",
+                f"Audio content of {item.audio_ms}ms is already shorter than {audio_end_ms}ms",
+                "audio_end_ms",
+            )
+        item.audio_ms = audio_end_ms
+        item.text = ""  # OpenAI drops the transcript the member may not have heard
+
+    def item_from_client(self, raw: Any, ids: Ids) -> Item:
+        """An item a client creates with `conversation.item.create`, validated."""
+        if not isinstance(raw, dict):
+            raise Refused(
+                "missing_required_parameter", "Missing required parameter: 'item'.", "item"
+            )
+        kind = raw.get("type")
+        given = raw.get("id")
+        item_id = given if isinstance(given, str) else ids.new("item")
+        if item_id in self.items:
+            raise Refused(
+                "duplicate_item_id", f"Item with id '{item_id}' already exists.", "item.id"
+            )
+        if kind == "function_call_output":
+            call_id, output = raw.get("call_id"), raw.get("output")
+            if not isinstance(call_id, str) or not isinstance(output, str):
+                raise Refused(
+                    "missing_required_parameter",
+                    "A function_call_output item needs 'call_id' and 'output' strings.",
+                    "item",
+                )
+            if self.function_call(call_id) is None:
+                raise Refused(
+                    "invalid_tool_call_id",
+                    f"Tool call ID '{call_id}' not found in conversation.",
+                    "item.call_id",
+                )
+            return Item(id=item_id, kind="function_call_output", call_id=call_id, text=output)
+        if kind == "function_call":
+            name, arguments = raw.get("name"), raw.get("arguments", "")
+            if not isinstance(name, str) or not isinstance(arguments, str):
+                raise Refused(
+                    "invalid_value",
+                    "A function_call item needs 'name' and 'arguments' strings.",
+                    "item",
+                )
+            call_id = str(raw.get("call_id") or "call_" + item_id)
+            return Item(
+                id=item_id, kind="function_call", name=name, text=arguments, call_id=call_id
+            )
+        if kind == "message":
+            role, content = raw.get("role"), raw.get("content")
+            if role not in ("user", "assistant", "system") or not isinstance(content, list):
+                raise Refused(
+                    "invalid_value",
+                    "A message item needs a role (user, assistant, system) and a content list.",
+                    "item",
+                )
+            text = " ".join(
+                str(part.get("text") or part.get("transcript") or "")
+                for part in content
+                if isinstance(part, dict)
+            )
+            return Item(id=item_id, kind=role, text=text)
+        raise Refused(
+            "invalid_value",
+            f"Invalid value: '{kind}'. Supported values are: "
+            "'message', 'function_call', 'function_call_output'.",
+            "item.type",
+        )
 
     def has_assistant_audio(self) -> bool:
         return any(i.kind == "assistant" and i.has_audio for i in self.items.values())

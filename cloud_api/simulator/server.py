@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -31,10 +32,12 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cloud_api.simulator.config import check_session, default_session, merge_session
+from cloud_api.simulator.errors import redact
 from cloud_api.simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
+from cloud_api.simulator.model import ScriptProgress
 from cloud_api.simulator.responses import Pacing
 from cloud_api.simulator.script import DEMO_SCRIPT, Script
-from cloud_api.simulator.session import ScriptProgress, SimulatedSession, redact
+from cloud_api.simulator.session import SimulatedSession
 from cloud_api.simulator.voice import Voice, VoiceKind
 from contract.pricing import PRICES, UnknownModel, prices_for
 
@@ -312,6 +315,23 @@ class RunningSimulator:
         return f"ws://{self.host}:{self.port}/v1/realtime"
 
 
+def _server(simulator: Simulator, host: str, port: int, *, quiet: bool) -> uvicorn.Server:
+    """uvicorn with the sans-I/O websockets protocol (the legacy one is deprecated)."""
+    logging_kwargs: dict[str, Any] = (
+        {"log_config": None, "log_level": "warning"} if quiet else {"log_level": "info"}
+    )
+    config = uvicorn.Config(
+        simulator.app(),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        lifespan="off",
+        access_log=False,
+        **logging_kwargs,
+    )
+    return uvicorn.Server(config)
+
+
 @contextlib.asynccontextmanager
 async def serve(
     settings: SimulatorSettings,
@@ -320,20 +340,8 @@ async def serve(
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningSimulator]:
     """Run the simulator in this event loop (port 0: any free port) for the block."""
-    import uvicorn
-
     simulator = Simulator(settings, clock)
-    config = uvicorn.Config(
-        simulator.app(),
-        host=host,
-        port=port,
-        ws="websockets-sansio",
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
+    server = _server(simulator, host, port, quiet=True)
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -358,8 +366,6 @@ def run(
     pacing: Pacing | None = None,
 ) -> None:
     """Serve the simulator until interrupted (what `jarvis-cloud simulator` runs)."""
-    import uvicorn
-
     settings = SimulatorSettings(
         api_key=api_key, script=script, voice=voice, pacing=pacing or Pacing()
     )
@@ -369,11 +375,4 @@ def run(
         f"(voice: {simulator.voice.kind.value}, {len(script.turns)} scripted turns)",
         flush=True,
     )
-    uvicorn.run(
-        simulator.app(),
-        host=host,
-        port=port,
-        ws="websockets-sansio",
-        log_level="info",
-        access_log=False,
-    )
+    _server(simulator, host, port, quiet=False).run()

@@ -13,7 +13,6 @@ import base64
 import binascii
 import heapq
 import json
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +21,6 @@ from cloud_api.simulator.config import (
     TurnDetection,
     check_session,
     merge_session,
-    speaks,
-    tool_names,
     transcribes_input,
 )
 from cloud_api.simulator.conversation import (
@@ -34,16 +31,13 @@ from cloud_api.simulator.conversation import (
     audio_tokens,
     text_tokens,
 )
+from cloud_api.simulator.errors import Refused, redact
+from cloud_api.simulator.model import ScriptedModel, ScriptProgress
 from cloud_api.simulator.responses import (
-    CallPart,
-    Failure,
     Pacing,
-    Part,
     ResponseStream,
-    SpeechPart,
-    arguments_json,
 )
-from cloud_api.simulator.script import Fault, Script, ScriptTurn
+from cloud_api.simulator.script import Fault
 from cloud_api.simulator.vad import EnergyVad, SpeechStarted
 from cloud_api.simulator.voice import BYTES_PER_MS, Voice
 
@@ -61,24 +55,12 @@ CLIENT_EVENTS = (
     "response.create",
     "response.cancel",
 )
-_SECRET_LIKE = re.compile(r"\b(sk|ek|rk)[-_][A-Za-z0-9_-]{6,}")
 
 
 @dataclass(frozen=True, slots=True)
 class Close:
     code: int
     reason: str
-
-
-@dataclass
-class ScriptProgress:
-    """Where a conversation is in its script; shared by the sessions of one client secret,
-    so a client that reconnects carries on where it was instead of starting over."""
-
-    script: Script
-    next_turn: int = 0
-    faults_fired: set[int] = field(default_factory=set)
-    greeted: bool = False
 
 
 @dataclass
@@ -90,30 +72,6 @@ class SessionLog:
     tool_outputs: dict[str, str] = field(default_factory=dict)
     errors: list[Event] = field(default_factory=list)
     responses: list[tuple[str, str]] = field(default_factory=list)
-    transcripts: list[tuple[str, str]] = field(default_factory=list)
-    """(role, text) in the order the simulator produced them."""
-
-
-@dataclass
-class _Turn:
-    """The member's latest utterance and how far the answer to it has got."""
-
-    script: ScriptTurn | None
-    item_id: str
-    phase: str = "new"  # new → awaiting_tool → answered
-
-
-class _Refused(Exception):
-    def __init__(self, code: str, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.param = param
-
-
-def redact(text: str) -> str:
-    """Error text never echoes a key back in full."""
-    return _SECRET_LIKE.sub(lambda m: m.group(0)[:6] + "***", text)
 
 
 class SimulatedSession:
@@ -128,8 +86,7 @@ class SimulatedSession:
         max_duration_s: float = 3600.0,
     ) -> None:
         self.session = session
-        self.progress = progress
-        self.voice = voice
+        self.model = ScriptedModel(progress, voice)
         self.pacing = pacing
         self.ids = Ids()
         self.log = SessionLog()
@@ -139,7 +96,6 @@ class SimulatedSession:
         self._timers: list[tuple[float, int, list[Event]]] = []
         self._timer_seq = 0
         self._response: ResponseStream | None = None
-        self._turn: _Turn | None = None
         self._expires_at = now + max_duration_s
         detection = TurnDetection.of(session)
         self._vad = EnergyVad(detection) if detection else None
@@ -158,19 +114,19 @@ class SimulatedSession:
         try:
             event = json.loads(message)
             if not isinstance(event, dict):
-                raise _Refused("invalid_json", "Expected a JSON object as the event.")
+                raise Refused("invalid_json", "Expected a JSON object as the event.")
             client_event_id = (
                 event.get("event_id") if isinstance(event.get("event_id"), str) else None
             )
             kind = event.get("type")
             if not isinstance(kind, str):
-                raise _Refused(
+                raise Refused(
                     "missing_required_parameter", "Missing required parameter: 'type'.", "type"
                 )
             self.log.client_events.append(kind)
             if kind not in CLIENT_EVENTS:
                 supported = ", ".join(f"'{t}'" for t in CLIENT_EVENTS)
-                raise _Refused(
+                raise Refused(
                     "invalid_value",
                     f"Invalid value: '{kind[:64]}'. Supported values are: {supported}.",
                     "type",
@@ -178,7 +134,7 @@ class SimulatedSession:
             getattr(self, "_on_" + kind.replace(".", "_"))(event, now)
         except (json.JSONDecodeError, UnicodeDecodeError):
             self._error("invalid_json", "The event is not valid JSON.", None, None)
-        except _Refused as refused:
+        except Refused as refused:
             self._error(refused.code, refused.message, refused.param, client_event_id)
 
     def poll(self, now: float) -> list[Event]:
@@ -266,12 +222,12 @@ class SimulatedSession:
         update = event.get("session")
         problem = check_session(update)
         if problem is not None:
-            raise _Refused(problem.code, problem.message, problem.param)
+            raise Refused(problem.code, problem.message, problem.param)
         assert isinstance(update, dict)
         new_voice = update.get("audio", {}).get("output", {}).get("voice")
         old_voice = self.session.get("audio", {}).get("output", {}).get("voice")
         if new_voice and new_voice != old_voice and self.conversation.has_assistant_audio():
-            raise _Refused(
+            raise Refused(
                 "cannot_update_voice",
                 "Cannot update a conversation's voice if assistant audio is present.",
                 "session.audio.output.voice",
@@ -293,15 +249,15 @@ class SimulatedSession:
     def _on_input_audio_buffer_append(self, event: Event, now: float) -> None:
         audio = event.get("audio")
         if not isinstance(audio, str):
-            raise _Refused(
+            raise Refused(
                 "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
             )
         try:
             pcm = base64.b64decode(audio, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise _Refused("invalid_value", "Invalid 'audio': not valid base64.", "audio") from exc
+            raise Refused("invalid_value", "Invalid 'audio': not valid base64.", "audio") from exc
         if len(pcm) % 2:
-            raise _Refused(
+            raise Refused(
                 "invalid_value",
                 "Invalid 'audio': PCM16 audio has an even number of bytes.",
                 "audio",
@@ -348,7 +304,7 @@ class SimulatedSession:
     def _on_input_audio_buffer_commit(self, event: Event, now: float) -> None:
         buffered = int(self._audio_ms - self._buffer_from_ms)
         if buffered < MIN_COMMIT_MS:
-            raise _Refused(
+            raise Refused(
                 "input_audio_buffer_commit_empty",
                 "Error committing input audio buffer: buffer too small. Expected at least "
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered}.00ms of audio.",
@@ -363,9 +319,6 @@ class SimulatedSession:
 
     def _commit(self, item_id: str, duration_ms: int, now: float) -> bool:
         """The member's speech becomes a conversation item; False when a fault ended it."""
-        progress = self.progress
-        index = progress.next_turn
-        scripted = progress.script.turns[index] if index < len(progress.script.turns) else None
         item = Item(id=item_id, kind="user", audio_ms=duration_ms, has_audio=True)
         previous = self.conversation.add(item)
         self._emit(
@@ -375,178 +328,68 @@ class SimulatedSession:
                 "item_id": item_id,
             }
         )
-        self._emit(
-            {"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()}
-        )
-        self._emit(
-            {"type": "conversation.item.done", "previous_item_id": previous, "item": item.wire()}
-        )
-        if scripted and scripted.fault is Fault.DISCONNECT and index not in progress.faults_fired:
-            progress.faults_fired.add(index)
+        for kind in ("conversation.item.added", "conversation.item.done"):
+            self._emit({"type": kind, "previous_item_id": previous, "item": item.wire()})
+        heard = self.model.heard(duration_ms)
+        if heard.fault is Fault.DISCONNECT:
             self.close = Close(1011, "simulated disconnect")
             return False
-        if scripted and scripted.fault is Fault.SERVER_ERROR and index not in progress.faults_fired:
-            progress.faults_fired.add(index)
-            self._error(
-                "server_error",
-                "The server had an error while processing your request. Sorry about that!",
-                None,
-                None,
-                kind="server_error",
-            )
+        if heard.fault is Fault.SERVER_ERROR:
+            message = "The server had an error while processing your request. Sorry about that!"
+            self._error("server_error", message, None, None, kind="server_error")
             self.close = Close(1011, "server_error")
             return False
-        if scripted:
-            progress.next_turn += 1
-            transcript = scripted.member
-        else:
-            transcript = f"(speech not in the script, {duration_ms} ms)"
-        item.text = transcript
-        self._turn = _Turn(script=scripted, item_id=item_id)
-        self.log.transcripts.append(("user", transcript))
+        item.text = heard.transcript
         if transcribes_input(self.session):
-            tokens = audio_tokens(duration_ms, USER_AUDIO_MS_PER_TOKEN)
-            out = text_tokens(transcript)
-            where = {"item_id": item_id, "content_index": 0}
-            self._later(
-                now,
-                [
-                    {
-                        "type": "conversation.item.input_audio_transcription.delta",
-                        **where,
-                        "delta": transcript,
-                    },
-                    {
-                        "type": "conversation.item.input_audio_transcription.completed",
-                        **where,
-                        "transcript": transcript,
-                        "usage": {
-                            "type": "tokens",
-                            "input_tokens": tokens,
-                            "output_tokens": out,
-                            "total_tokens": tokens + out,
-                            "input_token_details": {"text_tokens": 0, "audio_tokens": tokens},
-                        },
-                    },
-                ],
-            )
+            self._later(now, self._transcription(item))
         return True
+
+    def _transcription(self, item: Item) -> list[Event]:
+        tokens = audio_tokens(item.audio_ms, USER_AUDIO_MS_PER_TOKEN)
+        out = text_tokens(item.text)
+        where = {"item_id": item.id, "content_index": 0}
+        usage = {
+            "type": "tokens",
+            "input_tokens": tokens,
+            "output_tokens": out,
+            "total_tokens": tokens + out,
+            "input_token_details": {"text_tokens": 0, "audio_tokens": tokens},
+        }
+        return [
+            {
+                "type": "conversation.item.input_audio_transcription.delta",
+                **where,
+                "delta": item.text,
+            },
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                **where,
+                "transcript": item.text,
+                "usage": usage,
+            },
+        ]
 
     # ------------------------------------------------------------------ conversation items
 
     def _on_conversation_item_create(self, event: Event, now: float) -> None:
-        raw = event.get("item")
-        if not isinstance(raw, dict):
-            raise _Refused(
-                "missing_required_parameter", "Missing required parameter: 'item'.", "item"
-            )
-        item = self._item_from_client(raw)
+        item = self.conversation.item_from_client(event.get("item"), self.ids)
         previous = self.conversation.add(item)
         if item.kind == "function_call_output" and item.call_id:
             self.log.tool_outputs[item.call_id] = item.text
-        self._emit(
-            {"type": "conversation.item.added", "previous_item_id": previous, "item": item.wire()}
-        )
-        self._emit(
-            {"type": "conversation.item.done", "previous_item_id": previous, "item": item.wire()}
-        )
-
-    def _item_from_client(self, raw: Event) -> Item:
-        kind = raw.get("type")
-        given = raw.get("id")
-        item_id = given if isinstance(given, str) else self.ids.new("item")
-        if item_id in self.conversation.items:
-            raise _Refused(
-                "duplicate_item_id", f"Item with id '{item_id}' already exists.", "item.id"
-            )
-        if kind == "function_call_output":
-            call_id, output = raw.get("call_id"), raw.get("output")
-            if not isinstance(call_id, str) or not isinstance(output, str):
-                raise _Refused(
-                    "missing_required_parameter",
-                    "A function_call_output item needs 'call_id' and 'output' strings.",
-                    "item",
-                )
-            if self.conversation.function_call(call_id) is None:
-                raise _Refused(
-                    "invalid_tool_call_id",
-                    f"Tool call ID '{call_id}' not found in conversation.",
-                    "item.call_id",
-                )
-            return Item(id=item_id, kind="function_call_output", call_id=call_id, text=output)
-        if kind == "function_call":
-            name, arguments = raw.get("name"), raw.get("arguments", "")
-            if not isinstance(name, str) or not isinstance(arguments, str):
-                raise _Refused(
-                    "invalid_value",
-                    "A function_call item needs 'name' and 'arguments' strings.",
-                    "item",
-                )
-            return Item(
-                id=item_id,
-                kind="function_call",
-                name=name,
-                text=arguments,
-                call_id=str(raw.get("call_id") or "call_" + item_id),
-            )
-        if kind == "message":
-            role = raw.get("role")
-            content = raw.get("content")
-            if role not in ("user", "assistant", "system") or not isinstance(content, list):
-                raise _Refused(
-                    "invalid_value",
-                    "A message item needs a role (user, assistant, system) and a content list.",
-                    "item",
-                )
-            text = " ".join(
-                str(part.get("text") or part.get("transcript") or "")
-                for part in content
-                if isinstance(part, dict)
-            )
-            return Item(id=item_id, kind=role, text=text)
-        raise _Refused(
-            "invalid_value",
-            f"Invalid value: '{kind}'. Supported values are: "
-            "'message', 'function_call', 'function_call_output'.",
-            "item.type",
-        )
+        for kind in ("conversation.item.added", "conversation.item.done"):
+            self._emit({"type": kind, "previous_item_id": previous, "item": item.wire()})
 
     def _on_conversation_item_truncate(self, event: Event, now: float) -> None:
-        item_id = event.get("item_id")
-        audio_end_ms = event.get("audio_end_ms")
-        content_index = event.get("content_index", 0)
+        item_id, audio_end_ms = event.get("item_id"), event.get("audio_end_ms")
         if not isinstance(item_id, str) or not isinstance(audio_end_ms, int):
-            raise _Refused(
+            raise Refused(
                 "missing_required_parameter",
                 "conversation.item.truncate needs 'item_id' and 'audio_end_ms'.",
             )
-        item = self.conversation.items.get(item_id)
-        if item is None:
-            raise _Refused("invalid_value", f"Item with item_id not found: {item_id}", "item_id")
-        if item.kind != "assistant" or not item.has_audio:
-            raise _Refused(
-                "invalid_value", "Only assistant messages with audio can be truncated.", "item_id"
-            )
-        if content_index != 0:
-            raise _Refused(
-                "invalid_value", "Invalid 'content_index': set it to 0.", "content_index"
-            )
+        item = self.conversation.get(item_id)
         if self._response is not None and item.status == "in_progress":
-            self._cancel_response("client_cancelled")
-        if audio_end_ms <= 0:
-            raise _Refused(
-                "invalid_value",
-                "Invalid 'audio_end_ms': it must be greater than 0.",
-                "audio_end_ms",
-            )
-        if audio_end_ms > item.audio_ms:
-            raise _Refused(
-                "invalid_value",
-                f"Audio content of {item.audio_ms}ms is already shorter than {audio_end_ms}ms",
-                "audio_end_ms",
-            )
-        item.audio_ms = audio_end_ms
-        item.text = ""  # OpenAI drops the transcript the member may not have heard
+            self._cancel_response("client_cancelled")  # stop producing what is being cut
+        self.conversation.truncate(item, event.get("content_index", 0), audio_end_ms)
         self.log.truncations.append({"item_id": item_id, "audio_end_ms": audio_end_ms})
         self._emit(
             {
@@ -558,25 +401,19 @@ class SimulatedSession:
         )
 
     def _on_conversation_item_delete(self, event: Event, now: float) -> None:
-        item_id = event.get("item_id")
-        if not isinstance(item_id, str) or item_id not in self.conversation.items:
-            raise _Refused("invalid_value", f"Item with item_id not found: {item_id}", "item_id")
-        del self.conversation.items[item_id]
-        self._emit({"type": "conversation.item.deleted", "item_id": item_id})
+        item = self.conversation.get(event.get("item_id"))
+        del self.conversation.items[item.id]
+        self._emit({"type": "conversation.item.deleted", "item_id": item.id})
 
     def _on_conversation_item_retrieve(self, event: Event, now: float) -> None:
-        item = self.conversation.items.get(str(event.get("item_id")))
-        if item is None:
-            raise _Refused(
-                "invalid_value", f"Item with item_id not found: {event.get('item_id')}", "item_id"
-            )
+        item = self.conversation.get(event.get("item_id"))
         self._emit({"type": "conversation.item.retrieved", "item": item.wire()})
 
     # ------------------------------------------------------------------ responses
 
     def _on_response_create(self, event: Event, now: float) -> None:
         if self._response is not None:
-            raise _Refused(
+            raise Refused(
                 "conversation_already_has_active_response",
                 f"Conversation already has an active response in progress: {self._response.id}. "
                 "Wait until the response is finished before creating a new one.",
@@ -586,13 +423,14 @@ class SimulatedSession:
     def _on_response_cancel(self, event: Event, now: float) -> None:
         wanted = event.get("response_id")
         if self._response is None or (wanted is not None and wanted != self._response.id):
-            raise _Refused(
+            raise Refused(
                 "response_cancel_not_active", "Cancellation failed: no active response found."
             )
         self._cancel_response("client_cancelled")
 
     def _start_response(self, now: float) -> None:
-        parts, failure = self._plan_response()
+        member_spoke = any(i.kind == "user" for i in self.conversation.items.values())
+        parts, failure = self.model.answer(self.session, member_spoke)
         stream = ResponseStream(
             parts=parts,
             conversation=self.conversation,
@@ -614,41 +452,6 @@ class SimulatedSession:
                 ],
             }
         )
-
-    def _plan_response(self) -> tuple[list[Part], Failure | None]:
-        turn = self._turn
-        script = self.progress.script
-        if turn is None or turn.phase == "answered":
-            first = not self.progress.greeted and not any(
-                i.kind == "user" for i in self.conversation.items.values()
-            )
-            self.progress.greeted = True
-            return [self._speech(script.greeting_text if first else script.fallback_text)], None
-        scripted = turn.script
-        if scripted is None:
-            turn.phase = "answered"
-            return [self._speech(script.fallback_text)], None
-        if scripted.fault is Fault.INSUFFICIENT_QUOTA:
-            turn.phase = "answered"
-            return [], Failure(
-                "insufficient_quota",
-                "insufficient_quota",
-                "You exceeded your current quota, please check your plan and billing details.",
-            )
-        tool = scripted.tool
-        if turn.phase == "new" and tool is not None and tool.name in tool_names(self.session):
-            turn.phase = "awaiting_tool"
-            parts: list[Part] = []
-            if scripted.before_tool:
-                parts.append(self._speech(scripted.before_tool))
-            parts.append(CallPart(tool.name, arguments_json(tool.arguments)))
-            return parts, None
-        turn.phase = "answered"
-        return [self._speech(scripted.assistant)], None
-
-    def _speech(self, text: str) -> SpeechPart:
-        self.log.transcripts.append(("assistant", text))
-        return SpeechPart(text, self.voice.pcm(text) if speaks(self.session) else b"")
 
     def _cancel_response(self, reason: str) -> None:
         stream = self._response

@@ -181,6 +181,9 @@ class TurnLatency:
     speech_stopped_at: float
     response_ms: int | None = None
     playback_ms: int | None = None
+    first_audio_at: float | None = None
+    """When the first answer audio arrived (the adapter's clock), for finer figures."""
+    first_played_at: float | None = None
 
 
 Role = Literal["user", "assistant", "tool"]
@@ -475,6 +478,7 @@ class RealtimeSession:
         """The speaker played the first sample of ``item_id`` (for the latency figures)."""
         latency = self._awaiting_play.pop(item_id, None)
         if latency is not None:
+            latency.first_played_at = now
             latency.playback_ms = max(0, round((now - latency.speech_stopped_at) * 1000))
 
     def tool_finished(self, call_id: str, result: ToolCallResponse, now: float) -> list[Action]:
@@ -658,6 +662,7 @@ class RealtimeSession:
             self._draft("assistant", item_id, now)
             if self._pending_latency is not None:
                 latency = self._pending_latency
+                latency.first_audio_at = now
                 latency.response_ms = max(0, round((now - latency.speech_stopped_at) * 1000))
                 self._awaiting_play[item_id] = latency
                 self._pending_latency = None

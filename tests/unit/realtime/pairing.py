@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloud_api.simulator.config import default_session, merge_session
+from cloud_api.simulator.model import ScriptProgress
 from cloud_api.simulator.responses import Pacing
 from cloud_api.simulator.script import Script
-from cloud_api.simulator.session import ScriptProgress, SimulatedSession
+from cloud_api.simulator.session import SimulatedSession
 from cloud_api.simulator.voice import Voice, VoiceKind
 from contract.kiosk_api import EndReason, ToolCallResponse
 from kiosk_agent.core.realtime import (
