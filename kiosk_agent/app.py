@@ -69,7 +69,6 @@ from kiosk_agent.readers import BadgeLoop
 logger = logging.getLogger(__name__)
 
 TICK_S = 1.0
-STORE_RETRY_S = 10.0
 SHUTDOWN_GRACE_S = 20.0
 
 
@@ -322,7 +321,7 @@ class KioskAgent:
 
     async def _retry_unwritten(self) -> None:
         while True:
-            await asyncio.sleep(STORE_RETRY_S)
+            await asyncio.sleep(self.settings.store.write_retry_s)
             if self._unwritten or not self._store_ok:
                 with contextlib.suppress(StoreError):
                     await self.store.write(lambda s: s.enforce_budget())

@@ -93,6 +93,12 @@ class StoreSection(_Section):
         description="Heartbeats kept locally for `status` and troubleshooting (2880 = one "
         "day at 30 s).",
     )
+    write_retry_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between attempts to write records kept in memory while the "
+        "store cannot be written (disk full).",
+    )
     incident_flag_hours: float = Field(
         default=24.0,
         ge=0,
