@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from openai import AsyncOpenAI
 from psycopg.rows import DictRow
 
 from cloud_api.config import CloudSettings
@@ -52,8 +53,8 @@ class ToolContext:
     """A transaction under the kiosk's claims: row-level security decides what it touches."""
     caller: Caller
     settings: CloudSettings
-    openai: Any = None
-    """An `AsyncOpenAI` client when the cloud has a key, else None."""
+    openai: AsyncOpenAI | None = None
+    """The app's OpenAI client when the cloud has a key, else None."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import openai
 from cloud_api.tools.arguments import SearchKnowledgeArgs
 from cloud_api.tools.context import ToolContext, ToolFailure, ToolOutcome
 from cloud_api.tools.embedding import LOCAL_MODEL, Embedder, LocalEmbedder, OpenAIEmbedder, pgvector
+from cloud_api.voice.client_secret import scrub
 from cloud_api.voice.spoken import say
 
 log = logging.getLogger("jarvis.cloud.tools")
@@ -68,7 +69,9 @@ async def search_knowledge(ctx: ToolContext, args: SearchKnowledgeArgs) -> ToolO
         try:
             [vector] = await embedder.embed([args.query])
         except (openai.OpenAIError, ValueError) as exc:
-            log.warning("knowledge search: embedding with %s failed: %s", embedder.name, exc)
+            key = ctx.settings.openai_api_key
+            reason = scrub(str(exc), key.get_secret_value() if key else "")
+            log.warning("knowledge search: embedding with %s failed: %s", embedder.name, reason)
             raise ToolFailure(say(language, "knowledge_unavailable")) from exc
         cur = await ctx.conn.execute(
             SEARCH_SQL,

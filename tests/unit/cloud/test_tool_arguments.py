@@ -1,0 +1,87 @@
+"""Tool argument models: the advertised JSON schema and what validation accepts agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from cloud_api.tools.arguments import (
+    CancelBookingArgs,
+    OpeningHoursArgs,
+    UpdateFitnessGoalArgs,
+    parameters_schema,
+)
+from cloud_api.tools.registry import TOOLS, realtime_tools
+
+
+def walk(schema: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(schema, dict):
+        found.append(schema)
+        for value in schema.values():
+            found += walk(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            found += walk(item)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(TOOLS))
+def test_schema_matches_the_model(name: str) -> None:
+    model = TOOLS[name].arguments
+    schema = parameters_schema(model)
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == set(model.model_fields)
+    required = {n for n, f in model.model_fields.items() if f.is_required()}
+    assert set(schema.get("required", [])) == required
+    for node in walk(schema):
+        assert "$ref" not in node
+        assert "$defs" not in node
+    # No pydantic `title` noise anywhere but as a property name.
+    assert all("title" not in node or node is schema["properties"] for node in walk(schema))
+    for prop in schema["properties"].values():
+        assert prop.get("description"), (name, prop)
+    # Extra properties are refused, as the schema says.
+    with pytest.raises(ValidationError):
+        model.model_validate({"unexpected": 1})
+
+
+def test_realtime_definitions() -> None:
+    tools = realtime_tools()
+    assert [t["name"] for t in tools] == list(TOOLS)
+    for tool in tools:
+        assert set(tool) == {"type", "name", "description", "parameters"}
+        assert tool["type"] == "function"
+        assert 1 <= len(tool["name"]) <= 64
+
+
+def test_enums_in_the_schema_are_what_validation_accepts() -> None:
+    days = parameters_schema(OpeningHoursArgs)["properties"]["day"]["enum"]
+    for day in days:
+        assert OpeningHoursArgs(day=day).day == day
+    with pytest.raises(ValidationError):
+        OpeningHoursArgs(day="someday")  # type: ignore[arg-type]
+    goals = parameters_schema(UpdateFitnessGoalArgs)["properties"]["add_goals"]["items"]["enum"]
+    assert UpdateFitnessGoalArgs(add_goals=goals).add_goals == goals
+
+
+def test_cancel_needs_exactly_one_id() -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        CancelBookingArgs()
+    with pytest.raises(ValidationError, match="exactly one"):
+        CancelBookingArgs.model_validate(
+            {
+                "booking_id": "7f3c1a52-0c1b-4c59-9b43-3bd1c1e7a001",
+                "class_id": "7f3c1a52-0c1b-4c59-9b43-3bd1c1e7a002",
+            }
+        )
+
+
+def test_a_goal_cannot_be_added_and_removed() -> None:
+    with pytest.raises(ValidationError, match="both added and removed"):
+        UpdateFitnessGoalArgs(add_goals=["endurance"], remove_goals=["endurance"])
+    assert not UpdateFitnessGoalArgs().changes_anything
+    assert UpdateFitnessGoalArgs(workout_frequency_per_week=0).changes_anything
