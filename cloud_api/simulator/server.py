@@ -292,7 +292,11 @@ async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
                 continue
             if message is None:
                 return
-            session.receive(message, time.monotonic())
+            try:
+                session.receive(message, time.monotonic())
+            except Exception:  # a simulator bug must not look like a dropped connection
+                log.exception("the simulated session failed on a client event")
+                session.server_error()
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):

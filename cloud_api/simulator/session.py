@@ -191,6 +191,11 @@ class SimulatedSession:
             self.log.errors.append(event["error"])
         self._outbox.append(event)
 
+    def server_error(self) -> None:
+        """Tell the client the server failed on its last event (the session goes on)."""
+        message = "The server had an error while processing your request. Sorry about that!"
+        self._error("server_error", message, None, None, kind="server_error")
+
     def _error(
         self,
         code: str,
@@ -335,8 +340,7 @@ class SimulatedSession:
             self.close = Close(1011, "simulated disconnect")
             return False
         if heard.fault is Fault.SERVER_ERROR:
-            message = "The server had an error while processing your request. Sorry about that!"
-            self._error("server_error", message, None, None, kind="server_error")
+            self.server_error()
             self.close = Close(1011, "server_error")
             return False
         item.text = heard.transcript
