@@ -540,3 +540,18 @@ def test_random_sequences_never_leave_the_transition_table(script: list[tuple[st
     assert len({r.record.id for r in recorded}) == len(recorded)  # never recorded twice
     stopped = [e for e in kiosk.effects if isinstance(e, Stopped)]
     assert len(stopped) <= 1
+
+
+def test_a_voice_refusal_is_said_with_the_clouds_own_sentence() -> None:
+    kiosk = online_kiosk()
+    (check,) = kiosk(BadgeTapped(at(1), BOB.badge_id))[:1]
+    start = kiosk(MemberChecked(at(1.1), check.check_id, BOB, MemberSource.CLOUD))[0]
+    said = "Sorry Bob, you have already talked with JARVIS 5 times this hour: back in 12 minutes."
+    effects = kiosk(
+        VoiceStartFailed(
+            at(2), start.session_id, "member_session_limit", "429", say=said, say_language="en"
+        )
+    )
+    announce = effects[0]
+    assert isinstance(announce, Announce)
+    assert (announce.notice, announce.text, announce.language) == (Notice.SESSION_LIMIT, said, "en")

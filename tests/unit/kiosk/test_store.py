@@ -181,15 +181,17 @@ def test_past_its_budget_the_store_drops_history_then_refused_then_events_never_
 ) -> None:
     s = open_store(tmp_path / "kiosk.db", StoreSection(max_size_mb=0.5))
     sessions = [session(i, turns=20) for i in range(40)]  # about 0.4 MB of undelivered sessions
-    for record in sessions:
-        s.enqueue_session(record)
-    for _ in range(200):
-        s.enqueue_event(event())
+    with s.db.atomic():  # one commit: fast
+        for record in sessions:
+            s.enqueue_session(record)
+        for _ in range(200):
+            s.enqueue_event(event())
     refused = session(99, turns=5)
     s.enqueue_session(refused)
     s.mark_refused([(str(refused.id), "bad")])
-    for _ in range(300):
-        s.log_heartbeat(sent_at=NOW, ok=True, payload="h" * 1000, error=None)
+    with s.db.atomic():
+        for _ in range(300):
+            s.log_heartbeat(sent_at=NOW, ok=True, payload="h" * 1000, error=None)
     report = s.enforce_budget()
     assert report.heartbeats_dropped == 300
     assert report.refused_dropped == 1
@@ -229,8 +231,9 @@ def test_a_damaged_file_is_set_aside_and_its_outbox_recovered(tmp_path: Path) ->
     kept = [session(i) for i in range(10)]
     for record in kept:
         s.enqueue_session(record)
-    for _ in range(2000):  # later pages, which the damage will hit
-        s.log_heartbeat(sent_at=NOW, ok=True, payload="x" * 500, error=None)
+    with s.db.atomic():  # later pages, which the damage will hit (one commit: fast)
+        for _ in range(2000):
+            s.log_heartbeat(sent_at=NOW, ok=True, payload="x" * 500, error=None)
     s.db.conn.execute("pragma wal_checkpoint(truncate)")
     s.close()
     data = bytearray(path.read_bytes())
