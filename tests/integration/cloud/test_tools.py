@@ -260,6 +260,12 @@ def test_unknown_tool_and_invalid_arguments(tools_cloud: CloudServer) -> None:
     assert "« day »" in error
     error = me.refused("search_gym_knowledge", query="douches", colour="blue")
     assert "« colour »" in error
+    error = me.refused("report_equipment_issue", equipment="rameur\x00", problem="cassé")
+    assert "NUL" in error
+    assert tools_cloud.sql("select 1 from manager_alerts where member_id = %s", (me.member,)) == []
+    weird = me.call("é" * 300)
+    assert weird.status_code == 404
+    assert weird.json()["error"]["code"] == "unknown_tool"
     malformed = httpx.post(
         f"{tools_cloud.base_url}/api/jarvis/tools/book_class",
         headers=me.headers,

@@ -85,3 +85,10 @@ def test_a_goal_cannot_be_added_and_removed() -> None:
         UpdateFitnessGoalArgs(add_goals=["endurance"], remove_goals=["endurance"])
     assert not UpdateFitnessGoalArgs().changes_anything
     assert UpdateFitnessGoalArgs(workout_frequency_per_week=0).changes_anything
+
+
+def test_text_with_nul_is_refused_before_it_reaches_postgres() -> None:
+    from cloud_api.tools.arguments import ReportEquipmentIssueArgs
+
+    with pytest.raises(ValidationError, match="NUL"):
+        ReportEquipmentIssueArgs(equipment="rameur\x00", problem="cassé")
