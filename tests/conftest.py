@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,8 +48,10 @@ class PostgresServer:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    data_dir: Path = tmp_path_factory.mktemp("jarvis-data")
+def postgres() -> Iterator[PostgresServer]:
+    # Not under pytest's basetemp: pytest keeps that folder private (0700) and prunes old
+    # runs, while the server runs as its own system user that must reach the data folder.
+    data_dir = Path(tempfile.mkdtemp(prefix="jarvis-test-pg-"))
     data_dir.chmod(0o755)
     server = EmbeddedPostgres(data_dir)
     admin_url = server.start()
@@ -55,6 +59,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServe
         yield PostgresServer(admin_url)
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

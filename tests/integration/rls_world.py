@@ -52,7 +52,12 @@ class World:
         if role == "anon":
             return None
         if role == "kiosk_A1":
-            return {"sub": str(uid("kiosk", "A1")), "role": "authenticated", "jarvis_role": "kiosk"}
+            return {
+                "sub": str(uid("kiosk", "A1")),
+                "role": "authenticated",
+                "jarvis_role": "kiosk",
+                "cid": str(uid("credential", "A1")),
+            }
         return {"sub": str(uid("user", role)), "role": "authenticated", "aud": "authenticated"}
 
     def connect_as(self, conn: psycopg.Connection, role: str) -> None:
@@ -108,6 +113,11 @@ def build(admin_url: str, api_url: str) -> World:
                 (kiosk, gym, f"kiosk-{g.lower()}", f"Kiosk {g}"),
             )
             ins(
+                "insert into kiosk_credentials (id, kiosk_id, gym_id, secret_hash) "
+                "values (%s, %s, %s, %s)",
+                (uid("credential", g), kiosk, gym, uid("secret", g).hex * 2),
+            )
+            ins(
                 "insert into kiosk_heartbeats (kiosk_id, gym_id, status) values (%s, %s, 'online')",
                 (kiosk, gym),
             )
@@ -119,8 +129,9 @@ def build(admin_url: str, api_url: str) -> World:
                 )
                 session = uid("session", g, m)
                 ins(
-                    "insert into realtime_sessions (id, gym_id, kiosk_id, member_id, started_at) "
-                    "values (%s, %s, %s, %s, now())",
+                    # 'active': a closed session would queue its own summary (pipeline trigger).
+                    "insert into realtime_sessions (id, gym_id, kiosk_id, member_id, started_at, "
+                    "status) values (%s, %s, %s, %s, now(), 'active')",
                     (session, gym, kiosk, member),
                 )
                 if m == "spare":
