@@ -24,6 +24,7 @@ from psycopg import sql
 from cloud_api.passwords import hash_password
 from cloud_api.pipeline.churn import ChurnInputs, churn_risk
 from cloud_api.seed import content
+from cloud_api.tools.seed import seed_classes, seed_knowledge
 from contract.pricing import TokenUsage, session_cost
 
 DEMO_PASSWORD = "jarvis-demo"  # noqa: S105 - printed for the demo accounts on purpose
@@ -156,6 +157,13 @@ class _DemoBuilder:
             manager = users.get(f"gym_manager:{plan.slug}")
             self._gym_history(plan, gyms[plan.slug], kiosks[plan.slug], manager)
         self._reports(franchise_id, gyms)
+        for gym_id in gyms.values():
+            # What JARVIS's tools read: the gym's knowledge (both languages) and its classes.
+            for language in ("fr", "en"):
+                self.counts["knowledge_documents"] = self.counts.get(
+                    "knowledge_documents", 0
+                ) + seed_knowledge(self.conn, gym_id, language)
+            self.counts["classes"] = self.counts.get("classes", 0) + seed_classes(self.conn, gym_id)
         return self.counts
 
     # -- helpers ----------------------------------------------------------------------

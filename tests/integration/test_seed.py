@@ -56,6 +56,9 @@ def test_demo_has_the_promised_shape(demo_db: str) -> None:
         scalar(demo_db, "select count(*) from manager_alerts where alert_type = 'churn_risk'") > 0
     )
     assert scalar(demo_db, "select count(*) from kiosks where status = 'offline'") == 1
+    # JARVIS's tools have something to read in every gym.
+    assert scalar(demo_db, "select count(distinct gym_id) from knowledge_documents") == 4
+    assert scalar(demo_db, "select count(distinct gym_id) from classes") == 4
     # Every session's cost came from its usage, so none is zero.
     assert scalar(demo_db, "select count(*) from realtime_sessions where cost_usd = 0") == 0
 
