@@ -213,6 +213,10 @@ class KioskAgent:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.announcer.stop()
+        close_conversations = getattr(self.conversation_factory, "aclose", None)
+        if close_conversations is not None:  # the realtime factory owns the audio devices
+            with contextlib.suppress(Exception):
+                await close_conversations()
         await self.store.close()
         self.notifier.close()
 
@@ -274,6 +278,7 @@ class KioskAgent:
                 )
                 await self._keep(record)
             case StateChanged(state=state, detail=detail):
+                logger.info("state: %s (%s)", state.value, detail)
                 self.notifier.status(f"{state.value}: {detail}")
                 self.spawn(
                     self._publish(

@@ -146,7 +146,7 @@ class SessionRunner:
             facts = await self._close(conversation, EndReason.REALTIME_ERROR)
             return _with(facts, EndReason.REALTIME_ERROR, f"the conversation did not start: {exc}")
         finished: asyncio.Task[ConversationFinished | None] = asyncio.create_task(
-            _until_finished(conversation), name=f"conversation {session_id}"
+            _until_finished(conversation, session_id), name=f"conversation {session_id}"
         )
         try:
             waiting: set[asyncio.Future[object]] = {finished, end_request}  # type: ignore[arg-type]
@@ -185,10 +185,14 @@ class SessionRunner:
         return replace(facts, errors=(*facts.errors, note))
 
 
-async def _until_finished(conversation: Conversation) -> ConversationFinished | None:
+async def _until_finished(
+    conversation: Conversation, session_id: UUID
+) -> ConversationFinished | None:
     async for event in conversation.events():
         if isinstance(event, ConversationFinished):
             return event
+        # What was said stays out of the journal: only that something happened.
+        logger.info("session %s: %s", str(session_id)[:8], event.kind)
     return None
 
 

@@ -1,0 +1,146 @@
+"""The whole path with a real conversation: badge → the cloud starts a voice session against
+the project's OpenAI Realtime simulator → the kiosk talks (file audio, no sound card) → a new
+badge ends it politely → the session record reaches the cloud with its transcript; and a
+session cut by shutdown is written before the agent exits and uploaded after it restarts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cloud_server import CloudServer
+from tests.conftest import PostgresServer
+from tests.integration.kiosk.kiosk_home import KioskHome, free_port, wait_for
+from tests.integration.realtime.kiosk_audio import member_speech, silence, write_wav
+
+ORG_KEY = "sk-simulator-organisation-key"
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cloud_api.simulator", "--port", str(port), "--voice", "tone"],
+        env={**os.environ, "OPENAI_API_KEY": ORG_KEY},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def listening() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_for(listening, what="the Realtime simulator")
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.kill()
+        process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def voice_cloud(
+    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory, simulator: str
+) -> Iterator[CloudServer]:
+    """The lead's CloudServer with voice configured against the simulator."""
+    admin = postgres.create_database("kiosk_voice")
+    server = CloudServer(
+        admin,
+        postgres.api_url(admin),
+        tmp_path_factory.mktemp("voice-cloud"),
+        openai_api_key=ORG_KEY,
+        openai_base_url=simulator,
+    )
+    server.add_gym("gym-v")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def member_at_the_microphone(path: Path) -> Path:
+    """What the kiosk's microphone hears, on a loop: a member asking a question every few
+    seconds (espeak-ng's voice, or a synthetic one without it), silence in between."""
+    pcm = silence(1000) + member_speech("Quels sont mes cours cette semaine ?") + silence(5000)
+    return write_wav(path, pcm)
+
+
+def answered(lines: list[str]) -> bool:
+    """The member was heard, and JARVIS said something after that."""
+    heard = next((i for i, line in enumerate(lines) if line.endswith(": heard")), None)
+    return heard is not None and any(line.endswith(": said") for line in lines[heard:])
+
+
+def session_of(cloud: CloudServer, member: object) -> dict[str, Any] | None:
+    rows = cloud.sql(
+        "select id, end_reason, turn_count, model, errors from realtime_sessions "
+        "where member_id = %s",
+        (member,),
+    )
+    return rows[0] if rows else None
+
+
+def started(cloud: CloudServer, member: object) -> bool:
+    return bool(
+        cloud.sql(
+            "select 1 from voice_session_starts where member_id = %s and status = 'started'",
+            (member,),
+        )
+    )
+
+
+def test_a_member_talks_a_new_badge_ends_it_and_shutdown_keeps_the_record(
+    voice_cloud: CloudServer, tmp_path: Path
+) -> None:
+    alice = voice_cloud.add_member("gym-v", "0A11CE00", "Alice", language="fr")
+    bob = voice_cloud.add_member("gym-v", "0B0B0000", "Bob", language="en")
+    home = KioskHome(
+        tmp_path / "kiosk",
+        extra={
+            "JARVIS_KIOSK_AUDIO__BACKEND": "file",
+            "JARVIS_KIOSK_AUDIO__INPUT_WAV": str(member_at_the_microphone(tmp_path / "mic.wav")),
+            "JARVIS_KIOSK_AUDIO__FILE_LOOP": "true",
+            "JARVIS_KIOSK_AUDIO__FILE_SPEED": "3",  # microphone and speaker 3x real time
+        },
+    )
+    home.provision(voice_cloud.base_url, voice_cloud.create_kiosk("gym-v", "Voice"))
+    agent = home.start()
+    try:
+        agent.wait_for_line("reporting to")
+        home.tap("0A11CE00")
+        wait_for(lambda: started(voice_cloud, alice), what="Alice's voice session to start")
+        agent.wait_for_line("state: in_session")  # the state machine holds the conversation
+        wait_for(lambda: answered(agent.lines), what="JARVIS answering Alice's question")
+        home.tap("0B0B0000")  # Bob is waiting: Alice's session ends politely
+        record = wait_for(lambda: session_of(voice_cloud, alice), what="Alice's session record")
+        assert record["end_reason"] == "new_badge"
+        assert record["turn_count"] >= 2, record  # her question and JARVIS's answer
+        assert record["errors"] == [], record
+        assert record["model"].startswith("gpt-realtime")
+        wait_for(lambda: started(voice_cloud, bob), what="Bob's voice session to start")
+    finally:
+        code = agent.stop()
+    assert code == 0, agent.output
+    assert "no voice conversation is installed" not in agent.output
+    turns = voice_cloud.sql(
+        "select role, content from conversation_turns where session_id = %s order by turn_index",
+        (record["id"],),
+    )
+    assert {"user", "assistant"} <= {t["role"] for t in turns}
+    assert any(t["content"] for t in turns if t["role"] == "assistant")
+    bob_record = session_of(voice_cloud, bob)
+    if bob_record is None:  # written before exit, uploaded by the next run
+        restarted = home.start()
+        try:
+            bob_record = wait_for(lambda: session_of(voice_cloud, bob), what="Bob's record")
+        finally:
+            assert restarted.stop() == 0, restarted.output
+    assert bob_record["end_reason"] == "kiosk_shutdown"
