@@ -6,6 +6,7 @@ config file, so the host's /etc/jarvis-kiosk/kiosk.env never leaks in).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 import httpx
 
 from kiosk_agent.adapters.identity import KioskIdentity, load_identity
+from tests.cloud_server import CloudServer
+from tests.conftest import PostgresServer
 
 JARVIS_KIOSK = str(Path(sys.executable).with_name("jarvis-kiosk"))
 
@@ -202,6 +205,22 @@ class NotifyListener:
         self._stop.set()
         self._thread.join(2)
         self.socket.close()
+
+
+@contextlib.contextmanager
+def cloud_with(
+    postgres: PostgresServer, folder: Path, gym: str, **settings: Any
+) -> Iterator[CloudServer]:
+    """A cloud (the lead's CloudServer helper) on its own database with other settings than
+    the shared `cloud` fixture's, and one gym."""
+    admin = postgres.create_database(f"kiosk_{gym.replace('-', '_')}")
+    server = CloudServer(admin, postgres.api_url(admin), folder, **settings)
+    server.add_gym(gym)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def status_json(home: KioskHome) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from kiosk_agent.adapters.store_open import open_readonly
 from kiosk_agent.config import StoreSection
 from tests.cloud_server import CloudServer
 from tests.conftest import PostgresServer
-from tests.integration.kiosk.kiosk_home import KioskHome, free_port
+from tests.integration.kiosk.kiosk_home import KioskHome, cloud_with, free_port
 
 
 @pytest.fixture
@@ -146,20 +146,10 @@ def test_no_cloud_url_outside_a_terminal_is_a_usage_error(home: KioskHome) -> No
 def strict_cloud(
     postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CloudServer]:
-    """The lead's CloudServer with the claim limits low enough to reach in a test."""
-    admin = postgres.create_database("kiosk_strict")
-    server = CloudServer(
-        admin,
-        postgres.api_url(admin),
-        tmp_path_factory.mktemp("strict-cloud"),
-        claim_max_failures_per_source=2,
-    )
-    server.add_gym("gym-s")
-    server.start()
-    try:
+    """A cloud whose claim limits are low enough to reach in a test."""
+    folder = tmp_path_factory.mktemp("strict-cloud")
+    with cloud_with(postgres, folder, "gym-s", claim_max_failures_per_source=2) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_rate_limiting_says_how_long_to_wait(strict_cloud: CloudServer, home: KioskHome) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.cloud_server import CloudServer
 from tests.conftest import PostgresServer
-from tests.integration.kiosk.kiosk_home import KioskHome, free_port, wait_for
+from tests.integration.kiosk.kiosk_home import KioskHome, cloud_with, free_port, wait_for
 from tests.integration.realtime.kiosk_audio import member_speech, silence, write_wav
 
 ORG_KEY = "sk-simulator-organisation-key"
@@ -49,21 +49,11 @@ def simulator() -> Iterator[str]:
 def voice_cloud(
     postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory, simulator: str
 ) -> Iterator[CloudServer]:
-    """The lead's CloudServer with voice configured against the simulator."""
-    admin = postgres.create_database("kiosk_voice")
-    server = CloudServer(
-        admin,
-        postgres.api_url(admin),
-        tmp_path_factory.mktemp("voice-cloud"),
-        openai_api_key=ORG_KEY,
-        openai_base_url=simulator,
-    )
-    server.add_gym("gym-v")
-    server.start()
-    try:
+    """A cloud with voice configured against the simulator."""
+    folder = tmp_path_factory.mktemp("voice-cloud")
+    settings = {"openai_api_key": ORG_KEY, "openai_base_url": simulator}
+    with cloud_with(postgres, folder, "gym-v", **settings) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def member_at_the_microphone(path: Path) -> Path:
