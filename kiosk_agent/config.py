@@ -206,6 +206,8 @@ class DoctorSection(_Section):
 
 
 class LogSection(_Section):
+    """What the agent logs (to standard error: the journal under systemd)."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level (logs go to standard error, i.e. the journal)."
     )
