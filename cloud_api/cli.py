@@ -8,6 +8,7 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import psycopg
@@ -130,8 +131,15 @@ def run_server(settings: CloudSettings, host: str, port: int, workers: int = 1) 
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ["JARVIS_API_DATABASE_URL"] = settings.api_database_url
     os.environ["JARVIS_DATA_DIR"] = str(settings.data_dir)
-    uvicorn.run("cloud_api.asgi:app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        "cloud_api.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 HostOption = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
@@ -164,6 +172,53 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
         typer.echo(summary.describe())
         typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
         run_server(resolved, host or settings.host, port or settings.port)
+
+
+@app.command()
+def simulator(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8100,
+    script: Annotated[
+        Path | None, typer.Option(help="JSON conversation script (default: the demo's).")
+    ] = None,
+    voice: Annotated[str, typer.Option(help="auto, espeak or tone.")] = "auto",
+    response_delay_ms: Annotated[
+        int, typer.Option(min=0, help="Simulated model latency before each response (ms).")
+    ] = 0,
+    generation_speed: Annotated[
+        float,
+        typer.Option(min=0, help="Audio seconds generated per second (0: as fast as possible)."),
+    ] = 0.0,
+) -> None:
+    """The project's OpenAI Realtime simulator (client secrets + GA WebSocket protocol).
+
+    It accepts the organisation key in OPENAI_API_KEY; point the cloud at it with
+    OPENAI_BASE_URL=http://HOST:PORT/v1."""
+    from cloud_api.simulator.responses import Pacing
+    from cloud_api.simulator.script import DEMO_SCRIPT, Script
+    from cloud_api.simulator.server import run
+    from cloud_api.simulator.voice import VoiceKind
+
+    settings = load_settings()
+    if settings.openai_api_key is None:
+        raise fail("set OPENAI_API_KEY: the organisation key the simulator will accept")
+    try:
+        kind = VoiceKind(voice)
+    except ValueError as exc:
+        raise fail("--voice must be auto, espeak or tone") from exc
+    try:
+        loaded = Script.load(script) if script else DEMO_SCRIPT
+    except (OSError, ValidationError) as exc:
+        raise fail(f"cannot use the script {script}: {exc}") from exc
+    ensure_port_free(host, port)
+    run(
+        host,
+        port,
+        api_key=settings.openai_api_key.get_secret_value(),
+        script=loaded,
+        voice=kind,
+        pacing=Pacing(response_delay_ms=response_delay_ms, generation_speed=generation_speed),
+    )
 
 
 @db_app.command("migrate")

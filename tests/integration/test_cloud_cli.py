@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from cloud_api.db.migrate import discover
 from tests.conftest import PostgresServer
 
 CLI = [sys.executable, "-c", "from cloud_api.cli import main; main()"]
@@ -27,12 +31,14 @@ def run(
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env() -> Iterator[dict[str, str]]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("JARVIS_", "DATABASE_URL"))}
-    data = tmp_path / "jarvis"
-    clean.update({"JARVIS_DATA_DIR": str(data)})
-    os.chmod(tmp_path, 0o755)
-    return clean
+    # Outside pytest's private basetemp: the embedded server's own user must reach it.
+    home = Path(tempfile.mkdtemp(prefix="jarvis-cli-test-"))
+    home.chmod(0o755)
+    clean.update({"JARVIS_DATA_DIR": str(home / "jarvis")})
+    yield clean
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -96,7 +102,7 @@ def test_migrate_external_database_then_again(
     env["DATABASE_URL"] = postgres.create_database("cli", migrated=False)
     first = run(["db", "migrate"], env)
     assert first.returncode == 0, first.stderr
-    assert "3 applied" in first.stdout or "applied 2026" in first.stdout
+    assert f"{len(discover())} applied, 0 already applied" in first.stdout
     second = run(["db", "migrate"], env)
     assert second.returncode == 0
     assert "0 applied" in second.stdout
@@ -154,10 +160,66 @@ def test_serve_on_the_embedded_default_and_stop_cleanly(
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     assert proc.returncode == 0, log.read_text()
-    assert "applied 3 migration(s)" in log.read_text()
+    assert f"applied {len(discover())} migration(s)" in log.read_text()
     pgdata = Path(env["JARVIS_DATA_DIR"]) / "postgres"
     assert (pgdata / "PG_VERSION").exists()
     deadline = time.monotonic() + 20
     while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not (pgdata / "postmaster.pid").exists(), "embedded Postgres was left running"
+
+
+def test_simulator_needs_the_organisation_key(env: dict[str, str]) -> None:
+    env.pop("OPENAI_API_KEY", None)
+    result = run(["simulator", "--port", str(free_port())], env)
+    assert result.returncode == 1
+    assert "set OPENAI_API_KEY" in result.stderr
+
+
+def test_operator_creates_accounts_and_kiosks(env: dict[str, str], migrated_db: str) -> None:
+    env["DATABASE_URL"] = migrated_db
+    slug = f"cli-gym-{os.getpid()}"
+    import psycopg
+
+    with psycopg.connect(migrated_db) as conn:
+        conn.execute("insert into gyms (slug, name) values (%s, 'CLI Gym')", (slug,))
+    created = run(["kiosks", "create", "--gym", slug, "--name", "Entrée"], env)
+    assert created.returncode == 0, created.stderr
+    code_line = next(line for line in created.stdout.splitlines() if "provisioning code" in line)
+    assert len(code_line.split(": ")[1].replace("-", "")) == 6
+    unknown = run(["kiosks", "create", "--gym", "no-such-gym", "--name", "x"], env)
+    assert unknown.returncode == 1
+    assert "no gym with slug 'no-such-gym'" in unknown.stderr
+    user = run(
+        [
+            "users",
+            "create",
+            "--email",
+            f"staff.{slug}@example.com",
+            "--role",
+            "gym_staff",
+            "--gym",
+            slug,
+        ],
+        env,
+    )
+    assert user.returncode == 0, user.stderr
+    assert "password (shown once)" in user.stdout
+    again = run(
+        [
+            "users",
+            "create",
+            "--email",
+            f"staff.{slug}@example.com",
+            "--role",
+            "gym_staff",
+            "--gym",
+            slug,
+        ],
+        env,
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    wrong = run(["users", "create", "--email", "x@example.com", "--role", "gym_manager"], env)
+    assert wrong.returncode == 1
+    assert "needs --gym" in wrong.stderr
