@@ -86,8 +86,11 @@ class SimulatedBadgeReader(QueuedBadgeReader):
     async def _run(self) -> None:
         streams: list[Awaitable[None]] = []
         if self._sim.stdin:
-            stdin = self._stdin if self._stdin is not None else sys.stdin.buffer
-            streams.append(self._read_lines(stdin, "standard input"))
+            stdin = self._stdin if self._stdin is not None else _standard_input()
+            if stdin is None:
+                logger.warning("%s: there is no standard input to read", self.description)
+            else:
+                streams.append(self._read_lines(stdin, "standard input"))
         if self._pipe_fd is not None:
             pipe = os.fdopen(self._pipe_fd, "rb", buffering=0, closefd=False)
             streams.append(self._read_lines(pipe, str(self._sim.pipe_path)))
@@ -103,13 +106,20 @@ class SimulatedBadgeReader(QueuedBadgeReader):
                 self._offer_line(line)
             return
         reader = asyncio.StreamReader()
+        # A duplicate descriptor, so closing the transport never closes the caller's file
+        # (standard input). The transport makes it non-blocking, and a terminal left that
+        # way breaks the shell after the kiosk exits, so the mode is put back.
+        pipe = os.fdopen(os.dup(stream.fileno()), "rb", buffering=0)
+        was_blocking = os.get_blocking(pipe.fileno())
         transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), stream
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
         )
         try:
             while line := await reader.readline():
                 self._offer_line(line)
         finally:
+            with contextlib.suppress(OSError):
+                os.set_blocking(pipe.fileno(), was_blocking)
             transport.close()
         logger.info("%s: %s closed", self.description, name)
 
@@ -205,6 +215,12 @@ def _open_fifo(path: Path) -> int:
             f"cannot create or open the badge pipe {path}: permission denied; choose a path "
             "the kiosk's user can write (e.g. under $JARVIS_KIOSK_STATE_DIR)"
         ) from exc
+
+
+def _standard_input() -> BinaryIO | None:
+    """The process's standard input, unless it has none (closed, as some services run)."""
+    stdin = sys.stdin
+    return None if stdin is None else stdin.buffer
 
 
 def _is_streamable(stream: BinaryIO) -> bool:

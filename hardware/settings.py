@@ -213,9 +213,10 @@ class AudioSettings(BaseModel):
         default=ResampleQuality.HQ, description="soxr recipe for the speaker."
     )
     capture_buffer_ms: int = Field(
-        default=1000,
+        default=3000,
         ge=100,
-        description="Milliseconds of microphone audio held for the event loop to pick up.",
+        description="Milliseconds of microphone audio held for the event loop to pick up: "
+        "a loop stalled for less loses nothing (frames arrive late instead).",
     )
     frame_queue_ms: int = Field(
         default=1000,

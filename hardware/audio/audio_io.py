@@ -137,8 +137,9 @@ class AudioIO:
         )
 
     async def stop(self) -> None:
-        """Close the devices (their threads are joined)."""
+        """Close the devices (their threads are joined); ``frames()`` ends."""
         self._running = False
+        self._frames_ready.set()
         for device in (self._in, self._out):
             if device is not None:
                 await asyncio.to_thread(device.stop)
@@ -150,12 +151,15 @@ class AudioIO:
     # ----------------------------------------------------------------- microphone
 
     async def frames(self) -> AsyncIterator[CapturedFrame]:
-        """20 ms frames of 24 kHz PCM16 from now on (older, unread frames are dropped)."""
+        """20 ms frames of 24 kHz PCM16 from now on (older, unread frames are dropped).
+
+        The iteration ends when the audio is stopped.
+        """
         if self.capture is None:
             raise AudioDeviceError("this audio has no microphone")
         self._frames_dropped += len(self._frames)
         self._frames.clear()
-        while True:
+        while self._running:
             while self._frames:
                 yield self._frames.popleft()
             self._frames_ready.clear()
