@@ -39,8 +39,10 @@ from kiosk_agent.adapters.realtime import (
     RealtimeConversation,
     RealtimeOptions,
     audio_source,
+    conversation_factory,
     websocket_base,
 )
+from kiosk_agent.config import KioskSettings
 from kiosk_agent.core.conversation import (
     ConversationError,
     ConversationEvent,
@@ -225,13 +227,13 @@ async def test_a_member_asks_jarvis_uses_a_tool_answers_and_says_goodbye(
 async def test_barge_in_stops_the_kiosk_and_truncates_what_the_member_did_not_hear(
     member: MemberAtKiosk,
 ) -> None:
-    # JARVIS's greeting is generated at 3 times real time and played at 8: the member
-    # interrupts it while it is still being produced.
-    async with serve(simulated(SCHEDULE, pacing=Pacing(generation_speed=3.0))) as simulator:
+    # JARVIS's greeting is generated in real time (and played 8 times faster, so the speaker
+    # waits for it): the member interrupts it while it is still being produced.
+    async with serve(simulated(SCHEDULE, pacing=Pacing(generation_speed=1.0))) as simulator:
         conv = conversation(member)
         await conv.start(await voice_start(simulator))
         watcher = Watcher(conv)
-        await until(lambda: member.playing)
+        await until(lambda: "speaking" in watcher.kinds())
         member.say(member_speech(SCHEDULE.member, "fr"))
         await until(lambda: bool(simulator.simulator.sessions[0].log.truncations))
         await until(lambda: watcher.said >= 3)  # JARVIS then answers the interruption
@@ -374,16 +376,22 @@ async def test_a_failing_tool_becomes_an_error_the_model_can_explain(
     assert facts.turns[-1].content == SCHEDULE.assistant  # JARVIS still answered
 
 
-async def test_silence_ends_the_conversation_after_the_idle_timeout(
+async def test_conversations_from_the_factory_share_the_audio_and_end_when_nobody_talks(
     member: MemberAtKiosk,
 ) -> None:
+    options = RealtimeOptions(limits=SessionLimits(idle_timeout_s=0.5))
+    factory = conversation_factory(KioskSettings(), audio=member, options=options)
     async with serve(simulated()) as simulator:
-        conv = conversation(member, idle_timeout_s=0.5)
-        await conv.start(await voice_start(simulator))
-        finished = await Watcher(conv).finished()
-        facts = await conv.end(finished.reason)
-    assert finished.reason is EndReason.IDLE_TIMEOUT
-    assert [t.role for t in facts.turns] == ["assistant"]
+        for _ in range(2):
+            conv = factory(uuid4(), MEMBER, Tools())
+            await conv.start(await voice_start(simulator))
+            finished = await Watcher(conv).finished()
+            facts = await conv.end(finished.reason)
+            assert finished.reason is EndReason.IDLE_TIMEOUT
+            assert [t.role for t in facts.turns] == ["assistant"]  # the greeting, then silence
+    await factory.aclose()  # the audio path was given, not opened: it stays the caller's
+    assert member.play("after", bytes(960))
+    assert len(simulator.simulator.sessions) == 2
 
 
 def test_the_realtime_url_must_name_the_realtime_endpoint() -> None:
