@@ -8,7 +8,9 @@ counter, so a process killed at any instant resumes exactly where the store says
 record is made once, and if the store accepted it, it must reach the cloud exactly once.
 
 Settings come from the environment like the agent's (JARVIS_KIOSK_*); the kiosk must be
-provisioned. Prints ``DRAINED <delivered>`` and exits 0 once everything is made and delivered.
+provisioned. Prints ``PRODUCED <seconds>`` once every record is queued, then
+``DRAINED <delivered by this process> <seconds>`` and exits 0 once the outbox is empty
+(seconds since the uploader started).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import os
 import random
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
@@ -106,6 +109,7 @@ async def run(args: argparse.Namespace) -> int:
         credentials=Credentials(identity.kiosk_id, identity.credential.get_secret_value()),
     )
     uploader = Uploader(store, client, settings.outbox, LogHooks())
+    began = time.perf_counter()
     uploading = asyncio.create_task(uploader.run()) if not args.no_upload else None
     rng = random.Random()
     while not args.no_produce:
@@ -117,7 +121,7 @@ async def run(args: argparse.Namespace) -> int:
         uploader.wake()
         if args.pace_ms:
             await asyncio.sleep(rng.uniform(0, 2 * args.pace_ms) / 1000)
-    print("PRODUCED", flush=True)
+    print(f"PRODUCED {time.perf_counter() - began:.3f}", flush=True)
     if uploading is not None:
         while True:
             counts = await store.read(lambda s: s.outbox_counts())
@@ -125,7 +129,7 @@ async def run(args: argparse.Namespace) -> int:
                 break
             await asyncio.sleep(0.02)  # the uploader runs meanwhile
         uploading.cancel()
-    print(f"DRAINED {uploader.delivered}", flush=True)
+        print(f"DRAINED {uploader.delivered} {time.perf_counter() - began:.3f}", flush=True)
     await client.aclose()
     await store.close()
     return 0
