@@ -37,7 +37,13 @@ def system_figures(state_dir: Path) -> SystemFigures:
         disk_free_mb=info.disk_free_bytes / 1_048_576,
         uptime_s=info.uptime_s,
         network_ok=network_ok,
-        extra={"interfaces": [i.name for i in info.network if i.is_up][:8]},
+        extra={
+            "interfaces": [i.name for i in info.network if i.is_up][:8],
+            "os": info.os,
+            "kernel": info.kernel,
+            "python": info.python,
+            "hardware": info.cpu_model,
+        },
     )
 
 
