@@ -176,10 +176,14 @@ class KioskAgent:
         if config is not None:
             self.machine.config = config
         identity = await self.link.load_identity()
-        await self._note_start()
-        self.feed(AgentStarted(now(), provisioned=identity is not None, store_ok=store_ok))
         self._store_ok = store_ok
+        await self._note_start()  # may find the store cannot be written after all
+        started = AgentStarted(now(), provisioned=identity is not None, store_ok=self._store_ok)
+        self.feed(started)
         driver = self.spawn(self._drive(), "state machine")
+        # Should the state machine's task ever fail, stop (systemd restarts the agent)
+        # rather than keep a kiosk that reads badges and does nothing with them.
+        driver.add_done_callback(lambda _: self._stopped.set())
         self.spawn(self._tick(), "clock")
         self.spawn(self.badges.run(), "badge reader")
         self.spawn(self._retry_unwritten(), "store retry")
