@@ -25,7 +25,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from contract.kiosk_api import (
     EndReason,
+    KioskConfig,
     MemberCard,
     ToolCallRequest,
     ToolCallResponse,
@@ -460,7 +461,17 @@ class RealtimeConversations:
         self._audio_settings = audio_settings
         self._audio = audio
         self._opened: AudioIO | None = None
+        self._opening = asyncio.Lock()
         self.options = options or RealtimeOptions()
+
+    def apply_config(self, config: KioskConfig) -> None:
+        """The cloud's limits for the conversations started from now on."""
+        limits = replace(
+            self.options.limits,
+            idle_timeout_s=float(config.idle_timeout_s),
+            max_session_s=float(config.max_session_s),
+        )
+        self.options = replace(self.options, limits=limits)
 
     def __call__(
         self, session_id: UUID, member: MemberCard, tools: ToolRunner
@@ -474,12 +485,14 @@ class RealtimeConversations:
         )
 
     async def audio(self) -> ConversationAudio:
-        if self._audio is None:
-            opened = open_audio(self._audio_settings)
-            await opened.start()
-            self._opened = opened
-            self._audio = opened
-        return self._audio
+        """The audio path, opened by the first conversation that needs it."""
+        async with self._opening:
+            if self._audio is None:
+                opened = open_audio(self._audio_settings)
+                await opened.start()
+                self._opened = opened
+                self._audio = opened
+            return self._audio
 
     async def aclose(self) -> None:
         """Close the audio devices this factory opened."""

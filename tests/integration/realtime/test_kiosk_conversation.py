@@ -25,6 +25,7 @@ from cloud_api.simulator import (
 )
 from contract.kiosk_api import (
     EndReason,
+    KioskConfig,
     MemberCard,
     MembershipStatus,
     ToolCallRequest,
@@ -380,8 +381,10 @@ async def test_a_failing_tool_becomes_an_error_the_model_can_explain(
 async def test_conversations_from_the_factory_share_the_audio_and_end_when_nobody_talks(
     member: MemberAtKiosk,
 ) -> None:
-    options = RealtimeOptions(limits=SessionLimits(idle_timeout_s=0.5))
-    factory = conversation_factory(KioskSettings(), audio=member, options=options)
+    factory = conversation_factory(KioskSettings(), audio=member)
+    factory.apply_config(KioskConfig(idle_timeout_s=5, max_session_s=60))
+    assert (factory.options.limits.idle_timeout_s, factory.options.limits.max_session_s) == (5, 60)
+    factory.options = RealtimeOptions(limits=SessionLimits(idle_timeout_s=0.5))  # a quick test
     async with serve(simulated()) as simulator:
         for _ in range(2):
             conv = factory(uuid4(), MEMBER, Tools())
