@@ -218,6 +218,20 @@ class Server:
             },
         )
 
+    def calls(
+        self, resp: str, *calls: tuple[str, str, str], done: str | None = "completed"
+    ) -> list[Event]:
+        """A response calling tools, given as (call_id, name, arguments); `done`: its final
+        status, or None while it is still in progress."""
+        events = [self.response_created(resp)]
+        for n, (call_id, name, arguments) in enumerate(calls):
+            events.append(
+                self.arguments_done(resp, f"item_{call_id}_{n}", call_id, name, arguments)
+            )
+        if done is not None:
+            events.append(self.response_done(resp, done))
+        return events
+
     def spoken_answer(
         self, resp: str, item: str, text: str, ms: int, chunk_ms: int = 100
     ) -> list[Event]:

@@ -65,6 +65,10 @@ def sent(actions: list[Action], kind: str | None = None) -> list[dict[str, Any]]
     ]
 
 
+def kinds(actions: list[Action]) -> list[str]:
+    return [event["type"] for event in sent(actions)]
+
+
 def active(server: Server, **limits: Any) -> RealtimeSession:
     core = new_core(greet_first=False, **limits)
     core.connected(T0)
@@ -113,7 +117,7 @@ def test_connecting_sends_the_session_config_then_greets_once_configured() -> No
     assert core.phase is Phase.CONFIGURING
     assert feed(core, [server.session_created()]) == []
     greeting = feed(core, [server.session_updated()])
-    assert [e["type"] for e in sent(greeting)] == ["response.create"]
+    assert kinds(greeting) == ["response.create"]
     assert core.phase is Phase.ACTIVE
 
 
@@ -285,50 +289,27 @@ def test_a_tool_round_trip_sends_the_output_then_asks_for_the_answer() -> None:
 def test_a_tool_that_answers_before_its_response_is_done_waits_for_it() -> None:
     server = Server()
     core = active(server)
-    feed(
-        core,
-        [
-            server.response_created("r1"),
-            server.arguments_done("r1", "f1", "call_1", "open_hours", "{}"),
-        ],
-    )
+    feed(core, server.calls("r1", ("call_1", "open_hours", "{}"), done=None))
     early = core.tool_finished("call_1", ToolCallResponse(ok=True, output={"h": 22}), T0)
-    assert [e["type"] for e in sent(early)] == ["conversation.item.create"]
-    assert [e["type"] for e in sent(feed(core, [server.response_done("r1")]))] == [
-        "response.create"
-    ]
+    assert kinds(early) == ["conversation.item.create"]
+    assert kinds(feed(core, [server.response_done("r1")])) == ["response.create"]
 
 
 def test_two_calls_in_one_response_get_one_continuation() -> None:
     server = Server()
     core = active(server)
-    feed(
-        core,
-        [
-            server.response_created("r1"),
-            server.arguments_done("r1", "f1", "call_1", "a", "{}"),
-            server.arguments_done("r1", "f2", "call_2", "b", "{}"),
-            server.response_done("r1"),
-        ],
-    )
+    feed(core, server.calls("r1", ("call_1", "a", "{}"), ("call_2", "b", "{}")))
     first = core.tool_finished("call_2", ToolCallResponse(ok=True), T0)
     second = core.tool_finished("call_1", ToolCallResponse(ok=True), T0)
-    assert [e["type"] for e in sent(first)] == ["conversation.item.create"]
-    assert [e["type"] for e in sent(second)] == ["conversation.item.create", "response.create"]
+    assert kinds(first) == ["conversation.item.create"]
+    assert kinds(second) == ["conversation.item.create", "response.create"]
     assert core.tool_finished("call_1", ToolCallResponse(ok=True), T0) == []  # once
 
 
 def test_a_failing_tool_gives_the_model_an_error_to_talk_about() -> None:
     server = Server()
     core = active(server)
-    feed(
-        core,
-        [
-            server.response_created("r1"),
-            server.arguments_done("r1", "f1", "call_1", "book_class", "{}"),
-            server.response_done("r1"),
-        ],
-    )
+    feed(core, server.calls("r1", ("call_1", "book_class", "{}")))
     actions = core.tool_finished("call_1", ToolCallResponse(ok=False, error="class is full"), T0)
     output = sent(actions, "conversation.item.create")[0]["item"]["output"]
     assert json.loads(output) == {"error": "class is full"}
@@ -339,13 +320,7 @@ def test_a_failing_tool_gives_the_model_an_error_to_talk_about() -> None:
 def test_arguments_that_are_not_a_json_object_are_refused_without_running_the_tool() -> None:
     server = Server()
     core = active(server)
-    actions = feed(
-        core,
-        [
-            server.response_created("r1"),
-            server.arguments_done("r1", "f1", "call_1", "book_class", "{not json"),
-        ],
-    )
+    actions = feed(core, server.calls("r1", ("call_1", "book_class", "{not json"), done=None))
     assert not [a for a in actions if isinstance(a, RunTool)]
     output = json.loads(sent(actions, "conversation.item.create")[0]["item"]["output"])
     assert "invalid arguments" in output["error"]
@@ -355,35 +330,18 @@ def test_arguments_that_are_not_a_json_object_are_refused_without_running_the_to
 def test_tools_of_a_cancelled_response_answer_but_ask_for_nothing_more() -> None:
     server = Server()
     core = active(server)
-    feed(
-        core,
-        [
-            server.response_created("r1"),
-            server.arguments_done("r1", "f1", "call_1", "a", "{}"),
-            server.response_done("r1", "cancelled"),
-        ],
-    )
+    feed(core, server.calls("r1", ("call_1", "a", "{}"), done="cancelled"))
     actions = core.tool_finished("call_1", ToolCallResponse(ok=True), T0)
-    assert [e["type"] for e in sent(actions)] == ["conversation.item.create"]
+    assert kinds(actions) == ["conversation.item.create"]
 
 
 def test_a_continuation_waits_for_the_response_in_progress() -> None:
     server = Server()
     core = active(server)
-    feed(
-        core,
-        [
-            server.response_created("r1"),
-            server.arguments_done("r1", "f1", "call_1", "a", "{}"),
-            server.response_done("r1"),
-            server.response_created("r2"),
-        ],
-    )
+    feed(core, [*server.calls("r1", ("call_1", "a", "{}")), server.response_created("r2")])
     actions = core.tool_finished("call_1", ToolCallResponse(ok=True), T0)
-    assert [e["type"] for e in sent(actions)] == ["conversation.item.create"]
-    assert [e["type"] for e in sent(feed(core, [server.response_done("r2")]))] == [
-        "response.create"
-    ]
+    assert kinds(actions) == ["conversation.item.create"]
+    assert kinds(feed(core, [server.response_done("r2")])) == ["response.create"]
 
 
 def test_usage_is_summed_by_kind_over_every_response_cancelled_ones_included() -> None:
@@ -570,9 +528,7 @@ def test_after_a_reconnect_the_conversation_is_replayed_as_text_without_a_new_gr
     feed(core, server.spoken_answer("r1", "a1", "Yoga mardi.", 400))
     core.connection_lost(T0 + 5, 1006, "")
     replay = core.connected(T0 + 6)
-    assert [e["type"] for e in sent(replay)] == ["session.update"] + 3 * [
-        "conversation.item.create"
-    ]
+    assert kinds(replay) == ["session.update"] + 3 * ["conversation.item.create"]
     items = [e["item"] for e in sent(replay, "conversation.item.create")]
     assert items[1] == {
         "type": "message",
@@ -586,10 +542,7 @@ def test_after_a_reconnect_the_conversation_is_replayed_as_text_without_a_new_gr
 def test_a_tool_result_for_a_lost_connection_is_recorded_but_not_sent() -> None:
     server = Server()
     core = active(server)
-    feed(
-        core,
-        [server.response_created("r1"), server.arguments_done("r1", "f1", "call_1", "a", "{}")],
-    )
+    feed(core, server.calls("r1", ("call_1", "a", "{}"), done=None))
     core.connection_lost(T0, 1006, "")
     core.connected(T0 + 1)
     assert core.tool_finished("call_1", ToolCallResponse(ok=True), T0 + 1) == []
@@ -626,15 +579,7 @@ def test_goodbye_waits_for_the_answer_even_when_the_transcript_comes_late() -> N
 def test_a_tool_can_end_the_session_after_the_last_answer() -> None:
     server = Server()
     core = active(server)
-    feed(
-        core,
-        [
-            server.response_created("r1"),
-            server.arguments_done("r1", "f1", "call_1", "end_session", "{}"),
-            server.response_done("r1"),
-        ],
-        T0 + 1,
-    )
+    feed(core, server.calls("r1", ("call_1", "end_session", "{}")), T0 + 1)
     core.tool_finished("call_1", ToolCallResponse(ok=True, end_session=True), T0 + 1.2)
     assert core.tick(T0 + 1.3, playing=False) == []
     feed(core, server.spoken_answer("r2", "a2", "À bientôt !", 500), T0 + 1.4)
