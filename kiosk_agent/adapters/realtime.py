@@ -509,11 +509,4 @@ def conversation_factory(
     options: RealtimeOptions | None = None,
 ) -> RealtimeConversations:
     """What ``kiosk_agent.app`` plugs in (see :mod:`kiosk_agent.core.conversation`)."""
-    return RealtimeConversations(_audio_settings(settings), audio=audio, options=options)
-
-
-def _audio_settings(settings: KioskSettings) -> AudioSettings:
-    # The kiosk's settings carry a `hardware.settings.AudioSettings` section once the
-    # composition root wires the audio path; until then the defaults describe the device.
-    section = getattr(settings, "audio", None)
-    return section if isinstance(section, AudioSettings) else AudioSettings()
+    return RealtimeConversations(settings.audio, audio=audio, options=options)
