@@ -7,6 +7,7 @@ database open, so stopping `serve` is an outage of the API only), provisions a k
 1. outage: with the cloud stopped, the kiosk queues N session records (0–3 turns each,
    every one fsynced: `synchronous=FULL`); the cloud comes back and the kiosk's real uploader
    drains the outbox. Prints records/s for both, and checks every record is stored once.
+   Repeated with a fresh kiosk each time; the median run is reported.
 2. idle: `jarvis-kiosk run` provisioned and idle (heartbeats at the cloud's 30 s, the
    simulated badge reader listening) for a while; its CPU and memory (RSS, USS).
 3. durability, L times: agent processes SIGKILLed at random moments while they queue and
@@ -15,7 +16,7 @@ database open, so stopping `serve` is an outage of the API only), provisions a k
 
 Writes bench/results/kiosk_outbox.json.
 
-    python -m bench.kiosk_outbox [--records 10000] [--idle-seconds 60] [--loops 5]
+    python -m bench.kiosk_outbox [--records 10000] [--repeat 3] [--idle-seconds 60] [--loops 5]
 """
 
 from __future__ import annotations
@@ -300,6 +301,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--loops", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3, help="drain runs (the median is kept)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="jarvis-bench-kiosk-"))
@@ -320,8 +322,15 @@ def main() -> None:
                     "returning id"
                 ).fetchall()
             ]
-        env, kiosk_id = provision(cloud, admin_url, "bench-kiosk", data_dir / "kiosk", members)
-        drain = drain_after_outage(cloud, admin_url, env, kiosk_id, args.records)
+        drains = []
+        for run in range(args.repeat):
+            folder = data_dir / f"kiosk-{run}"
+            env, kiosk_id = provision(cloud, admin_url, "bench-kiosk", folder, members)
+            drains.append(drain_after_outage(cloud, admin_url, env, kiosk_id, args.records))
+            print(f"run {run}: drained at {drains[-1]['drain_records_per_s']} records/s")
+        drain = dict(sorted(drains, key=lambda d: d["drain_records_per_s"])[len(drains) // 2])
+        drain["runs_records_per_s"] = [d["drain_records_per_s"] for d in drains]
+        drain["stored_exactly_once"] = all(d["stored_exactly_once"] for d in drains)
         idle = idle_agent(env, args.idle_seconds)
         loops = durability(cloud, admin_url, "bench-kiosk", data_dir, members, args.loops)
     finally:

@@ -68,16 +68,24 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"jarvis-kiosk {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main_callback(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """Settings come from /etc/jarvis-kiosk/kiosk.env (or $JARVIS_KIOSK_CONFIG) and
     JARVIS_KIOSK_* environment variables; see docs/KIOSK.md."""
-    if version:
-        typer.echo(f"jarvis-kiosk {__version__}")
-        raise typer.Exit(0)
     try:
         loaded = load_settings()
     except SettingsError as exc:
