@@ -115,10 +115,10 @@ systemctl daemon-reload
 systemctl enable jarvis-kiosk.service >/dev/null
 if [ -f "$STATE_DIR/credential.json" ]; then
     systemctl restart jarvis-kiosk.service
-    say "done: the agent was restarted; check it with: jarvis-kiosk status"
+    say "done: the agent was restarted; check it with: sudo jarvis-kiosk status"
 else
     systemctl start jarvis-kiosk.service
     say "done. Next: provision this kiosk with the code from the gym's manager:"
     echo "    sudo jarvis-kiosk provision${CLOUD_URL:+ --cloud-url $CLOUD_URL}"
-    echo "then check it:  sudo jarvis-kiosk doctor --skip-audio && jarvis-kiosk status"
+    echo "then check it:  sudo jarvis-kiosk status   (and, agent stopped, sudo jarvis-kiosk doctor)"
 fi
