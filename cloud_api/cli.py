@@ -159,11 +159,27 @@ def serve(host: HostOption = None, port: PortOption = None, workers: WorkersOpti
 
 
 @app.command()
-def demo(host: HostOption = None, port: PortOption = None) -> None:
-    """Everything on the embedded default: database, migrations, demo data, API."""
+def demo(
+    host: HostOption = None,
+    port: PortOption = None,
+    kiosk: Annotated[
+        bool, typer.Option(help="Also run a simulated kiosk that talks to JARVIS.")
+    ] = True,
+    simulator_port: Annotated[int, typer.Option(help="Port of the Realtime simulator.")] = 8100,
+    badge_port: Annotated[
+        int, typer.Option(help="Port of the demo kiosk's simulated badge reader.")
+    ] = 8300,
+) -> None:
+    """Everything on the embedded default: database, demo data, API, Realtime simulator
+    (unless OPENAI_API_KEY is set) and a simulated kiosk."""
+    from pydantic import SecretStr
+
+    from cloud_api import demo as demo_parts
     from cloud_api.seed.demo import DEMO_PASSWORD, seed_demo
 
     settings = load_settings()
+    host, port = host or settings.host, port or settings.port
+    ensure_port_free(host, port)
     with database(settings) as resolved:
         assert resolved.database_url
         url = resolved.database_url
@@ -171,7 +187,95 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
         summary = guarded(lambda: seed_demo(url))
         typer.echo(summary.describe())
         typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
-        run_server(resolved, host or settings.host, port or settings.port)
+        home = resolved.data_dir.resolve() / "demo"
+        (home / "logs").mkdir(parents=True, exist_ok=True)
+        processes = demo_parts.DemoProcesses(home / "logs")
+        try:
+            if resolved.openai_api_key is None:
+                ensure_port_free("127.0.0.1", simulator_port)
+                key, base = demo_parts.start_simulator(processes, simulator_port, typer.echo)
+                resolved = resolved.model_copy(
+                    update={"openai_api_key": SecretStr(key), "openai_base_url": base}
+                )
+            else:
+                typer.echo("OPENAI_API_KEY is set: voice sessions use OpenAI (and cost money)")
+            if kiosk:
+                ensure_port_free("127.0.0.1", badge_port)
+                demo_parts.launch_kiosk_when_ready(
+                    processes,
+                    home,
+                    f"http://127.0.0.1:{port}",
+                    lambda: _demo_kiosk_code(resolved),
+                    _demo_badge(url),
+                    badge_port,
+                    typer.echo,
+                )
+            run_server(resolved, host, port)
+        finally:
+            processes.stop()
+
+
+def _demo_badge(url: str) -> str:
+    """A French-speaking member of the demo gym in good standing."""
+    from cloud_api.demo import DEMO_GYM
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select m.badge_id from gym_members m join gyms g on g.id = m.gym_id "
+            "join member_preferences p on p.member_id = m.id "
+            "where g.slug = %s and m.is_active and p.language = 'fr' "
+            "and m.membership_expires_on > current_date + 60 order by m.badge_id limit 1",
+            (DEMO_GYM,),
+        ).fetchone()
+    if row is None:
+        raise fail("the demo gym has no member to tap: run `jarvis-cloud db seed --demo`")
+    return str(row[0])
+
+
+def _demo_kiosk_code(settings: CloudSettings) -> str:
+    """A fresh code for the demo's kiosk (created the first time)."""
+    import asyncio
+    from datetime import timedelta
+
+    from psycopg.rows import dict_row
+
+    from cloud_api import kiosks
+    from cloud_api.demo import DEMO_GYM
+    from cloud_api.services import code_pepper
+
+    assert settings.database_url
+    url = settings.database_url
+
+    async def issue() -> str:
+        ttl = timedelta(minutes=settings.provisioning_code_ttl_min)
+        pepper, actor = code_pepper(settings), kiosks.Actor("system")
+        async with (
+            await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn,
+            conn.transaction(),
+        ):
+            cur = await conn.execute(
+                "select k.id from kiosks k join gyms g on g.id = k.gym_id "
+                "where g.slug = %s and k.name = 'JARVIS Démo'",
+                (DEMO_GYM,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                issued = await kiosks.create_kiosk(
+                    conn,
+                    gym_slug=DEMO_GYM,
+                    name="JARVIS Démo",
+                    location="Accueil",
+                    pepper=pepper,
+                    ttl=ttl,
+                    actor=actor,
+                )
+            else:
+                issued = await kiosks.regenerate_code(
+                    conn, kiosk_id=row["id"], pepper=pepper, ttl=ttl, actor=actor
+                )
+            return issued.code
+
+    return asyncio.run(issue())
 
 
 @app.command()

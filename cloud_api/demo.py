@@ -1,0 +1,213 @@
+"""`jarvis-cloud demo`: the whole product on one machine, around the cloud API.
+
+Besides the API (served by the CLI), the demo runs:
+
+* the project's OpenAI Realtime simulator, unless OPENAI_API_KEY is set (then the real
+  OpenAI is used: sessions cost money);
+* a simulated kiosk: a real `jarvis-kiosk` process, provisioned with a real six-character
+  code for Atlas Bordeaux Centre, whose badge reader listens on a local HTTP port and whose
+  microphone is a WAV file of a member speaking (espeak-ng when installed, tone bursts
+  otherwise). Once it is up, the demo taps one member's badge so a conversation happens.
+
+Everything lives under `<data_dir>/demo/` and stops with the demo.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+DEMO_GYM = "atlas-bordeaux-centre"
+WAV_RATE = 22_050
+# What the member says, with room for JARVIS to answer in between (seconds of silence first).
+MEMBER_LINES = (
+    (5.0, "Quels sont mes cours cette semaine ?"),
+    (11.0, "Super, et la salle ferme à quelle heure ce soir ?"),
+    (8.0, "Merci, au revoir !"),
+)
+
+
+@dataclass
+class DemoProcesses:
+    """The demo's helper processes, stopped together."""
+
+    log_dir: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def cli(module: str) -> list[str]:
+    return [sys.executable, "-c", f"from {module} import main; main()"]
+
+
+def start_simulator(
+    processes: DemoProcesses, port: int, say: Callable[[str], None]
+) -> tuple[str, str]:
+    """Start the Realtime simulator; return (org key it accepts, OpenAI base URL)."""
+    key = "sk-demo-" + secrets.token_hex(16)
+    env = {**os.environ, "OPENAI_API_KEY": key}
+    processes.start("simulator", [*cli("cloud_api.cli"), "simulator", "--port", str(port)], env)
+    base = f"http://127.0.0.1:{port}/v1"
+    say(f"Realtime simulator on {base} (logs: {processes.log_dir / 'simulator.log'})")
+    return key, base
+
+
+def member_wav(path: Path) -> Path:
+    """A WAV of the demo member speaking the simulator's script, with pauses."""
+    chunks: list[bytes] = []
+    espeak = shutil.which("espeak-ng")
+    for pause_s, line in MEMBER_LINES:
+        chunks.append(b"\0\0" * int(pause_s * WAV_RATE))
+        chunks.append(_spoken(line) if espeak else _tone_burst(1.5))
+    chunks.append(b"\0\0" * int(6 * WAV_RATE))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(WAV_RATE)
+        out.writeframes(b"".join(chunks))
+    return path
+
+
+def _spoken(text: str) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "line.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", "fr", "-w", str(target), text], check=True, capture_output=True
+        )
+        with wave.open(str(target), "rb") as spoken:
+            if spoken.getframerate() != WAV_RATE or spoken.getnchannels() != 1:
+                return _tone_burst(1.5)
+            return spoken.readframes(spoken.getnframes())
+
+
+def _tone_burst(seconds: float) -> bytes:
+    count = int(seconds * WAV_RATE)
+    return b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / WAV_RATE)))
+        for i in range(count)
+    )
+
+
+def kiosk_env(home: Path, cloud_url: str, badge_port: int) -> dict[str, str]:
+    """The simulated kiosk's configuration, written where an installer would put it."""
+    config = home / "kiosk.env"
+    config.write_text(
+        "\n".join(
+            [
+                "# The demo's simulated kiosk (written by jarvis-cloud demo).",
+                f"JARVIS_KIOSK_CLOUD__URL={cloud_url}",
+                "JARVIS_KIOSK_BADGE__KIND=simulated",
+                "JARVIS_KIOSK_BADGE__SIMULATED__STDIN=false",
+                f"JARVIS_KIOSK_BADGE__SIMULATED__HTTP_PORT={badge_port}",
+                "JARVIS_KIOSK_AUDIO__BACKEND=file",
+                f"JARVIS_KIOSK_AUDIO__INPUT_WAV={member_wav(home / 'member.wav')}",
+                f"JARVIS_KIOSK_AUDIO__OUTPUT_WAV={home / 'jarvis-said.wav'}",
+                "JARVIS_KIOSK_AUDIO__FILE_LOOP=true",
+                "JARVIS_KIOSK_ANNOUNCE__SPEAK=false",
+                "",
+            ]
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JARVIS_KIOSK_")}
+    env.update({"JARVIS_KIOSK_CONFIG": str(config), "JARVIS_KIOSK_STATE_DIR": str(home / "state")})
+    return env
+
+
+def run_kiosk(
+    processes: DemoProcesses,
+    home: Path,
+    cloud_url: str,
+    code: str,
+    badge: str,
+    badge_port: int,
+    say: Callable[[str], None],
+) -> None:
+    """Provision the simulated kiosk with `code`, run it, and tap `badge` once it is up."""
+    env = kiosk_env(home, cloud_url, badge_port)
+    provision = subprocess.run(
+        [*cli("kiosk_agent.cli"), "provision", "--code", code, "--force"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if provision.returncode != 0:
+        say(f"the demo kiosk could not be provisioned: {provision.stderr.strip()}")
+        return
+    say(f"demo kiosk provisioned with code {code} (config: {home / 'kiosk.env'})")
+    processes.start("kiosk", [*cli("kiosk_agent.cli"), "run"], env)
+    tap = f"http://127.0.0.1:{badge_port}/badge"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(tap, content=badge, timeout=5).raise_for_status()
+        except httpx.HTTPError:
+            time.sleep(0.5)
+            continue
+        say(
+            f"tapped badge {badge} on the demo kiosk: JARVIS is talking "
+            f"(kiosk log: {processes.log_dir / 'kiosk.log'})"
+        )
+        say(f"tap another: curl -d <badge id> {tap}")
+        return
+    say(f"the demo kiosk's badge reader did not come up; see {processes.log_dir / 'kiosk.log'}")
+
+
+def launch_kiosk_when_ready(
+    processes: DemoProcesses,
+    home: Path,
+    cloud_url: str,
+    issue_code: Callable[[], str],
+    badge: str,
+    badge_port: int,
+    say: Callable[[str], None],
+) -> threading.Thread:
+    """In the background: wait for the API, then provision and run the demo kiosk."""
+
+    def launch() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{cloud_url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            say("the API did not come up; the demo kiosk was not started")
+            return
+        run_kiosk(processes, home, cloud_url, issue_code(), badge, badge_port, say)
+
+    thread = threading.Thread(target=launch, name="demo-kiosk", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,91 @@
+"""`jarvis-cloud demo` end to end: embedded Postgres, demo data, the API, the Realtime
+simulator and a simulated kiosk that holds a whole conversation and uploads it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from cloud_api.db.embedded import EmbeddedPostgres
+from tests.cloud_server import free_port
+
+
+def test_make_demo_runs_the_whole_product() -> None:
+    home = Path(tempfile.mkdtemp(prefix="jarvis-demo-test-"))
+    home.chmod(0o755)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JARVIS_", "DATABASE_URL", "OPENAI_"))
+    }
+    env["JARVIS_DATA_DIR"] = str(home / "jarvis")
+    port, simulator, badge = free_port(), free_port(), free_port()
+    log = home / "demo.log"
+    database = EmbeddedPostgres(home / "jarvis")  # joins the demo's server to read what it stored
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from cloud_api.cli import main; main()",
+                "demo",
+                "--port",
+                str(port),
+                "--simulator-port",
+                str(simulator),
+                "--badge-port",
+                str(badge),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while "JARVIS is talking" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
+        kiosk_log = home / "jarvis" / "demo" / "logs" / "kiosk.log"
+        while "recorded in the outbox" not in kiosk_log.read_text():
+            assert time.monotonic() < deadline, kiosk_log.read_text()
+            time.sleep(0.5)
+        assert "ended (goodbye" in kiosk_log.read_text()
+        admin = database.start()
+        stored: list[tuple[object, ...]] = []
+        while not stored:
+            with psycopg.connect(admin) as conn:
+                stored = conn.execute(
+                    "select s.end_reason, s.turn_count, jsonb_array_length(s.tool_calls) "
+                    "from realtime_sessions s join kiosks k on k.id = s.kiosk_id "
+                    "where k.name = 'JARVIS Démo'"
+                ).fetchall()
+            assert time.monotonic() < deadline, "the session never reached the cloud"
+            time.sleep(0.5)
+        end_reason, turns, tools = stored[0]
+        assert end_reason == "goodbye"
+        assert int(str(turns)) >= 6
+        assert int(str(tools)) >= 2  # JARVIS ran the cloud's tools for real
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=90)
+        database.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    assert proc.returncode == 0
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"--badge-port {badge}|simulator --port {simulator}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert leftovers.stdout == ""
