@@ -196,18 +196,18 @@ def stored(admin_url: str, kiosk_id: str) -> tuple[int, int]:
 
 
 def drain_after_outage(
-    cloud: Cloud, admin_url: str, env: dict[str, str], kiosk_id: str, records: int
+    cloud: Cloud, admin_url: str, env: dict[str, str], kiosk_id: str, records: int, seed: str
 ) -> dict[str, Any]:
     cloud.stop()
     print(f"outage: queueing {records} session records with the cloud down…")
-    queue = child(env, "--total", str(records), "--seed", "drain", "--no-upload")
+    queue = child(env, "--total", str(records), "--seed", seed, "--no-upload")
     out, _ = queue.communicate(timeout=3600)
     if queue.returncode != 0:
         raise SystemExit(out)
     queued_s = figure(out, "PRODUCED", 1)
     cloud.start()
     print("the cloud is back: draining…")
-    drain = child(env, "--total", str(records), "--seed", "drain", "--no-produce")
+    drain = child(env, "--total", str(records), "--seed", seed, "--no-produce")
     out, _ = drain.communicate(timeout=3600)
     if drain.returncode != 0:
         raise SystemExit(out)
@@ -215,6 +215,7 @@ def drain_after_outage(
     drained_s = figure(out, "DRAINED", 2)
     rows, distinct = stored(admin_url, kiosk_id)
     return {
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
         "records": records,
         "queue_s": round(queued_s, 2),
         "queue_records_per_s": round(records / queued_s, 1),
@@ -326,7 +327,12 @@ def main() -> None:
         for run in range(args.repeat):
             folder = data_dir / f"kiosk-{run}"
             env, kiosk_id = provision(cloud, admin_url, "bench-kiosk", folder, members)
-            drains.append(drain_after_outage(cloud, admin_url, env, kiosk_id, args.records))
+            # Record ids are made from the seed: each kiosk needs its own (the cloud refuses a
+            # session id that belongs to another kiosk).
+            drain = drain_after_outage(
+                cloud, admin_url, env, kiosk_id, args.records, f"drain-{run}"
+            )
+            drains.append(drain)
             print(f"run {run}: drained at {drains[-1]['drain_records_per_s']} records/s")
         drain = dict(sorted(drains, key=lambda d: d["drain_records_per_s"])[len(drains) // 2])
         drain["runs_records_per_s"] = [d["drain_records_per_s"] for d in drains]
@@ -365,6 +371,8 @@ def main() -> None:
     RESULTS.write_text(json.dumps(report, indent=2))
     print(f"wrote {RESULTS}")
     shutil.rmtree(data_dir, ignore_errors=True)
+    if not (drain["stored_exactly_once"] and loops["all_exactly_once"]):
+        raise SystemExit("FAILED: some records were not stored exactly once (see above)")
 
 
 if __name__ == "__main__":
