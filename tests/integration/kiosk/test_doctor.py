@@ -20,6 +20,8 @@ def test_a_ready_kiosk_passes_every_check(cloud: CloudServer, tmp_path: Path) ->
             "JARVIS_KIOSK_AUDIO__INPUT_WAV": str(speech),
             "JARVIS_KIOSK_AUDIO__FILE_LOOP": "true",
             "JARVIS_KIOSK_STORE__MIN_FREE_MB": "1",
+            "JARVIS_KIOSK_DOCTOR__MIC_SECONDS": "0.6",
+            "JARVIS_KIOSK_DOCTOR__TONE_SECONDS": "0.3",
         },
     )
     identity = home.provision(cloud.base_url, cloud.create_kiosk("gym-a", "Doctor"))
@@ -63,7 +65,12 @@ def test_a_silent_microphone_fails_with_advice(cloud: CloudServer, tmp_path: Pat
     quiet = write_wav(tmp_path / "quiet.wav", silence(3000))
     home = KioskHome(
         tmp_path / "kiosk",
-        extra={"JARVIS_KIOSK_AUDIO__BACKEND": "file", "JARVIS_KIOSK_AUDIO__INPUT_WAV": str(quiet)},
+        extra={
+            "JARVIS_KIOSK_AUDIO__BACKEND": "file",
+            "JARVIS_KIOSK_AUDIO__INPUT_WAV": str(quiet),
+            "JARVIS_KIOSK_DOCTOR__MIC_SECONDS": "0.6",
+            "JARVIS_KIOSK_DOCTOR__TONE_SECONDS": "0.3",
+        },
     )
     result = home.cli("doctor", "--skip-reader")
     assert result.returncode == 1

@@ -26,7 +26,7 @@ from tests.integration.kiosk.outbox_child import COUNTER, record_id, turns_of
 
 TOTAL = 200
 ROUNDS = 6
-PACE_MS = 40  # 200 records take about 8 s to make: every round is killed mid-run
+PACE_MS = 30  # 200 records take about 6 s to make: every round is killed mid-run
 
 
 def provision_directly(cloud: CloudServer, home: KioskHome, gym: str) -> KioskIdentity:
@@ -84,7 +84,7 @@ def test_killed_agents_and_a_cloud_outage_lose_and_double_nothing(
     try:
         for round_ in range(ROUNDS):
             process = child(home, members, seed)
-            time.sleep(rng.uniform(0.6, 2.0))
+            time.sleep(rng.uniform(0.6, 1.5))
             if round_ == 1:
                 cloud.stop()  # the outage spans the next rounds' kills
             if round_ == 4:
