@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from contract.kiosk_api import HeartbeatResponse, KioskCommand, KioskConfig
 from kiosk_agent import __version__
-from kiosk_agent.adapters.cloud import CloudClient, CloudError, CredentialRejected
+from kiosk_agent.adapters.cloud import CloudClient, CloudError
 from kiosk_agent.adapters.store import KioskStore, disk_status
 from kiosk_agent.adapters.store_base import StoreError
 from kiosk_agent.adapters.store_worker import StoreWorker
@@ -27,7 +27,7 @@ from kiosk_agent.core.heartbeat import (
     build_heartbeat,
 )
 from kiosk_agent.core.machine import AgentState
-from kiosk_agent.services.hooks import AgentHooks, is_outage
+from kiosk_agent.services.hooks import AgentHooks, report
 
 logger = logging.getLogger(__name__)
 
@@ -146,12 +146,7 @@ class HeartbeatService:
             response = await self._client.heartbeat(request)
         except CloudError as exc:
             result = BeatResult(sent_at, ok=False, error=str(exc))
-            if isinstance(exc, CredentialRejected):
-                self._hooks.credential_rejected(str(exc))
-            elif is_outage(exc):
-                self._hooks.cloud_unreachable(str(exc))
-            else:
-                self._hooks.error(f"heartbeat refused: {exc}")
+            report(self._hooks, exc, "heartbeat")
         else:
             result = BeatResult(sent_at, ok=True, response=response)
             self._hooks.cloud_reachable()

@@ -8,6 +8,7 @@ from kiosk_agent.adapters.cloud import (
     CloudError,
     CloudUnavailable,
     CloudUnreachable,
+    CredentialRejected,
     NotJarvisCloud,
 )
 
@@ -29,3 +30,14 @@ class AgentHooks(Protocol):
 def is_outage(exc: CloudError) -> bool:
     """Whether the error means the cloud is out of reach (as opposed to refusing a request)."""
     return isinstance(exc, CloudUnreachable | CloudUnavailable | NotJarvisCloud)
+
+
+def report(hooks: AgentHooks, exc: CloudError, what: str) -> None:
+    """Tell the agent what a failed call means: a refused credential, an outage, or a
+    refusal worth keeping as the last error (``what`` names the call, e.g. "heartbeat")."""
+    if isinstance(exc, CredentialRejected):
+        hooks.credential_rejected(str(exc))
+    elif is_outage(exc):
+        hooks.cloud_unreachable(str(exc))
+    else:
+        hooks.error(f"{what} refused: {exc}")

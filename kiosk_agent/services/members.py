@@ -10,12 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from contract.kiosk_api import MemberCard, MembershipStatus
-from kiosk_agent.adapters.cloud import CloudClient, CloudError, CredentialRejected
+from kiosk_agent.adapters.cloud import CloudClient, CloudError
 from kiosk_agent.adapters.store import KioskStore
 from kiosk_agent.adapters.store_base import StoreError
 from kiosk_agent.adapters.store_worker import StoreWorker
 from kiosk_agent.core.machine import MemberSource
-from kiosk_agent.services.hooks import AgentHooks, is_outage
+from kiosk_agent.services.hooks import AgentHooks, report
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +52,7 @@ class MemberDirectory:
                 f"the cloud did not answer a badge lookup within {self._lookup_timeout_s:g} s"
             )
         except CloudError as exc:
-            if isinstance(exc, CredentialRejected):
-                self._hooks.credential_rejected(str(exc))
-            elif is_outage(exc):
-                self._hooks.cloud_unreachable(str(exc))
-            else:
-                self._hooks.error(f"badge lookup refused: {exc}")
+            report(self._hooks, exc, "badge lookup")
         else:
             self._hooks.cloud_reachable()
             # The cache is a convenience here; the store worker reports any trouble.
@@ -109,12 +104,7 @@ class MemberDirectory:
                 if not page.has_more:
                     break
         except CloudError as exc:
-            if isinstance(exc, CredentialRejected):
-                self._hooks.credential_rejected(str(exc))
-            elif is_outage(exc):
-                self._hooks.cloud_unreachable(str(exc))
-            else:
-                self._hooks.error(f"member sync refused: {exc}")
+            report(self._hooks, exc, "member sync")
             return received
         except StoreError:
             return received
