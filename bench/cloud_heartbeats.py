@@ -31,7 +31,7 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
-from bench.rls_overhead import machine
+from bench.machine import machine
 from cloud_api import kiosks
 from cloud_api.config import CloudSettings
 from cloud_api.services import code_pepper

@@ -31,7 +31,7 @@ from uuid import uuid4
 
 from openai import AsyncOpenAI
 
-from bench.rls_overhead import machine
+from bench.machine import machine
 from cloud_api.simulator import Pacing, Script, ScriptTurn, SimulatorSettings, serve
 from cloud_api.simulator.voice import Voice, VoiceKind
 from contract.kiosk_api import (

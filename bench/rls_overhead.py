@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import statistics
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ from typing import Any
 
 import psycopg
 
+from bench.machine import machine
 from cloud_api.db.database import SET_REQUEST_CONTEXT, request_context
 from cloud_api.db.embedded import EmbeddedPostgres
 from cloud_api.db.migrate import migrate
@@ -164,30 +163,6 @@ def run(gyms: int, iterations: int, data_dir: Path) -> dict[str, Any]:
         }
     finally:
         server.stop()
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in lscpu.splitlines()
-                if line.startswith("Model name")
-            ),
-            "",
-        )
-    except OSError:
-        pass
-    import os
-
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-    }
 
 
 def main() -> None:
