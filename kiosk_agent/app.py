@@ -20,13 +20,13 @@ import logging
 import os
 import signal
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from contract.kiosk_api import EventKind, KioskConfig, KioskEvent, SessionRecord
+from contract.kiosk_api import EventKind, KioskConfig, KioskEvent
 from kiosk_agent import __version__
 from kiosk_agent.adapters.announcer import Announcer
 from kiosk_agent.adapters.clock import now
@@ -59,12 +59,12 @@ from kiosk_agent.core.machine import (
     StartVoice,
     StateChanged,
     Stopped,
-    StoreHealth,
     Tick,
     VoiceStartFailed,
 )
 from kiosk_agent.link import CloudLink, load_conversation_factory
 from kiosk_agent.readers import BadgeLoop
+from kiosk_agent.records import RecordKeeper, microphone_evidence
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +95,21 @@ class KioskAgent:
         self.system_figures = system or (lambda: system_figures(settings.state_dir))
         self._inputs: asyncio.Queue[Input] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._unwritten: deque[SessionRecord | KioskEvent] = deque()
-        self._store_ok = True
         self._online: bool | None = None
         self._last_error: tuple[datetime, str] | None = None
         self._last_driven = time.monotonic()
         self._stopped = asyncio.Event()
+        self._mic_ok: bool | None = None
         self.machine = KioskMachine(debounce_s=settings.session.debounce_s)
         self.badges = BadgeLoop(settings.badge, self.feed, now, self.error)
         self.link = CloudLink(self)
+        self.records = RecordKeeper(
+            self.store,
+            feed=self.feed,
+            error=self.error,
+            written=self.link.wake_uploader,
+            retry_s=settings.store.write_retry_s,
+        )
 
     # -- what services and tasks call -------------------------------------------------------
 
@@ -139,7 +145,7 @@ class KioskAgent:
         return self.machine.state
 
     def device_figures(self) -> DeviceFigures:
-        return self.badges.figures()
+        return replace(self.badges.figures(), mic_ok=self._mic_ok)
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(work, name=name)
@@ -176,9 +182,9 @@ class KioskAgent:
         if config is not None:
             self.machine.config = config
         identity = await self.link.load_identity()
-        self._store_ok = store_ok
+        self.records.ok = store_ok
         await self._note_start()  # may find the store cannot be written after all
-        started = AgentStarted(now(), provisioned=identity is not None, store_ok=self._store_ok)
+        started = AgentStarted(now(), provisioned=identity is not None, store_ok=self.records.ok)
         self.feed(started)
         driver = self.spawn(self._drive(), "state machine")
         # Should the state machine's task ever fail, stop (systemd restarts the agent)
@@ -186,7 +192,7 @@ class KioskAgent:
         driver.add_done_callback(lambda _: self._stopped.set())
         self.spawn(self._tick(), "clock")
         self.spawn(self.badges.run(), "badge reader")
-        self.spawn(self._retry_unwritten(), "store retry")
+        self.spawn(self.records.retry_forever(), "store retry")
         if self.notifier.watchdog_s:
             self.spawn(self._watchdog(self.notifier.watchdog_s), "watchdog")
         if identity is not None:
@@ -204,13 +210,7 @@ class KioskAgent:
 
     async def _shutdown(self) -> None:
         self.notifier.stopping("stopping")
-        await self._flush_unwritten()
-        for record in self._unwritten:
-            logger.error(
-                "record %s could not be written to the store before stopping and is lost: %s",
-                record.id,
-                self.store.problem,
-            )
+        await self.records.last_chance()
         await self.link.close()
         await self._publish({"agent_clean_exit": "1", "agent_state": AgentState.STOPPED.value})
         for task in list(self._tasks):
@@ -272,7 +272,7 @@ class KioskAgent:
                     "announce",
                 )
             case RecordEvent(event=event):
-                await self._keep(event)
+                await self.records.keep(event)
             case RecordSession(record=record):
                 logger.info(
                     "session %s ended (%s, %d turns): recorded in the outbox",
@@ -280,7 +280,8 @@ class KioskAgent:
                     record.end_reason.value,
                     len(record.turns),
                 )
-                await self._keep(record)
+                self._mic_ok = microphone_evidence(record, self._mic_ok)
+                await self.records.keep(record)
             case StateChanged(state=state, detail=detail):
                 logger.info("state: %s (%s)", state.value, detail)
                 self.notifier.status(f"{state.value}: {detail}")
@@ -304,37 +305,6 @@ class KioskAgent:
         else:
             card, source = await directory.lookup(badge_id)
         self.feed(MemberChecked(now(), check_id, card, source))
-
-    # -- records ----------------------------------------------------------------------------
-
-    async def _keep(self, record: SessionRecord | KioskEvent) -> None:
-        self._unwritten.append(record)
-        await self._flush_unwritten()
-
-    async def _flush_unwritten(self) -> None:
-        while self._unwritten:
-            record = self._unwritten[0]
-            try:
-                await self.store.write(_enqueuer(record))
-            except StoreError as exc:
-                if self._store_ok:
-                    self._store_ok = False
-                    self.error(f"cannot write to the local store: {exc}")
-                    self.feed(StoreHealth(now(), ok=False, reason=str(exc)))
-                return
-            self._unwritten.popleft()
-        if not self._store_ok:
-            self._store_ok = True
-            self.feed(StoreHealth(now(), ok=True))
-        self.link.wake_uploader()
-
-    async def _retry_unwritten(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.store.write_retry_s)
-            if self._unwritten or not self._store_ok:
-                with contextlib.suppress(StoreError):
-                    await self.store.write(lambda s: s.enforce_budget())
-                await self._flush_unwritten()
 
     # -- status, clock, watchdog ------------------------------------------------------------
 
@@ -362,9 +332,9 @@ class KioskAgent:
         if previous_exit == "unclean":
             logger.warning("the previous run did not stop cleanly (power cut, crash or kill)")
         detail: dict[str, Any] = {"version": __version__, "previous_exit": previous_exit}
-        await self._keep(self._event(EventKind.AGENT_STARTED, detail))
+        await self.records.keep(self._event(EventKind.AGENT_STARTED, detail))
         for incident in self.store.incidents:
-            await self._keep(self._event(EventKind.AGENT_ERROR, {"error": incident[:1000]}))
+            await self.records.keep(self._event(EventKind.AGENT_ERROR, {"error": incident[:1000]}))
             self.error(incident)
 
     @staticmethod
@@ -396,12 +366,3 @@ class KioskAgent:
             await asyncio.sleep(timeout_s / 4)
             if time.monotonic() - self._last_driven < timeout_s / 2:
                 self.notifier.watchdog()
-
-
-def _enqueuer(record: SessionRecord | KioskEvent) -> Callable[[KioskStore], bool]:
-    def enqueue(store: KioskStore) -> bool:
-        if isinstance(record, SessionRecord):
-            return store.enqueue_session(record)
-        return store.enqueue_event(record)
-
-    return enqueue

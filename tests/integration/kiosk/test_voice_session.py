@@ -116,6 +116,13 @@ def test_a_member_talks_a_new_badge_ends_it_and_shutdown_keeps_the_record(
         assert record["errors"] == [], record
         assert record["model"].startswith("gpt-realtime")
         wait_for(lambda: started(voice_cloud, bob), what="Bob's voice session to start")
+        kiosk_id = home.identity().kiosk_id  # type: ignore[union-attr]
+        wait_for(  # Alice was heard: the heartbeat now vouches for the microphone
+            lambda: voice_cloud.sql(
+                "select 1 from kiosk_heartbeats where kiosk_id = %s and mic_ok", (kiosk_id,)
+            ),
+            what="a heartbeat with mic_ok",
+        )
     finally:
         code = agent.stop()
     assert code == 0, agent.output

@@ -555,3 +555,26 @@ def test_a_voice_refusal_is_said_with_the_clouds_own_sentence() -> None:
     announce = effects[0]
     assert isinstance(announce, Announce)
     assert (announce.notice, announce.text, announce.language) == (Notice.SESSION_LIMIT, said, "en")
+
+
+def test_the_last_session_is_the_agents_evidence_about_the_microphone() -> None:
+    from kiosk_agent.records import microphone_evidence
+
+    kiosk = online_kiosk()
+    session = in_session(kiosk, t=1)
+    heard = SessionFacts(
+        turns=(Turn(index=0, role="user", content="Bonjour"),), end_reason=EndReason.GOODBYE
+    )
+    record = kiosk(ConversationEnded(at(5), session, heard))[0].record
+    assert microphone_evidence(record, None) is True
+    session = in_session(kiosk, t=10)
+    broken = SessionFacts(
+        end_reason=EndReason.REALTIME_ERROR,
+        errors=("the audio device is busy: another program holds the microphone",),
+    )
+    record = kiosk(ConversationEnded(at(11), session, broken))[0].record
+    assert microphone_evidence(record, True) is False
+    session = in_session(kiosk, t=20)
+    silent = SessionFacts(end_reason=EndReason.IDLE_TIMEOUT)
+    record = kiosk(ConversationEnded(at(41), session, silent))[0].record
+    assert microphone_evidence(record, False) is False  # nothing new: keep what was known
