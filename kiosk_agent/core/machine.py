@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -42,241 +41,73 @@ from contract.kiosk_api import (
     VoiceStartResponse,
 )
 from kiosk_agent.core.conversation import SessionFacts
+from kiosk_agent.core.machine_io import (
+    REST_STATES,
+    AgentStarted,
+    AgentState,
+    Announce,
+    BadgeTapped,
+    CloudReachable,
+    CloudUnreachable,
+    ConfigApplied,
+    ConversationEnded,
+    Effect,
+    EndConversation,
+    Input,
+    LookupMember,
+    MemberChecked,
+    MemberSource,
+    Moment,
+    ProvisioningChanged,
+    RecordEvent,
+    RecordSession,
+    ShutdownRequested,
+    StartConversation,
+    StartVoice,
+    StateChanged,
+    Stopped,
+    StoreHealth,
+    Tick,
+    VoiceStarted,
+    VoiceStartFailed,
+)
 from kiosk_agent.core.messages import Notice, render, supported_language
-
-MAX_TURNS = 2000
-MAX_TOOL_CALLS = 500
-MAX_ERRORS = 100
-MAX_ERROR_CHARS = 4000
-
-
-@dataclass(frozen=True, slots=True)
-class Moment:
-    """When an input happened: wall clock for records, monotonic clock for durations."""
-
-    wall: datetime
-    """Timezone-aware UTC."""
-    mono: float
-    """``time.monotonic()`` seconds."""
-
-
-class AgentState(StrEnum):
-    STARTING = "starting"
-    UNPROVISIONED = "unprovisioned"
-    OUT_OF_SERVICE = "out_of_service"
-    OFFLINE = "offline"
-    IDLE = "idle"
-    MEMBER_CHECK = "member_check"
-    STARTING_SESSION = "starting_session"
-    IN_SESSION = "in_session"
-    CLOSING = "closing"
-    STOPPED = "stopped"
-
-
-REST_STATES = frozenset(
-    {AgentState.UNPROVISIONED, AgentState.OUT_OF_SERVICE, AgentState.OFFLINE, AgentState.IDLE}
-)
-
-
-class MemberSource(StrEnum):
-    CLOUD = "cloud"
-    CACHE = "cache"
-    """The cloud did not answer in time; the local member cache did."""
-    NONE = "none"
-    """Neither could say: the cloud did not answer and the cache was never filled."""
-
-
-# -- inputs ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AgentStarted:
-    at: Moment
-    provisioned: bool
-    store_ok: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ProvisioningChanged:
-    at: Moment
-    provisioned: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigApplied:
-    at: Moment
-    config: KioskConfig
-
-
-@dataclass(frozen=True, slots=True)
-class CloudReachable:
-    at: Moment
-
-
-@dataclass(frozen=True, slots=True)
-class CloudUnreachable:
-    at: Moment
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoreHealth:
-    at: Moment
-    ok: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class BadgeTapped:
-    at: Moment
-    badge_id: str
-    """Canonical badge id (contract.badge)."""
-
-
-@dataclass(frozen=True, slots=True)
-class MemberChecked:
-    at: Moment
-    check_id: int
-    card: MemberCard | None
-    source: MemberSource
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceStarted:
-    at: Moment
-    session_id: UUID
-    start: VoiceStartResponse
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceStartFailed:
-    at: Moment
-    session_id: UUID
-    code: str
-    """The cloud's error code (``budget_exceeded``...), or ``cloud_unreachable``."""
-    message: str
-    network: bool = False
-    """True when the cloud could not be reached at all."""
-    say: str | None = None
-    """The cloud's own sentence for the member, when it gave one (voice refusals do)."""
-    say_language: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationEnded:
-    at: Moment
-    session_id: UUID
-    facts: SessionFacts
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    at: Moment
-
-
-@dataclass(frozen=True, slots=True)
-class ShutdownRequested:
-    at: Moment
-
-
-Input = (
-    AgentStarted
-    | ProvisioningChanged
-    | ConfigApplied
-    | CloudReachable
-    | CloudUnreachable
-    | StoreHealth
-    | BadgeTapped
-    | MemberChecked
-    | VoiceStarted
-    | VoiceStartFailed
-    | ConversationEnded
-    | Tick
-    | ShutdownRequested
-)
-
-
-# -- effects --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LookupMember:
-    """Ask the cloud about the badge (cache on timeout) and answer with MemberChecked."""
-
-    check_id: int
-    badge_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class StartVoice:
-    """Ask the cloud to start a voice session; answer with VoiceStarted or VoiceStartFailed."""
-
-    session_id: UUID
-    member: MemberCard
-
-
-@dataclass(frozen=True, slots=True)
-class StartConversation:
-    session_id: UUID
-    member: MemberCard
-    start: VoiceStartResponse
-
-
-@dataclass(frozen=True, slots=True)
-class EndConversation:
-    """Ask the conversation to close politely; answer with ConversationEnded."""
-
-    session_id: UUID
-    reason: EndReason
-
-
-@dataclass(frozen=True, slots=True)
-class Announce:
-    """Show (and, when ``spoken``, say) a sentence to the member."""
-
-    notice: Notice
-    text: str
-    language: str
-    spoken: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class RecordEvent:
-    """Write the event to the outbox."""
-
-    event: KioskEvent
-
-
-@dataclass(frozen=True, slots=True)
-class RecordSession:
-    """Write the session record to the outbox (durably) before anything uploads it."""
-
-    record: SessionRecord
-
-
-@dataclass(frozen=True, slots=True)
-class StateChanged:
-    state: AgentState
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Stopped:
-    """Nothing is left to close: the shell may exit."""
-
-
-Effect = (
-    LookupMember
-    | StartVoice
-    | StartConversation
-    | EndConversation
-    | Announce
-    | RecordEvent
-    | RecordSession
-    | StateChanged
-    | Stopped
-)
-
+from kiosk_agent.core.session_record import build_session_record
+
+__all__ = [
+    "REST_STATES",
+    "TRANSITIONS",
+    "AgentStarted",
+    "AgentState",
+    "Announce",
+    "BadgeTapped",
+    "CloudReachable",
+    "CloudUnreachable",
+    "ConfigApplied",
+    "ConversationEnded",
+    "Effect",
+    "EndConversation",
+    "Input",
+    "KioskMachine",
+    "LookupMember",
+    "MachineBug",
+    "MachineSnapshot",
+    "MemberChecked",
+    "MemberSource",
+    "Moment",
+    "ProvisioningChanged",
+    "RecordEvent",
+    "RecordSession",
+    "ShutdownRequested",
+    "StartConversation",
+    "StartVoice",
+    "StateChanged",
+    "Stopped",
+    "StoreHealth",
+    "Tick",
+    "VoiceStartFailed",
+    "VoiceStarted",
+]
 
 # -- transition table -----------------------------------------------------------------------
 
@@ -683,35 +514,16 @@ class KioskMachine:
     def _record(
         self, session: _Session, facts: SessionFacts, reason: EndReason, ended: Moment
     ) -> SessionRecord:
-        errors = list(facts.errors)
-        turns = list(facts.turns)
-        if len(turns) > MAX_TURNS:
-            errors.append(f"{len(turns) - MAX_TURNS} turns past the {MAX_TURNS}-turn limit dropped")
-            turns = turns[:MAX_TURNS]
-        tools = list(facts.tool_calls)
-        if len(tools) > MAX_TOOL_CALLS:
-            errors.append(f"{len(tools) - MAX_TOOL_CALLS} tool calls past the limit dropped")
-            tools = tools[:MAX_TOOL_CALLS]
-        if len(errors) > MAX_ERRORS:
-            errors = [*errors[: MAX_ERRORS - 1], f"{len(errors) - MAX_ERRORS + 1} more errors"]
-        errors = [_shorten(e, MAX_ERROR_CHARS) for e in errors]
         started = session.started_at or session.requested_at
-        ended_at = max(ended.wall, started.wall)
-        return SessionRecord(
-            id=session.session_id,
-            member_id=session.member.member_id,
+        return build_session_record(
+            session_id=session.session_id,
+            member=session.member,
+            start=session.start,
+            config=self.config,
+            facts=facts,
+            reason=reason,
             started_at=started.wall,
-            ended_at=ended_at,
-            end_reason=reason,
-            model=session.start.model if session.start else self.config.openai_model,
-            voice=_voice_of(session.start) or self.config.voice,
-            language=session.member.language or self.config.language,
-            usage=facts.usage,
-            transcription_tokens=facts.transcription_tokens,
-            latency=facts.latency,
-            turns=turns,
-            tool_calls=tools,
-            errors=errors,
+            ended_at=ended.wall,
         )
 
     def _detail(self) -> str:
@@ -731,10 +543,6 @@ class KioskMachine:
         return state.value.replace("_", " ")
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _refusal_notice(event: VoiceStartFailed) -> Notice:
     if event.network:
         return Notice.OFFLINE
@@ -744,12 +552,3 @@ def _refusal_notice(event: VoiceStartFailed) -> Notice:
     if "rate" in code or "limit" in code:
         return Notice.SESSION_LIMIT
     return Notice.SESSION_REFUSED
-
-
-def _voice_of(start: VoiceStartResponse | None) -> str | None:
-    if start is None:
-        return None
-    audio = start.session.get("audio")
-    output = audio.get("output") if isinstance(audio, dict) else None
-    voice = output.get("voice") if isinstance(output, dict) else None
-    return voice if isinstance(voice, str) and len(voice) <= 200 else None
