@@ -352,6 +352,10 @@ class KioskAgent:
             logger.info("applying the cloud's config: %s", config.model_dump_json())
             with contextlib.suppress(StoreError):
                 await self.store.write(lambda s: s.save_desired_config(config))
+        # The cloud's session limits (idle timeout, longest session) for conversations to come.
+        apply_to_conversations = getattr(self.conversation_factory, "apply_config", None)
+        if apply_to_conversations is not None:
+            apply_to_conversations(config)
         self.feed(ConfigApplied(now(), config))
 
     async def _tick(self) -> None:
