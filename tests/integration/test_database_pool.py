@@ -95,8 +95,12 @@ async def test_claims_cannot_ask_for_a_privileged_role(single_connection_db: Dat
 async def test_not_durable_work_does_not_leak_its_setting(single_connection_db: Database) -> None:
     db = single_connection_db
     async with db.transaction(None, durable=False) as conn:
-        row = await (await conn.execute("select current_setting('synchronous_commit') as s")).fetchone()
+        row = await (
+            await conn.execute("select current_setting('synchronous_commit') as s")
+        ).fetchone()
     assert row == {"s": "off"}
     async with db.transaction(None) as conn:
-        row = await (await conn.execute("select current_setting('synchronous_commit') as s")).fetchone()
+        row = await (
+            await conn.execute("select current_setting('synchronous_commit') as s")
+        ).fetchone()
     assert row == {"s": "on"}

@@ -70,7 +70,10 @@ def test_every_gym_id_column_leads_an_index(migrated_db: str) -> None:
 
 # The only helpers an anonymous caller (the API, before it knows who is calling) may run.
 ANON_ENTRY_POINTS = {
-    "claim_kiosk", "kiosk_credential_check", "local_login_lookup", "local_login_record",
+    "claim_kiosk",
+    "kiosk_credential_check",
+    "local_login_lookup",
+    "local_login_record",
 }
 
 

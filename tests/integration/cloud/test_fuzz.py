@@ -15,8 +15,13 @@ from hypothesis import HealthCheck, given, settings
 
 from tests.cloud_server import CloudServer
 
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def operations(cloud: CloudServer) -> list[Any]:
@@ -32,7 +37,8 @@ def fuzz(operation: Any, headers: dict[str, str]) -> None:
     def run(case: Any) -> None:
         response = case.call(headers=headers)
         assert response.status_code < 500, (
-            f"{case.method} {case.formatted_path}: {response.status_code} {response.text}")
+            f"{case.method} {case.formatted_path}: {response.status_code} {response.text}"
+        )
 
     run()
 

@@ -412,10 +412,12 @@ def test_rate_limit_headers_and_429(postgres: PostgresServer, tmp_path: Path) ->
 
 
 def test_values_the_database_refuses_are_a_clear_422(world: dict[str, Any]) -> None:
-    response = world["a"].post("/api/kiosk/heartbeat",
-                               {"software_version": "1", "last_error": "bad\u0000byte"})
+    response = world["a"].post(
+        "/api/kiosk/heartbeat", {"software_version": "1", "last_error": "bad\u0000byte"}
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_value"
-    tiny = world["a"].post("/api/kiosk/heartbeat",
-                           {"software_version": "1", "health": {"cpu_percent": 1e-310}})
+    tiny = world["a"].post(
+        "/api/kiosk/heartbeat", {"software_version": "1", "health": {"cpu_percent": 1e-310}}
+    )
     assert tiny.status_code == 200  # rounded to a figure, not an underflow
