@@ -1,0 +1,101 @@
+"""The session's facts: what the session record needs, kept up to date as the session runs.
+
+The turns as the member heard them, tool calls, token usage summed by kind over every
+`response.done` (cancelled responses are billed too), latency per turn, errors and how the
+session ended.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from contract.kiosk_api import EndReason, Latency, ToolCallRecord, Turn
+from contract.pricing import TokenUsage, session_cost
+from kiosk_agent.core.conversation import SessionFacts
+from kiosk_agent.core.realtime.latency import TurnLatency
+
+
+@dataclass
+class RealtimeFacts:
+    """What the session record needs, kept up to date as the session runs."""
+
+    model: str
+    started_at: datetime
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    transcription_tokens: int = 0
+    turns: list[Turn] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    latencies: list[TurnLatency] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    benign_errors: int = 0
+    responses: int = 0
+    cancelled_responses: int = 0
+    truncations: list[tuple[str, int]] = field(default_factory=list)
+    """(item id, audio_end_ms) of every barge-in truncation sent."""
+    reconnects: int = 0
+    dropped_audio_ms: int = 0
+    """Microphone audio that could not be sent (no connection)."""
+    ignored_events: Counter[str] = field(default_factory=Counter)
+    rate_limits: list[dict[str, Any]] = field(default_factory=list)
+    end_reason: EndReason | None = None
+    end_detail: str = ""
+    ended_by_itself: bool = False
+    """False when the kiosk ended it (:meth:`RealtimeSession.end`)."""
+    ended_at: datetime | None = None
+
+    @property
+    def latency(self) -> Latency:
+        """Per-session summary in the session record's shape."""
+        answered = [t.response_ms for t in self.latencies if t.response_ms is not None]
+        played = [t.playback_ms for t in self.latencies if t.playback_ms is not None]
+        return Latency(
+            first_response_ms=answered[0] if answered else None,
+            avg_response_ms=round(statistics.fmean(answered)) if answered else None,
+            p95_response_ms=percentile(answered, 95) if answered else None,
+            avg_playback_ms=round(statistics.fmean(played)) if played else None,
+        )
+
+    @property
+    def cost_usd(self) -> Decimal:
+        return session_cost(self.model, self.usage)
+
+    def session_facts(self) -> SessionFacts:
+        """The facts the agent files in the session record."""
+        return SessionFacts(
+            turns=tuple(self.turns),
+            tool_calls=tuple(self.tool_calls),
+            usage=self.usage,
+            transcription_tokens=self.transcription_tokens,
+            latency=self.latency,
+            end_reason=self.end_reason if self.ended_by_itself else None,
+            errors=tuple(self.errors),
+        )
+
+
+def percentile(values: list[int], pct: float) -> int:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+def add_usage(facts: RealtimeFacts, usage: Any) -> None:
+    """Add a `response.done`'s usage to the session's, kind by kind."""
+    if not isinstance(usage, Mapping):
+        return
+    given = usage.get("input_token_details") or {}
+    made = usage.get("output_token_details") or {}
+    u = facts.usage
+    facts.usage = TokenUsage(
+        input_text_tokens=u.input_text_tokens + int(given.get("text_tokens") or 0),
+        input_audio_tokens=u.input_audio_tokens + int(given.get("audio_tokens") or 0),
+        input_cached_tokens=u.input_cached_tokens + int(given.get("cached_tokens") or 0),
+        output_text_tokens=u.output_text_tokens + int(made.get("text_tokens") or 0),
+        output_audio_tokens=u.output_audio_tokens + int(made.get("audio_tokens") or 0),
+    )

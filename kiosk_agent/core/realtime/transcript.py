@@ -1,0 +1,81 @@
+"""The conversation as the member heard it: one draft per item (the member's speech, JARVIS's
+answers, tool calls), turned into the session record's turns, and replayed as text after a
+reconnect so JARVIS keeps its context."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from contract.kiosk_api import ToolCallResponse, Turn
+from kiosk_agent.core.realtime.actions import Action, send
+
+_REPLAYED_TURNS = 20
+
+Role = Literal["user", "assistant", "tool"]
+
+
+@dataclass(slots=True)
+class Draft:
+    role: Role
+    item_id: str
+    at: float
+    text: str = ""
+    audio_ms: int | None = None
+    audio_start_ms: int | None = None
+
+
+class Transcript:
+    def __init__(self) -> None:
+        self.drafts: dict[str, Draft] = {}
+
+    def draft(self, role: Role, item_id: str, now: float) -> Draft:
+        draft = self.drafts.get(item_id)
+        if draft is None:
+            draft = self.drafts[item_id] = Draft(role, item_id, now)
+        return draft
+
+    def add_tool_turn(
+        self,
+        call_id: str,
+        name: str,
+        arguments: dict[str, Any],
+        started_at: float,
+        result: ToolCallResponse,
+    ) -> None:
+        outcome = "ok" if result.ok else f"error: {result.error or 'the tool failed'}"
+        text = f"{name}({json.dumps(arguments, ensure_ascii=False)}) → {outcome}"
+        self.drafts[f"tool:{call_id}"] = Draft("tool", call_id, started_at, text[:20_000])
+
+    def replay(self) -> list[Action]:
+        actions: list[Action] = []
+        spoken = [d for d in self.drafts.values() if d.role in ("user", "assistant") and d.text]
+        for draft in spoken[-_REPLAYED_TURNS:]:
+            kind = "input_text" if draft.role == "user" else "output_text"
+            item = {
+                "type": "message",
+                "role": draft.role,
+                "content": [{"type": kind, "text": draft.text}],
+            }
+            actions.append(send({"type": "conversation.item.create", "item": item}))
+        return actions
+
+    def turns(self, started_at: datetime, t0: float) -> list[Turn]:
+        """The turns so far; ``t0`` is the adapter's clock at ``started_at``."""
+        turns: list[Turn] = []
+        for draft in self.drafts.values():
+            if draft.role != "tool" and not draft.text and not draft.audio_ms:
+                continue
+            turns.append(
+                Turn(
+                    index=len(turns),
+                    role=draft.role,
+                    content=draft.text[:20_000],
+                    item_id=draft.item_id[:200],
+                    started_at=started_at + timedelta(seconds=draft.at - t0),
+                    audio_ms=draft.audio_ms,
+                )
+            )
+        return turns
