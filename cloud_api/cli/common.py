@@ -1,0 +1,66 @@
+"""What every `jarvis-cloud` command shares: settings, the database, one-line errors."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import psycopg
+import typer
+from pydantic import ValidationError
+
+from cloud_api.config import CloudSettings
+from cloud_api.db.errors import DatabaseError
+from cloud_api.runtime import resolved_database
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def load_settings() -> CloudSettings:
+    try:
+        return CloudSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise fail(f"invalid setting {field}: {first['msg']}") from exc
+
+
+@contextmanager
+def database(settings: CloudSettings) -> Iterator[CloudSettings]:
+    """Resolved settings for the block; every data-layer failure becomes one clear line."""
+    try:
+        with resolved_database(settings) as resolved:
+            yield resolved
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+
+
+def guarded(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    except psycopg.Error as exc:
+        raise fail(f"database error: {exc.diag.message_primary or exc}") from exc
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise fail(
+                    f"port {port} on {host} is already in use: stop the other service or pass "
+                    "--port"
+                ) from exc
+            raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from exc

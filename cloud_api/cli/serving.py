@@ -1,0 +1,246 @@
+"""Serving: `serve`, `demo` and `simulator`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from pydantic import ValidationError
+
+from cloud_api.cli.common import database, ensure_port_free, fail, guarded, load_settings
+from cloud_api.config import CloudSettings
+from cloud_api.db import migrate as migrations
+from cloud_api.db.errors import MigrationsPending
+
+
+def prepare_schema(settings: CloudSettings, *, embedded: bool) -> None:
+    """Embedded: apply migrations. External: refuse to serve a database that is behind."""
+    assert settings.database_url
+    url = settings.database_url
+    if embedded:
+        report = guarded(lambda: migrations.migrate(url))
+        if report.applied:
+            typer.echo(f"applied {len(report.applied)} migration(s)")
+        return
+    todo = guarded(lambda: migrations.pending(url))
+    if todo:
+        raise fail(
+            str(
+                MigrationsPending(
+                    f"{len(todo)} migration(s) pending (first: {todo[0].version}_{todo[0].name}): "
+                    "run `jarvis-cloud db migrate` first"
+                )
+            )
+        )
+
+
+def run_server(settings: CloudSettings, host: str, port: int, workers: int = 1) -> None:
+    import os
+
+    import uvicorn
+
+    from cloud_api.app import create_app
+
+    ensure_port_free(host, port)
+    typer.echo(f"JARVIS cloud on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        return
+    # Worker processes build their own app from the environment: hand them the resolved
+    # database (the embedded server started here stays up while they run).
+    assert settings.database_url
+    assert settings.api_database_url
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["JARVIS_API_DATABASE_URL"] = settings.api_database_url
+    os.environ["JARVIS_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run(
+        "cloud_api.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+HostOption = Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(help="Port to bind (default 8000).")]
+WorkersOption = Annotated[
+    int, typer.Option(min=1, max=64, help="Worker processes (one per core is a good start).")
+]
+
+
+def serve(host: HostOption = None, port: PortOption = None, workers: WorkersOption = 1) -> None:
+    """Serve the cloud API (OpenAPI docs at /docs)."""
+    settings = load_settings()
+    with database(settings) as resolved:
+        prepare_schema(resolved, embedded=settings.uses_embedded_database)
+        run_server(resolved, host or settings.host, port or settings.port, workers)
+
+
+def demo(
+    host: HostOption = None,
+    port: PortOption = None,
+    kiosk: Annotated[
+        bool, typer.Option(help="Also run a simulated kiosk that talks to JARVIS.")
+    ] = True,
+    simulator_port: Annotated[int, typer.Option(help="Port of the Realtime simulator.")] = 8100,
+    badge_port: Annotated[
+        int, typer.Option(help="Port of the demo kiosk's simulated badge reader.")
+    ] = 8300,
+) -> None:
+    """Everything on the embedded default: database, demo data, API, Realtime simulator
+    (unless OPENAI_API_KEY is set) and a simulated kiosk."""
+    from pydantic import SecretStr
+
+    from cloud_api import demo as demo_parts
+    from cloud_api.seed.demo import DEMO_PASSWORD, seed_demo
+
+    settings = load_settings()
+    host, port = host or settings.host, port or settings.port
+    ensure_port_free(host, port)
+    with database(settings) as resolved:
+        assert resolved.database_url
+        url = resolved.database_url
+        guarded(lambda: migrations.migrate(url))
+        summary = guarded(lambda: seed_demo(url))
+        typer.echo(summary.describe())
+        typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
+        home = resolved.data_dir.resolve() / "demo"
+        (home / "logs").mkdir(parents=True, exist_ok=True)
+        processes = demo_parts.DemoProcesses(home / "logs")
+        try:
+            if resolved.openai_api_key is None:
+                ensure_port_free("127.0.0.1", simulator_port)
+                key, base = demo_parts.start_simulator(processes, simulator_port, typer.echo)
+                resolved = resolved.model_copy(
+                    update={"openai_api_key": SecretStr(key), "openai_base_url": base}
+                )
+            else:
+                typer.echo("OPENAI_API_KEY is set: voice sessions use OpenAI (and cost money)")
+            if kiosk:
+                ensure_port_free("127.0.0.1", badge_port)
+                demo_parts.launch_kiosk_when_ready(
+                    processes,
+                    home,
+                    f"http://127.0.0.1:{port}",
+                    lambda: _demo_kiosk_code(resolved),
+                    _demo_badge(url),
+                    badge_port,
+                    typer.echo,
+                )
+            run_server(resolved, host, port)
+        finally:
+            processes.stop()
+
+
+def _demo_badge(url: str) -> str:
+    """A French-speaking member of the demo gym in good standing."""
+    from cloud_api.demo import DEMO_GYM
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select m.badge_id from gym_members m join gyms g on g.id = m.gym_id "
+            "join member_preferences p on p.member_id = m.id "
+            "where g.slug = %s and m.is_active and p.language = 'fr' "
+            "and m.membership_expires_on > current_date + 60 order by m.badge_id limit 1",
+            (DEMO_GYM,),
+        ).fetchone()
+    if row is None:
+        raise fail("the demo gym has no member to tap: run `jarvis-cloud db seed --demo`")
+    return str(row[0])
+
+
+def _demo_kiosk_code(settings: CloudSettings) -> str:
+    """A fresh code for the demo's kiosk (created the first time)."""
+    import asyncio
+    from datetime import timedelta
+
+    from psycopg.rows import dict_row
+
+    from cloud_api import kiosks
+    from cloud_api.demo import DEMO_GYM
+    from cloud_api.services import code_pepper
+
+    assert settings.database_url
+    url = settings.database_url
+
+    async def issue() -> str:
+        ttl = timedelta(minutes=settings.provisioning_code_ttl_min)
+        pepper, actor = code_pepper(settings), kiosks.Actor("system")
+        async with (
+            await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn,
+            conn.transaction(),
+        ):
+            cur = await conn.execute(
+                "select k.id from kiosks k join gyms g on g.id = k.gym_id "
+                "where g.slug = %s and k.name = 'JARVIS Démo'",
+                (DEMO_GYM,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                issued = await kiosks.create_kiosk(
+                    conn,
+                    gym_slug=DEMO_GYM,
+                    name="JARVIS Démo",
+                    location="Accueil",
+                    pepper=pepper,
+                    ttl=ttl,
+                    actor=actor,
+                )
+            else:
+                issued = await kiosks.regenerate_code(
+                    conn, kiosk_id=row["id"], pepper=pepper, ttl=ttl, actor=actor
+                )
+            return issued.code
+
+    return asyncio.run(issue())
+
+
+def simulator(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8100,
+    script: Annotated[
+        Path | None, typer.Option(help="JSON conversation script (default: the demo's).")
+    ] = None,
+    voice: Annotated[str, typer.Option(help="auto, espeak or tone.")] = "auto",
+    response_delay_ms: Annotated[
+        int, typer.Option(min=0, help="Simulated model latency before each response (ms).")
+    ] = 0,
+    generation_speed: Annotated[
+        float,
+        typer.Option(min=0, help="Audio seconds generated per second (0: as fast as possible)."),
+    ] = 0.0,
+) -> None:
+    """The project's OpenAI Realtime simulator (client secrets + GA WebSocket protocol).
+
+    It accepts the organisation key in OPENAI_API_KEY; point the cloud at it with
+    OPENAI_BASE_URL=http://HOST:PORT/v1."""
+    from cloud_api.simulator.responses import Pacing
+    from cloud_api.simulator.script import DEMO_SCRIPT, Script
+    from cloud_api.simulator.server import run
+    from cloud_api.simulator.voice import VoiceKind
+
+    settings = load_settings()
+    if settings.openai_api_key is None:
+        raise fail("set OPENAI_API_KEY: the organisation key the simulator will accept")
+    try:
+        kind = VoiceKind(voice)
+    except ValueError as exc:
+        raise fail("--voice must be auto, espeak or tone") from exc
+    try:
+        loaded = Script.load(script) if script else DEMO_SCRIPT
+    except (OSError, ValidationError) as exc:
+        raise fail(f"cannot use the script {script}: {exc}") from exc
+    ensure_port_free(host, port)
+    run(
+        host,
+        port,
+        api_key=settings.openai_api_key.get_secret_value(),
+        script=loaded,
+        voice=kind,
+        pacing=Pacing(response_delay_ms=response_delay_ms, generation_speed=generation_speed),
+    )
