@@ -332,11 +332,11 @@ def allocation_peak(on_input: Callable[[Any, float], None], on_output: Callable[
         tracemalloc.stop()
 
 
-async def run_path(path: str, seconds: float) -> dict[str, Any]:
+async def run_path(path: str, seconds: float, prebuffer_ms: int) -> dict[str, Any]:
     """One path for ``seconds`` against the local server; returns its figures."""
     loop = asyncio.get_running_loop()
     card = SimulatedSoundCard(microphone_source(), int(seconds / BLOCK_S))
-    settings = AudioSettings(echo_mode=EchoMode.OPEN)
+    settings = AudioSettings(echo_mode=EchoMode.OPEN, playback_prebuffer_ms=prebuffer_ms)
     # frame index -> (wall, thread CPU) microseconds: its share of the drain that made it
     drain_us: dict[int, tuple[float, float]] = {}
     audio: Any
@@ -486,10 +486,10 @@ def checked_errors(checked: list[tuple[int, bytes]], ticks: int) -> dict[str, in
     return {"frames": len(checked), "max_error_lsb": worst}
 
 
-def worker(path: str, seconds: float, nice: int) -> dict[str, Any]:
+def worker(path: str, seconds: float, nice: int, prebuffer_ms: int) -> dict[str, Any]:
     if nice:
         os.nice(nice)  # as a kiosk's systemd unit would (Nice=); negative needs root
-    return asyncio.run(run_path(path, seconds))
+    return asyncio.run(run_path(path, seconds, prebuffer_ms))
 
 
 def busy_loop() -> None:
@@ -588,7 +588,7 @@ def sample_load(stop: threading.Event, samples: list[float]) -> None:
         samples.append(os.getloadavg()[0])
 
 
-def run_condition(name: str, seconds: float, nice: int) -> dict[str, Any]:
+def run_condition(name: str, seconds: float, nice: int, prebuffer_ms: int) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     loads: list[float] = []
     stop = threading.Event()
@@ -602,7 +602,8 @@ def run_condition(name: str, seconds: float, nice: int) -> dict[str, Any]:
     try:
         with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
             futures = {
-                path: pool.submit(worker, path, seconds, nice) for path in ("optimized", "naive")
+                path: pool.submit(worker, path, seconds, nice, prebuffer_ms)
+                for path in ("optimized", "naive")
             }
             result: dict[str, Any] = {path: future.result() for path, future in futures.items()}
         result["load_average_1m"] = {
@@ -674,16 +675,27 @@ def main() -> None:
     parser.add_argument(
         "--nice", type=int, default=0, help="niceness of the audio processes (-10: as root)"
     )
+    parser.add_argument(
+        "--prebuffer-ms",
+        type=int,
+        default=AudioSettings().playback_prebuffer_ms,
+        help="the real path's playback prebuffer (default: the kiosk's)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON ({RESULTS})")
     args = parser.parse_args()
     seconds = args.minutes * 60
-    results: dict[str, Any] = {"machine": machine(), "minutes": args.minutes, "nice": args.nice}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "minutes": args.minutes,
+        "nice": args.nice,
+        "prebuffer_ms": args.prebuffer_ms,
+    }
     results["fidelity"] = fidelity()
     results["warm_per_frame_us"] = warm_per_frame()
     for condition in ("idle", "loaded"):
         if args.only in (None, condition):
             print(f"running {condition}: {args.minutes:g} min ...", flush=True)
-            results[condition] = run_condition(condition, seconds, args.nice)
+            results[condition] = run_condition(condition, seconds, args.nice, args.prebuffer_ms)
     results["machine"]["load_average_at_end"] = os.getloadavg()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
