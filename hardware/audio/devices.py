@@ -9,6 +9,7 @@ copy. File-backed devices (:mod:`hardware.audio.files`) honour the same protocol
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -86,7 +87,7 @@ def _open_failed(kind: str, name: str | None, rate: int, exc: Exception) -> Audi
     )
 
 
-class _SoundDeviceStream:
+class _SoundDeviceStream(ABC):
     """One PortAudio stream, mono int16, in one direction."""
 
     _kind = ""
@@ -127,8 +128,9 @@ class _SoundDeviceStream:
         except sd.PortAudioError as exc:
             raise _open_failed(self._kind, self._name, self._rate, exc) from exc
 
+    @abstractmethod
     def _on_block(self, data: np.ndarray[Any, Any], frames: int, when: Any, status: Any) -> None:
-        raise NotImplementedError
+        """The device callback: copy one block in or out, nothing else."""
 
     def stop(self) -> None:
         stream, self._stream = self._stream, None
