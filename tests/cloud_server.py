@@ -34,6 +34,44 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ServerThread:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a thread (its own event loop)."""
+
+    def __init__(self, app: Any, *, port: int | None = None, lifespan: str = "off") -> None:
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan=lifespan,
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the local server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+
+def add_standard_gyms(server: CloudServer) -> None:
+    """Two gyms of one franchise (`gym-a`, `gym-b`) and an independent one (`gym-c`)."""
+    server.add_gym("gym-a", franchise_slug="franchise-ab")
+    server.add_gym("gym-b", franchise_slug="franchise-ab")
+    server.add_gym("gym-c")
+
+
 class CloudServer:
     def __init__(self, admin_url: str, api_url: str, data_dir: Path, **overrides: Any) -> None:
         self.admin_url = admin_url
@@ -56,34 +94,18 @@ class CloudServer:
         }
         values.update(overrides)
         self.settings = CloudSettings(_env_file=None, **values)  # type: ignore[call-arg]
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        config = uvicorn.Config(
-            create_app(self.settings),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="on",
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the cloud server did not start")
-            time.sleep(0.02)
+        self._server = ServerThread(create_app(self.settings), port=self.port, lifespan="on")
+        self._server.__enter__()
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=30)
+        if self._server is not None:
+            self._server.__exit__()
         self._server = None
-        self._thread = None
 
     @property
     def running(self) -> bool:

@@ -14,7 +14,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres
 from cloud_api.db.migrate import migrate
-from tests.cloud_server import CloudServer
+from tests.cloud_server import CloudServer, add_standard_gyms
 
 _names = itertools.count(1)
 
@@ -77,9 +77,7 @@ def cloud(
     outage; see tests/cloud_server.py for the operator helpers."""
     admin = postgres.create_database("cloud")
     server = CloudServer(admin, postgres.api_url(admin), tmp_path_factory.mktemp("cloud"))
-    server.add_gym("gym-a", franchise_slug="franchise-ab")
-    server.add_gym("gym-b", franchise_slug="franchise-ab")
-    server.add_gym("gym-c")
+    add_standard_gyms(server)
     server.start()
     try:
         yield server

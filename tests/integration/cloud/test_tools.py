@@ -28,12 +28,10 @@ from starlette.routing import Route
 
 from cloud_api.tools.embedding import document_embedder, local_embedding, pgvector
 from cloud_api.tools.seed import seed_classes, seed_knowledge
-from tests.cloud_server import CloudServer
+from tests.cloud_server import CloudServer, ServerThread, add_standard_gyms
 from tests.conftest import PostgresServer
-from tests.integration.cloud.test_voice import (
+from tests.integration.cloud.voice_peers import (
     ORG_KEY,
-    ServerThread,
-    add_gyms,
     badge,
     kiosk_headers,
     set_profile,
@@ -113,11 +111,11 @@ def tools_cloud(
         postgres.api_url(admin),
         tmp_path_factory.mktemp("tools"),
         openai_api_key=ORG_KEY,
-        openai_base_url=openai_peer[0].base_url,
+        openai_base_url=f"{openai_peer[0].base_url}/v1",
         voice_sessions_per_member_per_hour=1000,
         tool_timeout_s=1,
     )
-    add_gyms(server)
+    add_standard_gyms(server)
     for slug, hours in (("gym-allday", ALL_DAY), ("gym-shut", SHUT)):
         server.add_gym(slug)
         server.sql("update gyms set opening_hours = %s where slug = %s", (json.dumps(hours), slug))

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,97 +12,21 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
 
-from cloud_api.simulator import Simulator, SimulatorSettings, VoiceKind
+from cloud_api.simulator import Simulator
 from cloud_api.tools.arguments import parameters_schema
 from cloud_api.tools.registry import TOOLS, realtime_tools
-from tests.cloud_server import CloudServer, free_port
+from tests.cloud_server import CloudServer, ServerThread, add_standard_gyms, free_port
 from tests.conftest import PostgresServer
-
-ORG_KEY = "sk-org-" + uuid.uuid4().hex
-VOICE_START = "/api/voice/sessions"
-
-
-# -- local peers ---------------------------------------------------------------------------
-
-
-class ServerThread:
-    """An ASGI app served by uvicorn on 127.0.0.1 in a thread (its own event loop)."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the local server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=30)
-
-
-def simulator_app(key: str = ORG_KEY) -> tuple[Simulator, Starlette]:
-    simulator = Simulator(SimulatorSettings(api_key=key, voice=VoiceKind.TONE))
-    return simulator, simulator.app()
-
-
-def add_gyms(server: CloudServer) -> None:
-    server.add_gym("gym-a", franchise_slug="franchise-ab")
-    server.add_gym("gym-b", franchise_slug="franchise-ab")
-    server.add_gym("gym-c")
-
-
-# -- helpers shared with test_tools ----------------------------------------------------------
-
-
-def kiosk_headers(cloud: CloudServer, gym: str) -> tuple[dict[str, Any], dict[str, str]]:
-    claim = cloud.provision(gym)
-    return claim, {"Authorization": f"Bearer {cloud.kiosk_token(claim)}"}
-
-
-def start(
-    cloud: CloudServer, headers: dict[str, str], member_id: Any, session_id: Any = None
-) -> httpx.Response:
-    return httpx.post(
-        f"{cloud.base_url}{VOICE_START}",
-        headers=headers,
-        timeout=30,
-        json={"session_id": str(session_id or uuid.uuid4()), "member_id": str(member_id)},
-    )
-
-
-def badge() -> str:
-    return uuid.uuid4().hex[:8].upper()
-
-
-def set_profile(cloud: CloudServer, member_id: Any, **fields: Any) -> None:
-    columns = ", ".join(fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    updates = ", ".join(f"{c} = excluded.{c}" for c in fields)
-    cloud.sql(
-        f"insert into member_fitness_profile (member_id, gym_id, {columns}) "
-        f"select id, gym_id, {placeholders} from gym_members where id = %s "
-        f"on conflict (member_id) do update set {updates}",
-        (*fields.values(), member_id),
-    )
+from tests.integration.cloud.voice_peers import (
+    ORG_KEY,
+    VOICE_START,
+    badge,
+    kiosk_headers,
+    set_profile,
+    simulator_app,
+    start,
+)
 
 
 def add_summary(
@@ -155,11 +77,11 @@ def voice_cloud(
         postgres.api_url(admin),
         tmp_path_factory.mktemp("voice"),
         openai_api_key=ORG_KEY,
-        openai_base_url=simulator[1].base_url,
+        openai_base_url=f"{simulator[1].base_url}/v1",
         voice_sessions_per_member_per_hour=3,
         voice_daily_budget_usd=10,
     )
-    add_gyms(server)
+    add_standard_gyms(server)
     server.add_gym("gym-budget")
     server.start()
     try:
@@ -487,7 +409,7 @@ def test_malformed_request_and_revoked_kiosk(voice_cloud: CloudServer) -> None:
 def spare_database(postgres: PostgresServer) -> str:
     admin = postgres.create_database("voicefail")
     seeding = CloudServer(admin, postgres.api_url(admin), Path("/nonexistent"))
-    add_gyms(seeding)
+    add_standard_gyms(seeding)
     return admin
 
 
@@ -521,7 +443,7 @@ def test_refused_org_key_is_503_and_never_echoed(
         spare_database,
         tmp_path,
         openai_api_key=wrong,
-        openai_base_url=simulator[1].base_url,
+        openai_base_url=f"{simulator[1].base_url}/v1",
     )
     try:
         _, headers = kiosk_headers(server, "gym-a")
@@ -584,7 +506,7 @@ async def test_the_simulator_accepts_the_payload_as_session_update(
     of the simulator accepts it as is over the WebSocket opened with the minted secret."""
     from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(api_key=started["client_secret"], base_url=simulator[1].base_url)
+    client = AsyncOpenAI(api_key=started["client_secret"], base_url=f"{simulator[1].base_url}/v1")
     event: Any = None
     try:
         async with client.realtime.connect(model=started["model"]) as connection:
