@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from cloud_api.config import CloudSettings
-from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres
+from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres, with_params
 from cloud_api.db.errors import DatabaseUnavailable, one_line
 
 
@@ -42,12 +42,13 @@ def resolved_database(settings: CloudSettings) -> Iterator[CloudSettings]:
 def derive_api_url(settings: CloudSettings) -> str:
     """DATABASE_URL with the user replaced by the API's login role."""
     assert settings.database_url
-    params = parse_conninfo(settings.database_url)
-    params["user"] = API_ROLE
-    params.pop("password", None)
-    if settings.api_db_password is not None:
-        params["password"] = settings.api_db_password.get_secret_value()
-    return make_conninfo("", **params)
+    parse_conninfo(settings.database_url)  # a clear error for a malformed URL
+    password = settings.api_db_password
+    return with_params(
+        settings.database_url,
+        user=API_ROLE,
+        password=password.get_secret_value() if password is not None else "",
+    )
 
 
 def parse_conninfo(url: str) -> dict[str, str]:

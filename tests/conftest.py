@@ -10,9 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
-from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres
+from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres, with_params
 from cloud_api.db.migrate import migrate
 from tests.cloud_server import CloudServer, add_standard_gyms
 
@@ -26,12 +26,9 @@ class PostgresServer:
         self.admin_url = admin_url
 
     def url(self, dbname: str, *, user: str | None = None) -> str:
-        params = {k: str(v) for k, v in conninfo_to_dict(self.admin_url).items() if v}
-        params["dbname"] = dbname
         if user:
-            params["user"] = user
-            params.pop("password", None)
-        return make_conninfo("", **params)
+            return with_params(self.admin_url, dbname=dbname, user=user, password="")
+        return with_params(self.admin_url, dbname=dbname)
 
     def create_database(self, prefix: str = "t", *, migrated: bool = True) -> str:
         name = f"{prefix}_{next(_names)}"

@@ -70,11 +70,11 @@ class EmbeddedPostgres:
             ) from exc
         admin = self._server.get_uri("postgres")
         self._ensure_database(admin)
-        return self._with(admin, dbname=DATABASE_NAME)
+        return with_params(admin, dbname=DATABASE_NAME)
 
     def api_url(self, admin_url: str) -> str:
         """Connection string for the API's login role on the same server."""
-        return self._with(admin_url, user=API_ROLE, password="")
+        return with_params(admin_url, user=API_ROLE, password="")
 
     def stop(self) -> None:
         """Stop the server if this process is the last one using it."""
@@ -98,8 +98,9 @@ class EmbeddedPostgres:
             return "no server log"
         return lines[-1].strip() if lines else "empty server log"
 
-    @staticmethod
-    def _with(uri: str, **changes: str) -> str:
-        params = {k: str(v) for k, v in conninfo_to_dict(uri).items() if v is not None}
-        params.update(changes)
-        return make_conninfo("", **{k: v for k, v in params.items() if v != ""})
+
+def with_params(uri: str, **changes: str) -> str:
+    """The connection string with some parameters changed; an empty value removes one."""
+    params = {k: str(v) for k, v in conninfo_to_dict(uri).items() if v is not None}
+    params.update(changes)
+    return make_conninfo("", **{k: v for k, v in params.items() if v != ""})
