@@ -32,8 +32,6 @@ from uuid import uuid4
 from openai import AsyncOpenAI
 
 from bench.machine import machine
-from cloud_api.simulator import Pacing, Script, ScriptTurn, SimulatorSettings, serve
-from cloud_api.simulator.voice import Voice, VoiceKind
 from contract.kiosk_api import (
     EndReason,
     MemberCard,
@@ -47,6 +45,8 @@ from hardware.audio.files import NullOutput, WavFileInput
 from hardware.settings import AudioBackend, AudioSettings, EchoMode
 from kiosk_agent.adapters.realtime import RealtimeConversation, RealtimeOptions, audio_source
 from kiosk_agent.core.realtime import SessionLimits, TurnLatency
+from simulator import Pacing, Script, ScriptTurn, SimulatorSettings, serve
+from simulator.voice import Voice, VoiceKind
 
 RESULTS = Path(__file__).parent / "results" / "realtime_turn.json"
 ORG_KEY = "sk-bench-realtime-turn"

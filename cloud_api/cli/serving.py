@@ -219,10 +219,10 @@ def simulator(
 
     It accepts the organisation key in OPENAI_API_KEY; point the cloud at it with
     OPENAI_BASE_URL=http://HOST:PORT/v1."""
-    from cloud_api.simulator.responses import Pacing
-    from cloud_api.simulator.script import DEMO_SCRIPT, Script
-    from cloud_api.simulator.server import run
-    from cloud_api.simulator.voice import VoiceKind
+    from simulator.responses import Pacing
+    from simulator.script import DEMO_SCRIPT, Script
+    from simulator.server import run
+    from simulator.voice import VoiceKind
 
     settings = load_settings()
     if settings.openai_api_key is None:

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from cloud_api.simulator import Simulator
 from cloud_api.tools.arguments import parameters_schema
 from cloud_api.tools.registry import TOOLS, realtime_tools
+from simulator import Simulator
 from tests.cloud_server import CloudServer, ServerThread, add_standard_gyms, free_port
 from tests.conftest import PostgresServer
 from tests.integration.cloud.voice_peers import (

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 
-from cloud_api.simulator import Simulator, SimulatorSettings, VoiceKind
+from simulator import Simulator, SimulatorSettings, VoiceKind
 from tests.cloud_server import CloudServer
 
 ORG_KEY = "sk-org-" + uuid.uuid4().hex

@@ -27,7 +27,7 @@ ORG_KEY = "sk-simulator-organisation-key"
 def simulator() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cloud_api.simulator", "--port", str(port), "--voice", "tone"],
+        [sys.executable, "-m", "simulator", "--port", str(port), "--voice", "tone"],
         env={**os.environ, "OPENAI_API_KEY": ORG_KEY},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

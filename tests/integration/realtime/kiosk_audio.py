@@ -21,10 +21,10 @@ from pathlib import Path
 
 import soxr
 
-from cloud_api.simulator.voice import tone_pcm
 from hardware.audio import AudioIO
 from hardware.audio.files import NullOutput, read_wav
 from hardware.settings import AudioBackend, AudioSettings, EchoMode
+from simulator.voice import tone_pcm
 
 FRAME_BYTES = 960  # 20 ms at 24 kHz PCM16
 

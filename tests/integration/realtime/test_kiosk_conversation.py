@@ -13,16 +13,6 @@ from uuid import uuid4
 import pytest
 from openai import AsyncOpenAI
 
-from cloud_api.simulator import (
-    Fault,
-    Pacing,
-    RunningSimulator,
-    Script,
-    ScriptedToolCall,
-    ScriptTurn,
-    SimulatorSettings,
-    serve,
-)
 from contract.kiosk_api import (
     EndReason,
     KioskConfig,
@@ -51,6 +41,16 @@ from kiosk_agent.core.conversation import (
     ConversationProgress,
 )
 from kiosk_agent.core.realtime import SessionLimits
+from simulator import (
+    Fault,
+    Pacing,
+    RunningSimulator,
+    Script,
+    ScriptedToolCall,
+    ScriptTurn,
+    SimulatorSettings,
+    serve,
+)
 from tests.integration.realtime.kiosk_audio import (
     MemberAtKiosk,
     member_speech,

@@ -1,4 +1,4 @@
-"""`python -m cloud_api.simulator`: the real command, a real port, the SDK as a client."""
+"""`python -m simulator`: the real command, a real port, the SDK as a client."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openai import AsyncOpenAI
 
-from cloud_api.simulator import Script, ScriptTurn
+from simulator import Script, ScriptTurn
 
 ROOT = Path(__file__).resolve().parents[3]
 ORG_KEY = "sk-command-test-0123456789"
@@ -37,7 +37,7 @@ async def test_the_command_serves_a_script_to_the_sdk(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "cloud_api.simulator",
+        "simulator",
         "--port",
         str(port),
         "--voice",
@@ -79,7 +79,7 @@ async def test_the_command_needs_the_organisation_key() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "cloud_api.simulator",
+        "simulator",
         "--port",
         str(free_port()),
         cwd=ROOT,

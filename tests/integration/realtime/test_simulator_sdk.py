@@ -14,8 +14,8 @@ from openai import AsyncOpenAI
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from websockets.exceptions import ConnectionClosedError
 
-from cloud_api.simulator import RunningSimulator, Script, ScriptTurn, SimulatorSettings, serve
-from cloud_api.simulator.script import ScriptedToolCall
+from simulator import RunningSimulator, Script, ScriptTurn, SimulatorSettings, serve
+from simulator.script import ScriptedToolCall
 from tests.integration.realtime.kiosk_audio import member_speech, silence
 
 ORG_KEY = "sk-simulator-test-0123456789"

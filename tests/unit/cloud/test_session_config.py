@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from cloud_api.config import CloudSettings
-from cloud_api.simulator.config import check_session
 from cloud_api.tools.registry import realtime_tools
 from cloud_api.voice.client_secret import scrub
 from cloud_api.voice.session_config import realtime_url, session_payload
+from simulator.config import check_session
 
 
 def settings(**values: object) -> CloudSettings:

@@ -13,12 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloud_api.simulator.config import default_session, merge_session
-from cloud_api.simulator.model import ScriptProgress
-from cloud_api.simulator.responses import Pacing
-from cloud_api.simulator.script import Script
-from cloud_api.simulator.session import SimulatedSession
-from cloud_api.simulator.voice import Voice, VoiceKind
 from contract.kiosk_api import EndReason, ToolCallResponse
 from kiosk_agent.core.realtime import (
     Action,
@@ -32,6 +26,12 @@ from kiosk_agent.core.realtime import (
     SessionEnded,
     SessionLimits,
 )
+from simulator.config import default_session, merge_session
+from simulator.model import ScriptProgress
+from simulator.responses import Pacing
+from simulator.script import Script
+from simulator.session import SimulatedSession
+from simulator.voice import Voice, VoiceKind
 
 STEP_S = 0.01
 FRAME = 480  # bytes of 10 ms at 24 kHz PCM16

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from cloud_api.simulator.responses import Pacing
-from cloud_api.simulator.script import Fault, Script, ScriptedToolCall, ScriptTurn
 from contract.kiosk_api import EndReason
 from kiosk_agent.core.realtime import SessionLimits
+from simulator.responses import Pacing
+from simulator.script import Fault, Script, ScriptedToolCall, ScriptTurn
 from tests.unit.realtime.kiosk_session import KIOSK_SESSION
 from tests.unit.realtime.pairing import Pairing
 from tests.unit.realtime.server_events import pcm

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from cloud_api.config import CloudSettings
-from cloud_api.simulator.config import check_session
-from cloud_api.simulator.script import DEMO_SCRIPT, Script, ScriptedToolCall
 from cloud_api.tools.registry import TOOLS
 from cloud_api.voice.session_config import session_payload
+from simulator.config import check_session
+from simulator.script import DEMO_SCRIPT, Script, ScriptedToolCall
 
 DEMO_TOOLS = [turn.tool for turn in DEMO_SCRIPT.turns if turn.tool is not None]
 

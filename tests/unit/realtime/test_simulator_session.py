@@ -10,13 +10,13 @@ import pytest
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
-from cloud_api.simulator.config import default_session, merge_session
-from cloud_api.simulator.errors import redact
-from cloud_api.simulator.model import ScriptProgress
-from cloud_api.simulator.responses import Pacing
-from cloud_api.simulator.script import Fault, Script, ScriptedToolCall, ScriptTurn
-from cloud_api.simulator.session import Close, SimulatedSession
-from cloud_api.simulator.voice import Voice, VoiceKind
+from simulator.config import default_session, merge_session
+from simulator.errors import redact
+from simulator.model import ScriptProgress
+from simulator.responses import Pacing
+from simulator.script import Fault, Script, ScriptedToolCall, ScriptTurn
+from simulator.session import Close, SimulatedSession
+from simulator.voice import Voice, VoiceKind
 from tests.unit.realtime.server_events import pcm
 
 Event = dict[str, Any]

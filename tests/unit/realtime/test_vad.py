@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cloud_api.simulator.config import TurnDetection
-from cloud_api.simulator.vad import EnergyVad, SpeechStarted, SpeechStopped, VadEvent
+from simulator.config import TurnDetection
+from simulator.vad import EnergyVad, SpeechStarted, SpeechStopped, VadEvent
 from tests.unit.realtime.server_events import pcm
 
 DEFAULTS = TurnDetection(

@@ -5,10 +5,10 @@ Realtime protocol over a WebSocket, with an energy VAD, scripted turns (transcri
 calls, spoken answers), cancellation, truncation and realistic usage. See docs/REALTIME.md.
 """
 
-from cloud_api.simulator.responses import Pacing
-from cloud_api.simulator.script import DEMO_SCRIPT, Fault, Script, ScriptedToolCall, ScriptTurn
-from cloud_api.simulator.server import RunningSimulator, Simulator, SimulatorSettings, run, serve
-from cloud_api.simulator.voice import VoiceKind
+from simulator.responses import Pacing
+from simulator.script import DEMO_SCRIPT, Fault, Script, ScriptedToolCall, ScriptTurn
+from simulator.server import RunningSimulator, Simulator, SimulatorSettings, run, serve
+from simulator.voice import VoiceKind
 
 __all__ = [
     "DEMO_SCRIPT",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_api.simulator.conversation import (
+from simulator.conversation import (
     ASSISTANT_AUDIO_MS_PER_TOKEN,
     Conversation,
     Ids,
@@ -26,7 +26,7 @@ from cloud_api.simulator.conversation import (
     audio_tokens,
     text_tokens,
 )
-from cloud_api.simulator.voice import BYTES_PER_MS
+from simulator.voice import BYTES_PER_MS
 
 Event = dict[str, Any]
 

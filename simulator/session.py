@@ -17,13 +17,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud_api.simulator.config import (
+from simulator.config import (
     TurnDetection,
     check_session,
     merge_session,
     transcribes_input,
 )
-from cloud_api.simulator.conversation import (
+from simulator.conversation import (
     USER_AUDIO_MS_PER_TOKEN,
     Conversation,
     Ids,
@@ -31,15 +31,15 @@ from cloud_api.simulator.conversation import (
     audio_tokens,
     text_tokens,
 )
-from cloud_api.simulator.errors import Refused, redact
-from cloud_api.simulator.model import ScriptedModel, ScriptProgress
-from cloud_api.simulator.responses import (
+from simulator.errors import Refused, redact
+from simulator.model import ScriptedModel, ScriptProgress
+from simulator.responses import (
     Pacing,
     ResponseStream,
 )
-from cloud_api.simulator.script import Fault
-from cloud_api.simulator.vad import EnergyVad, SpeechStarted
-from cloud_api.simulator.voice import BYTES_PER_MS, Voice
+from simulator.script import Fault
+from simulator.vad import EnergyVad, SpeechStarted
+from simulator.voice import BYTES_PER_MS, Voice
 
 Event = dict[str, Any]
 MIN_COMMIT_MS = 100

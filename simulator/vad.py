@@ -17,7 +17,7 @@ import sys
 from array import array
 from dataclasses import dataclass
 
-from cloud_api.simulator.config import TurnDetection
+from simulator.config import TurnDetection
 
 WINDOW_MS = 10
 WINDOW_SAMPLES = 240

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cloud_api.simulator.errors import Refused
+from simulator.errors import Refused
 
 USER_AUDIO_MS_PER_TOKEN = 100
 ASSISTANT_AUDIO_MS_PER_TOKEN = 50

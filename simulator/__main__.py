@@ -1,6 +1,6 @@
-"""`python -m cloud_api.simulator`: the simulator without the cloud's CLI.
+"""`python -m simulator`: the simulator without the cloud's CLI.
 
-    python -m cloud_api.simulator [--host H] [--port P] [--script FILE] [--voice auto|espeak|tone]
+    python -m simulator [--host H] [--port P] [--script FILE] [--voice auto|espeak|tone]
                                   [--response-delay-ms MS] [--generation-speed X]
 
 The organisation key it accepts is OPENAI_API_KEY (required).
@@ -15,14 +15,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from cloud_api.simulator.responses import Pacing
-from cloud_api.simulator.script import DEMO_SCRIPT, Script
-from cloud_api.simulator.server import run
-from cloud_api.simulator.voice import VoiceKind
+from simulator.responses import Pacing
+from simulator.script import DEMO_SCRIPT, Script
+from simulator.server import run
+from simulator.voice import VoiceKind
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cloud_api.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--script", type=Path, help="JSON conversation script (default: demo)")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud_api.simulator.config import speaks, tool_names
-from cloud_api.simulator.responses import CallPart, Failure, Part, SpeechPart, arguments_json
-from cloud_api.simulator.script import Fault, Script, ScriptTurn
-from cloud_api.simulator.voice import Voice
+from simulator.config import speaks, tool_names
+from simulator.responses import CallPart, Failure, Part, SpeechPart, arguments_json
+from simulator.script import Fault, Script, ScriptTurn
+from simulator.voice import Voice
 
 QUOTA = Failure(
     "insufficient_quota",

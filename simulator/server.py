@@ -31,15 +31,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from cloud_api.simulator.config import check_session, default_session, merge_session
-from cloud_api.simulator.errors import redact
-from cloud_api.simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
-from cloud_api.simulator.model import ScriptProgress
-from cloud_api.simulator.responses import Pacing
-from cloud_api.simulator.script import DEMO_SCRIPT, Script
-from cloud_api.simulator.session import SimulatedSession
-from cloud_api.simulator.voice import Voice, VoiceKind
 from contract.pricing import PRICES, UnknownModel, prices_for
+from simulator.config import check_session, default_session, merge_session
+from simulator.errors import redact
+from simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
+from simulator.model import ScriptProgress
+from simulator.responses import Pacing
+from simulator.script import DEMO_SCRIPT, Script
+from simulator.session import SimulatedSession
+from simulator.voice import Voice, VoiceKind
 
 log = logging.getLogger("jarvis.simulator")
 CLOSE_INVALID_KEY = 3000

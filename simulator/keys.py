@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_api.simulator.model import ScriptProgress
+from simulator.model import ScriptProgress
 
 MIN_TTL_S = 10
 MAX_TTL_S = 7200
