@@ -1,0 +1,144 @@
+"""Lexicon sentiment in English and French, from maintained pip packages.
+
+* English: vaderSentiment (VADER, Hutto & Gilbert 2014): valence lexicon plus rules for
+  negation, intensifiers, "but" and punctuation; `compound` is already in -1..1.
+* French: TextBlob's pattern analyzer with the French lexicon shipped by textblob-fr (the
+  CLiPS Pattern lexicon, ~5,000 adjectives and expressions with polarity in -1..1, negation
+  and intensifiers handled by the same rules). No maintained French sentiment package is on
+  PyPI (vaderSentiment-fr was last released in 2021 and pulls GPL dependencies; SenticNet's
+  `sentic` is non-commercial); TextBlob is maintained and textblob-fr is a thin data plugin.
+* Both lexicons were written for reviews and tweets: the gym's own words for trouble
+  ("en panne", "j'en ai marre", "bondé", "out of order") are missing or mis-scored. A small
+  domain lexicon (below) adds or corrects them; it is applied on top of the library's score,
+  never instead of it when the library found something.
+
+A sentence's score is the library score, moved half-way toward the domain words' mean when
+there are any (replaced by it when the library found nothing). A conversation's score is the
+mean of the member's sentences that carry sentiment (|score| ≥ 0.05): questions and
+logistics are neutral and do not dilute a complaint.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Protocol
+
+from cloud_api.tools.embedding import fold
+
+CARRIES_SENTIMENT = 0.05
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+_WORD = re.compile(r"[a-z0-9']+")
+
+# Accent-folded words and phrases of the gym, with a valence in -1..1.
+DOMAIN_VALENCE: dict[str, dict[str, float]] = {
+    "fr": {
+        "en panne": -0.6,
+        "panne": -0.5,
+        "marre": -0.7,
+        "ras le bol": -0.7,
+        "inadmissible": -0.8,
+        "inacceptable": -0.8,
+        "scandaleux": -0.8,
+        "bonde": -0.4,
+        "trop de monde": -0.5,
+        "ne marche pas": -0.5,
+        "ne fonctionne pas": -0.5,
+        "casse": -0.5,
+        "cassee": -0.5,
+        "sale": -0.5,
+        "degoutant": -0.8,
+        "rembourse": -0.3,
+        "deux fois": -0.2,
+        "decu": -0.7,
+        "decue": -0.7,
+        "agace": -0.6,
+        "enerve": -0.7,
+        "penible": -0.5,
+        "nul": -0.5,
+        "bravo": 0.6,
+        "top": 0.5,
+        "merci beaucoup": 0.5,
+        "au top": 0.7,
+    },
+    "en": {
+        "out of order": -0.6,
+        "fed up": -0.7,
+        "broken": -0.5,
+        "doesn't work": -0.5,
+        "does not work": -0.5,
+        "not working": -0.5,
+        "too crowded": -0.5,
+        "crowded": -0.4,
+        "charged twice": -0.5,
+        "unacceptable": -0.8,
+        "dirty": -0.5,
+        "filthy": -0.8,
+    },
+}
+
+
+class SentenceScorer(Protocol):
+    def __call__(self, sentence: str) -> float: ...
+
+
+@cache
+def _vader() -> SentenceScorer:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+
+    def score(sentence: str) -> float:
+        return float(analyzer.polarity_scores(sentence)["compound"])
+
+    return score
+
+
+@cache
+def _pattern_fr() -> SentenceScorer:
+    from textblob_fr import PatternAnalyzer
+
+    analyzer = PatternAnalyzer()
+
+    def score(sentence: str) -> float:
+        return float(analyzer.analyze(sentence)[0])
+
+    return score
+
+
+def library_scorer(language: str) -> SentenceScorer:
+    return _pattern_fr() if language == "fr" else _vader()
+
+
+def domain_hits(sentence: str, language: str) -> list[float]:
+    """Valences of the domain words and phrases found in the sentence (longest first)."""
+    text = " " + " ".join(_WORD.findall(fold(sentence).replace("’", "'"))) + " "
+    found: list[float] = []
+    for phrase in sorted(DOMAIN_VALENCE.get(language, {}), key=len, reverse=True):
+        needle = f" {phrase} "
+        if needle in text:
+            found.append(DOMAIN_VALENCE[language][phrase])
+            text = text.replace(needle, " ")
+    return found
+
+
+def sentence_score(sentence: str, language: str) -> float:
+    base = library_scorer(language)(sentence)
+    hits = domain_hits(sentence, language)
+    if hits:
+        domain = sum(hits) / len(hits)
+        base = domain if abs(base) < CARRIES_SENTIMENT else (base + domain) / 2
+    return max(-1.0, min(1.0, base))
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+
+
+def conversation_score(member_lines: list[str], language: str) -> tuple[float, list[float]]:
+    """(the conversation's score, each sentence's score)."""
+    scores = [sentence_score(s, language) for line in member_lines for s in sentences(line)]
+    carrying = [s for s in scores if abs(s) >= CARRIES_SENTIMENT]
+    if not carrying:
+        return 0.0, scores
+    return sum(carrying) / len(carrying), scores

@@ -1,0 +1,172 @@
+-- Member analytics and churn risk, set-based: one statement over every member it is asked
+-- about (one member after a session, everyone in the daily job).
+--
+-- Definitions (docs/PIPELINE.md):
+--   visit_frequency_per_week   sessions in the last 28 days / 4
+--   days_since_last_visit      days since the later of gym_members.last_visit and the last
+--                              session (null: never seen)
+--   engagement_score           0.5 × min(visits per week / 2, 1)
+--                            + 0.3 × max(0, 1 − days since last visit / 30)
+--                            + 0.2 × min(sessions in the last 30 days / 4, 1)
+--   conversation_frequency     sessions in 30 days: ≥ 20 daily, ≥ 4 weekly, ≥ 1 monthly, rare
+--   sentiment_trend            average of the last 3 analysed sessions against the 3 before:
+--                              +0.2 improving, −0.2 declining, else stable (stable below 4)
+--   churn (the customer's rules, as cloud_api/pipeline/churn.py):
+--     no visit for more than 14 days (or never)   +0.3  no_visit_14_days
+--     more than 3 negative sessions               +0.2  negative_sentiment
+--     engagement below 0.3                        +0.2  low_engagement
+--     membership ends in less than 30 days        +0.2  membership_expiring
+--   level: > 0.7 critical, ≥ 0.5 high, ≥ 0.3 medium, else low. Every factor is stored with
+--   its weight and the observed value.
+-- A row is only written when a value changed, so running it twice changes nothing.
+
+create index realtime_sessions_member_closed_idx on public.realtime_sessions (member_id, started_at)
+    where status = 'closed' and member_id is not null;
+
+create function private.refresh_member_analytics(p_members uuid[], p_now timestamptz)
+returns integer
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+    v_changed integer;
+begin
+    -- One pass over a million members groups ten million sessions: give it room in memory.
+    perform set_config('work_mem', '256MB', true);
+    with members as (
+        select m.id, m.gym_id, m.last_visit, m.membership_expires_on, g.timezone,
+               (p_now at time zone g.timezone)::date as today
+        from public.gym_members m join public.gyms g on g.id = m.gym_id
+        where p_members is null or m.id = any (p_members)
+    ),
+    visits as (
+        select s.member_id, count(*) as n,
+               coalesce(sum(s.duration_seconds), 0) as seconds,
+               max(s.started_at) as last_at,
+               count(*) filter (where s.started_at > p_now - interval '28 days') as n28,
+               count(*) filter (where s.started_at > p_now - interval '30 days') as n30
+        from public.realtime_sessions s
+        where s.status = 'closed' and s.member_id is not null and s.started_at <= p_now
+          and (p_members is null or s.member_id = any (p_members))
+        group by s.member_id
+    ),
+    ranked as (
+        select c.member_id, c.sentiment_score, c.sentiment_label,
+               row_number() over (partition by c.member_id order by c.created_at desc) as rn
+        from public.conversation_summaries c
+        where c.status = 'done' and c.member_id is not null and c.sentiment_score is not null
+          and (p_members is null or c.member_id = any (p_members))
+    ),
+    moods as (
+        select member_id, avg(sentiment_score) as average, count(*) as analysed,
+               count(*) filter (where sentiment_label = 'negative') as negatives,
+               count(*) filter (where sentiment_label = 'positive') as positives,
+               avg(sentiment_score) filter (where rn <= 3) as recent,
+               avg(sentiment_score) filter (where rn between 4 and 6) as earlier
+        from ranked group by member_id
+    ),
+    facts as (
+        select m.id as member_id, m.gym_id, m.today, m.membership_expires_on,
+               coalesce(v.n, 0) as n, coalesce(v.seconds, 0) as seconds, v.last_at,
+               coalesce(v.n28, 0) as n28, coalesce(v.n30, 0) as n30,
+               (m.today - (greatest(m.last_visit, v.last_at) at time zone m.timezone)::date) as days_since,
+               o.average, o.analysed, coalesce(o.negatives, 0) as negatives,
+               coalesce(o.positives, 0) as positives, o.recent, o.earlier
+        from members m
+        left join visits v on v.member_id = m.id
+        left join moods o on o.member_id = m.id
+    ),
+    scored as (
+        select f.*,
+               round(f.n28 / 4.0, 2) as per_week,
+               round(0.5 * least(f.n28 / 4.0 / 2.0, 1)
+                     + 0.3 * greatest(0, 1 - coalesce(f.days_since, 9999) / 30.0)
+                     + 0.2 * least(f.n30 / 4.0, 1), 2) as engagement
+        from facts f
+    ),
+    churn as (
+        select s.*,
+               jsonb_path_query_array(jsonb_build_array(
+                   case when s.days_since is null or s.days_since > 14 then jsonb_build_object(
+                       'factor', 'no_visit_14_days', 'weight', 0.3, 'value', s.days_since) end,
+                   case when s.negatives > 3 then jsonb_build_object(
+                       'factor', 'negative_sentiment', 'weight', 0.2, 'value', s.negatives) end,
+                   case when s.engagement < 0.3 then jsonb_build_object(
+                       'factor', 'low_engagement', 'weight', 0.2, 'value', s.engagement) end,
+                   case when s.membership_expires_on - s.today < 30 then jsonb_build_object(
+                       'factor', 'membership_expiring', 'weight', 0.2,
+                       'value', s.membership_expires_on - s.today) end
+               ), '$[*] ? (@ != null)') as factors
+        from scored s
+    ),
+    final as (
+        select c.*,
+               least(1, coalesce((select sum((f ->> 'weight')::numeric)
+                                  from jsonb_array_elements(c.factors) f), 0))::numeric(3, 2) as score
+        from churn c
+    ),
+    upserted as (
+        insert into public.member_analytics as a (
+            member_id, gym_id, total_conversations, total_session_duration_seconds,
+            avg_session_duration_seconds, last_conversation_at, conversation_frequency,
+            avg_sentiment_score, sentiment_trend, negative_sentiment_count,
+            positive_sentiment_count, churn_risk_score, churn_risk_level, churn_factors,
+            last_churn_analysis_at, engagement_score, days_since_last_visit,
+            visit_frequency_per_week)
+        select f.member_id, f.gym_id, f.n, round(f.seconds)::integer,
+               case when f.n > 0 then round(f.seconds / f.n, 2) end, f.last_at,
+               case when f.n30 >= 20 then 'daily' when f.n30 >= 4 then 'weekly'
+                    when f.n30 >= 1 then 'monthly' else 'rare' end,
+               round(f.average, 2),
+               case when f.analysed < 4 or f.earlier is null then 'stable'
+                    when f.recent - f.earlier > 0.2 then 'improving'
+                    when f.recent - f.earlier < -0.2 then 'declining'
+                    else 'stable' end,
+               f.negatives, f.positives, f.score,
+               case when f.score > 0.7 then 'critical' when f.score >= 0.5 then 'high'
+                    when f.score >= 0.3 then 'medium' else 'low' end,
+               f.factors, p_now, f.engagement, f.days_since, least(f.per_week, 99.99)
+        from final f
+        on conflict (member_id) do update
+        set gym_id = excluded.gym_id,
+            total_conversations = excluded.total_conversations,
+            total_session_duration_seconds = excluded.total_session_duration_seconds,
+            avg_session_duration_seconds = excluded.avg_session_duration_seconds,
+            last_conversation_at = excluded.last_conversation_at,
+            conversation_frequency = excluded.conversation_frequency,
+            avg_sentiment_score = excluded.avg_sentiment_score,
+            sentiment_trend = excluded.sentiment_trend,
+            negative_sentiment_count = excluded.negative_sentiment_count,
+            positive_sentiment_count = excluded.positive_sentiment_count,
+            churn_risk_score = excluded.churn_risk_score,
+            churn_risk_level = excluded.churn_risk_level,
+            churn_factors = excluded.churn_factors,
+            last_churn_analysis_at = excluded.last_churn_analysis_at,
+            engagement_score = excluded.engagement_score,
+            days_since_last_visit = excluded.days_since_last_visit,
+            visit_frequency_per_week = excluded.visit_frequency_per_week
+        where (a.gym_id, a.total_conversations, a.total_session_duration_seconds,
+               a.avg_session_duration_seconds, a.last_conversation_at, a.conversation_frequency,
+               a.avg_sentiment_score, a.sentiment_trend, a.negative_sentiment_count,
+               a.positive_sentiment_count, a.churn_risk_score, a.churn_risk_level,
+               a.churn_factors, a.engagement_score, a.days_since_last_visit,
+               a.visit_frequency_per_week)
+            is distinct from
+              (excluded.gym_id, excluded.total_conversations,
+               excluded.total_session_duration_seconds, excluded.avg_session_duration_seconds,
+               excluded.last_conversation_at, excluded.conversation_frequency,
+               excluded.avg_sentiment_score, excluded.sentiment_trend,
+               excluded.negative_sentiment_count, excluded.positive_sentiment_count,
+               excluded.churn_risk_score, excluded.churn_risk_level, excluded.churn_factors,
+               excluded.engagement_score, excluded.days_since_last_visit,
+               excluded.visit_frequency_per_week)
+        returning 1
+    )
+    select count(*) into v_changed from upserted;
+    return v_changed;
+end
+$$;
+
+revoke all on function private.refresh_member_analytics(uuid[], timestamptz)
+    from public, anon, authenticated;
+grant execute on function private.refresh_member_analytics(uuid[], timestamptz) to jarvis_worker;
