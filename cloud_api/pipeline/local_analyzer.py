@@ -138,9 +138,12 @@ def _summary(
             if lang == "fr"
             else f"{who} said nothing JARVIS could understand."
         )
-    # The sentence that weighs most (strongest sentiment, else the first question).
-    scored = [(abs(sentence_score(s, language)), s) for line in lines for s in sentences(line)]
-    key = max(scored, key=lambda pair: pair[0])[1] if scored else lines[0]
+
+    # What the member said that weighs most: the line holding the strongest sentence.
+    def weight(line: str) -> float:
+        return max((abs(sentence_score(s, language)) for s in sentences(line)), default=0.0)
+
+    key = max(lines, key=weight)
     about = ", ".join(_topic_name(t, lang) for t in topics[:3])
     mood = MOOD[lang][label]
     if lang == "fr":

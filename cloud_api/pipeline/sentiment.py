@@ -12,10 +12,11 @@
   domain lexicon (below) adds or corrects them; it is applied on top of the library's score,
   never instead of it when the library found something.
 
-A sentence's score is the library score, moved half-way toward the domain words' mean when
-there are any (replaced by it when the library found nothing). A conversation's score is the
-mean of the member's sentences that carry sentiment (|score| ≥ 0.05): questions and
-logistics are neutral and do not dilute a complaint.
+A sentence's score is the library's (gym-neutral words such as "ferme" removed first),
+moved half-way toward the domain words' mean when there are any (replaced by it when the
+library found nothing). A conversation's score is the mean of the member's sentences that
+carry sentiment (|score| ≥ 0.05): questions and logistics are neutral and do not dilute a
+complaint.
 """
 
 from __future__ import annotations
@@ -78,6 +79,20 @@ DOMAIN_VALENCE: dict[str, dict[str, float]] = {
 }
 
 
+# Words the general lexicons score but that are neutral at a gym: "la salle ferme à 22 h"
+# (closes, not "firm"), "libre" (a free machine), "bon" as a filler ("bon, au revoir").
+NEUTRAL_AT_THE_GYM: dict[str, frozenset[str]] = {
+    "fr": frozenset({"ferme", "fermé", "fermée", "fermez", "libre", "libres", "bon", "bien sûr"}),
+    "en": frozenset({"free", "well", "like"}),
+}
+_TOKEN = re.compile(r"\w+|\W+")
+
+
+def _without_neutral_words(sentence: str, language: str) -> str:
+    neutral = NEUTRAL_AT_THE_GYM.get(language, frozenset())
+    return "".join(t for t in _TOKEN.findall(sentence) if t.lower() not in neutral)
+
+
 class SentenceScorer(Protocol):
     def __call__(self, sentence: str) -> float: ...
 
@@ -123,7 +138,7 @@ def domain_hits(sentence: str, language: str) -> list[float]:
 
 
 def sentence_score(sentence: str, language: str) -> float:
-    base = library_scorer(language)(sentence)
+    base = library_scorer(language)(_without_neutral_words(sentence, language))
     hits = domain_hits(sentence, language)
     if hits:
         domain = sum(hits) / len(hits)
