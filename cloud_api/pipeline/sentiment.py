@@ -12,9 +12,10 @@
   domain lexicon (below) adds or corrects them; it is applied on top of the library's score,
   never instead of it when the library found something.
 
-A sentence's score is the library's (gym-neutral words such as "ferme" removed first),
-moved half-way toward the domain words' mean when there are any (replaced by it when the
-library found nothing). A conversation's score is the mean of the member's sentences that
+The domain lexicon overrides the library on its own words: they are taken out of the
+sentence the library scores (so are gym-neutral words such as "ferme"), and the sentence's
+score is the library's moved half-way toward the domain words' mean (replaced by it when
+the library found nothing else). A conversation's score is the mean of the member's sentences that
 carry sentiment (|score| ≥ 0.05): questions and logistics are neutral and do not dilute a
 complaint.
 """
@@ -25,16 +26,15 @@ import re
 from functools import cache
 from typing import Protocol
 
-from cloud_api.tools.embedding import fold
 
 CARRIES_SENTIMENT = 0.05
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
-_WORD = re.compile(r"[a-z0-9']+")
 
 # Accent-folded words and phrases of the gym, with a valence in -1..1.
 DOMAIN_VALENCE: dict[str, dict[str, float]] = {
     "fr": {
         "en panne": -0.6,
+        "encore en panne": -0.7,
         "panne": -0.5,
         "marre": -0.7,
         "ras le bol": -0.7,
@@ -125,24 +125,43 @@ def library_scorer(language: str) -> SentenceScorer:
     return _pattern_fr() if language == "fr" else _vader()
 
 
-def domain_hits(sentence: str, language: str) -> list[float]:
-    """Valences of the domain words and phrases found in the sentence (longest first)."""
-    text = " " + " ".join(_WORD.findall(fold(sentence).replace("’", "'"))) + " "
-    found: list[float] = []
+_ACCENTED = {"a": "aàâä", "c": "cç", "e": "eéèêë", "i": "iîï", "o": "oôö", "u": "uùûü"}
+
+
+@cache
+def _domain_patterns(language: str) -> tuple[tuple[re.Pattern[str], float], ...]:
+    """One accent- and case-insensitive pattern per domain phrase, longest phrases first."""
+    patterns = []
     for phrase in sorted(DOMAIN_VALENCE.get(language, {}), key=len, reverse=True):
-        needle = f" {phrase} "
-        if needle in text:
-            found.append(DOMAIN_VALENCE[language][phrase])
-            text = text.replace(needle, " ")
-    return found
+        body = "".join(
+            f"[{_ACCENTED[ch]}]" if ch in _ACCENTED else re.escape(ch).replace("'", "['’]")
+            for ch in phrase
+        )
+        patterns.append(
+            (re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE), DOMAIN_VALENCE[language][phrase])
+        )
+    return tuple(patterns)
+
+
+def domain_hits(sentence: str, language: str) -> tuple[list[float], str]:
+    """(valences of the domain words and phrases found, the sentence without them): the
+    domain lexicon overrides the library on its own words."""
+    found: list[float] = []
+    rest = sentence
+    for pattern, valence in _domain_patterns(language):
+        rest, n = pattern.subn(" ", rest)
+        found += [valence] * n
+    return found, rest
 
 
 def sentence_score(sentence: str, language: str) -> float:
-    base = library_scorer(language)(_without_neutral_words(sentence, language))
-    hits = domain_hits(sentence, language)
+    hits, rest = domain_hits(sentence, language)
+    base = library_scorer(language)(_without_neutral_words(rest, language))
     if hits:
-        domain = sum(hits) / len(hits)
-        base = domain if abs(base) < CARRIES_SENTIMENT else (base + domain) / 2
+        # Each domain word weighs as much as everything else the library read in the sentence.
+        base = sum(hits) / len(hits) if abs(base) < CARRIES_SENTIMENT else (
+            (base + sum(hits)) / (1 + len(hits))
+        )
     return max(-1.0, min(1.0, base))
 
 
