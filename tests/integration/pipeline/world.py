@@ -148,3 +148,49 @@ def one(admin: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
 def rows(admin: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(admin) as conn:
         return conn.execute(sql.encode(), params).fetchall()
+
+
+def run_jobs(settings: CloudSettings, work: Any) -> Any:
+    """Run `await work(runtime)` with a job runtime on these settings."""
+    import asyncio
+
+    from cloud_api.jobs.runtime import JobRuntime
+
+    async def go() -> Any:
+        runtime = await JobRuntime.open(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(go())
+
+
+def analyse_all(settings: CloudSettings) -> int:
+    """Analyse every session not analysed yet, as the worker would (local analyzer)."""
+    from cloud_api.jobs.analysis_job import analyze_session
+    from cloud_api.pipeline import store
+
+    async def work(runtime: Any) -> int:
+        async with runtime.database.transaction() as conn:
+            todo = await store.sessions_to_analyze(conn, older_than_s=0, limit=10_000)
+        for session_id in todo:
+            await analyze_session(runtime, session_id, attempt=1, last_attempt=True)
+        return len(todo)
+
+    return int(run_jobs(settings, work))
+
+
+def snapshot(admin: str) -> tuple[Any, ...]:
+    """Everything the pipeline writes, to compare two runs."""
+    return tuple(
+        rows(admin, sql)
+        for sql in (
+            "select session_id, status, summary_text, sentiment_score, key_topics, processed_at, attempts from conversation_summaries order by session_id",
+            "select member_id, total_conversations, churn_risk_score, churn_factors, engagement_score, updated_at from member_analytics order by member_id",
+            "select id, alert_type, status, dedup_key, updated_at from manager_alerts order by id",
+            "select count(*) from audit_log",
+            "select gym_id, period_start, summary, metrics from insights_reports order by gym_id, franchise_id, period_start",
+            "select gym_id, day, sessions, realtime_usd, analysis_usd, updated_at from cost_daily order by gym_id, day",
+        )
+    )
