@@ -192,6 +192,12 @@ class CloudSettings(BaseSettings):
     worker_concurrency: int = Field(
         default=4, ge=1, le=64, description="Jobs one worker process runs at once (jobs)."
     )
+    worker_stalled_after_s: int = Field(
+        default=30,
+        ge=2,
+        le=3600,
+        description="A worker silent this long is dead: its running jobs are queued again (s).",
+    )
     analysis_backend: Literal["auto", "local", "openai"] = Field(
         default="auto",
         description="Who analyses sessions: `openai` (needs OPENAI_API_KEY), `local` (lexicon "

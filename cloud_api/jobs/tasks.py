@@ -24,7 +24,6 @@ from cloud_api.jobs.runtime import JobRuntime
 log = logging.getLogger("jarvis.jobs")
 ANALYSIS_ATTEMPTS = 5
 DELIVERY_ATTEMPTS = 8
-STALLED_AFTER_S = 30
 
 
 def runtime_of(context: JobContext) -> JobRuntime:
@@ -47,16 +46,23 @@ async def deliver_alert(context: JobContext, alert_id: str) -> None:
     await deliver_alert_now(runtime_of(context), UUID(alert_id))
 
 
-async def requeue_stalled(context: JobContext, timestamp: int) -> None:
-    """Jobs of a worker that died mid-job (no heartbeat for 30 s) go back to the queue."""
-    assert context.app is not None
-    manager = context.app.job_manager
-    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S)
-    for job in stalled:
-        if job.id is None or job.id == context.job.id:
+async def requeue_stalled_jobs(app: procrastinate.App, stalled_after_s: float) -> int:
+    """Jobs of workers that died mid-job (no heartbeat for `stalled_after_s`) go back to the
+    queue; their work is idempotent, so running them again doubles nothing."""
+    manager = app.job_manager
+    count = 0
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after_s):
+        if job.id is None or job.task_name == "requeue_stalled":
             continue
         log.warning("job %s (%s) was running on a dead worker: queued again", job.id, job.task_name)
         await manager.retry_job(job)
+        count += 1
+    return count
+
+
+async def requeue_stalled(context: JobContext, timestamp: int) -> None:
+    assert context.app is not None
+    await requeue_stalled_jobs(context.app, runtime_of(context).settings.worker_stalled_after_s)
 
 
 def _scheduled(job: scheduled.ScheduledJob) -> Any:

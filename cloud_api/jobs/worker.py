@@ -15,7 +15,7 @@ from typing import Any
 
 from cloud_api.config import CloudSettings
 from cloud_api.jobs.runtime import JobRuntime
-from cloud_api.jobs.tasks import build_app
+from cloud_api.jobs.tasks import build_app, requeue_stalled_jobs
 
 log = logging.getLogger("jarvis.worker")
 
@@ -33,8 +33,12 @@ async def run_worker(
     runtime = await JobRuntime.open(settings)
     app = build_app(settings.worker_database_url, pool_max=settings.worker_concurrency + 2)
     options: dict[str, Any] = {"queues": queues} if queues else {}  # none: every queue
+    stalled_after = settings.worker_stalled_after_s
     try:
         async with app.open_async():
+            # A worker starting after a crash picks up what the dead one was running.
+            await app.job_manager.prune_stalled_workers(stalled_after)
+            await requeue_stalled_jobs(app, stalled_after)
             await app.run_worker_async(
                 **options,
                 name=name,
@@ -43,8 +47,8 @@ async def run_worker(
                 install_signal_handlers=install_signal_handlers,
                 additional_context={"runtime": runtime},
                 fetch_job_polling_interval=5,
-                update_heartbeat_interval=5,
-                stalled_worker_timeout=30,
+                update_heartbeat_interval=max(1.0, stalled_after / 4),
+                stalled_worker_timeout=stalled_after,
                 shutdown_graceful_timeout=20,
                 delete_jobs="successful",
             )

@@ -26,7 +26,6 @@ import re
 from functools import cache
 from typing import Protocol
 
-
 CARRIES_SENTIMENT = 0.05
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 
@@ -159,8 +158,10 @@ def sentence_score(sentence: str, language: str) -> float:
     base = library_scorer(language)(_without_neutral_words(rest, language))
     if hits:
         # Each domain word weighs as much as everything else the library read in the sentence.
-        base = sum(hits) / len(hits) if abs(base) < CARRIES_SENTIMENT else (
-            (base + sum(hits)) / (1 + len(hits))
+        base = (
+            sum(hits) / len(hits)
+            if abs(base) < CARRIES_SENTIMENT
+            else ((base + sum(hits)) / (1 + len(hits)))
         )
     return max(-1.0, min(1.0, base))
 
