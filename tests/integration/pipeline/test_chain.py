@@ -4,7 +4,7 @@ and its audit; jobs run twice → the same state."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -72,7 +72,8 @@ def test_a_session_becomes_a_summary_analytics_and_an_alert(
         (session,),
     )
     assert (status, label, emotion) == ("done", "negative", "frustration")
-    assert "equipment" in topics and "report_issue" in intents
+    assert "equipment" in topics
+    assert "report_issue" in intents
     assert (
         world.one(
             admin,
@@ -166,7 +167,8 @@ def test_churn_rules_in_sql_match_the_customer_rules(
     )
     expected = churn_risk(ChurnInputs(days, negatives, float(engagement), expires, date.today()))
     assert {f["factor"] for f in stored} == factors == set(expected.factors)
-    assert (score, stored_level) == (expected.score, expected.level) and stored_level == level
+    assert (score, stored_level) == (expected.score, expected.level)
+    assert stored_level == level
     for f in stored:  # every factor with its weight and the value that triggered it
         assert Decimal(str(f["weight"])) in (Decimal("0.3"), Decimal("0.2"))
         assert "value" in f
@@ -379,7 +381,8 @@ def test_the_lifecycle_is_enforced_and_every_change_audited(
     with pytest.raises(alerts.AlertForbidden):
         asyncio.run(change(staff, alerts.AlertChange(unassign=True)))
     row = asyncio.run(change(staff, alerts.AlertChange(status="resolved", notes="Tapis réparé")))
-    assert row["status"] == "resolved" and row["resolved_at"] is not None
+    assert row["status"] == "resolved"
+    assert row["resolved_at"] is not None
     with pytest.raises(alerts.AlertClosed):
         asyncio.run(change(manager, alerts.AlertChange(status="pending")))
     audit = world.rows(
@@ -421,11 +424,13 @@ def test_weekly_insights_per_gym_and_franchise(
         (gym.id, start),
     )
     assert title == "Rapport hebdomadaire — Gym-Chain"
-    assert metrics["sessions"] >= 1 and metrics["top_topics"][0]["topic"] in (
+    assert metrics["sessions"] >= 1
+    assert metrics["top_topics"][0]["topic"] in (
         "equipment",
         "classes",
     )
-    assert recommendations and "sessions" in trends
+    assert recommendations
+    assert "sessions" in trends
     assert (
         world.one(
             admin,

@@ -103,13 +103,18 @@ def test_structured_output_is_validated_stored_and_costed(
     )
     assert (status, analyzer, model, label) == ("done", "openai", "gpt-4o-mini", "negative")
     assert text == UNHAPPY["summary"]
-    assert tin > 0 and tout > 0 and temb > 0 and cost > 0
-    assert emb_model == "text-embedding-3-small" and attempts == 1
+    assert tin > 0
+    assert tout > 0
+    assert temb > 0
+    assert cost > 0
+    assert emb_model == "text-embedding-3-small"
+    assert attempts == 1
     chat, embedding = sim.analysis.requests[before : before + 2]
     assert chat["response_format"]["type"] == "json_schema"
     assert chat["response_format"]["json_schema"]["strict"] is True
     assert chat["max_completion_tokens"] == 700
-    assert embedding["model"] == "text-embedding-3-small" and embedding["dimensions"] == 1536
+    assert embedding["model"] == "text-embedding-3-small"
+    assert embedding["dimensions"] == 1536
     # The chain ran: the member's analytics and a negative-feedback alert.
     assert (
         world.one(

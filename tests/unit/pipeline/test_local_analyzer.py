@@ -138,20 +138,23 @@ def test_labels(
     assert result.analyzer == "local-v1"
     assert result.language == language
     assert result.embedding_model == LOCAL_MODEL
-    assert result.embedding is not None and len(result.embedding) == 1536
+    assert result.embedding is not None
+    assert len(result.embedding) == 1536
 
 
 def test_a_broken_machine_becomes_an_action_item_quoting_the_member() -> None:
     said = "Le vélo elliptique près des fenêtres ne fonctionne pas."
     a = analyze_locally(transcript("fr", said)).analysis
     assert [(i.type, i.detail) for i in a.action_items] == [("check_equipment", said)]
-    assert "Camille" in a.summary and said in a.summary
+    assert "Camille" in a.summary
+    assert said in a.summary
 
 
 def test_questions_do_not_dilute_a_complaint() -> None:
     lines = ["Quels sont mes cours ?", "Et le sauna ?", "Le tapis est en panne, c'est pénible."]
     score, per_sentence = conversation_score(lines, "fr")
-    assert per_sentence[0] == 0 and per_sentence[1] == 0
+    assert per_sentence[0] == 0
+    assert per_sentence[1] == 0
     assert score < -0.5
 
 
@@ -163,4 +166,5 @@ def test_gym_words_are_neutral_where_the_lexicon_misreads_them() -> None:
 def test_nothing_said_is_neutral_and_has_no_embedding() -> None:
     result = analyze_locally(Transcript(uuid.uuid4(), "fr", None, ()))
     assert result.analysis.sentiment_label == "neutral"
-    assert result.embedding is None and result.embedding_model is None
+    assert result.embedding is None
+    assert result.embedding_model is None

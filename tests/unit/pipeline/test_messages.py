@@ -43,7 +43,8 @@ def test_alert_message_in_each_language(language: str, words: list[str]) -> None
 def test_digest_lists_every_alert() -> None:
     message = digest_message(ALERT["gym"], [ALERT, {**ALERT, "title": "Autre"}], "fr", "http://x")
     assert "2 alerte(s)" in message.subject
-    assert "Équipement signalé" in message.text and "Autre" in message.text
+    assert "Équipement signalé" in message.text
+    assert "Autre" in message.text
 
 
 def test_webhook_signature_verifies_and_a_tampered_body_does_not() -> None:
