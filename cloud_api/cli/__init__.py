@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cloud_api.cli import db, jobs, operators, serving
+from cloud_api.cli import db, jobs, members, operators, serving
 
 app = typer.Typer(
     name="jarvis-cloud",
@@ -26,6 +26,7 @@ app.add_typer(operators.gyms_app, name="gyms")
 app.add_typer(operators.franchises_app, name="franchises")
 app.add_typer(operators.kiosks_app, name="kiosks")
 app.add_typer(operators.users_app, name="users")
+app.add_typer(members.members_app, name="members")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Stewardship of members' data: export one member as JSON, erase one member entirely."""
