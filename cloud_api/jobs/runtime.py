@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from openai import AsyncOpenAI
 from cloud_api.config import CloudSettings
 from cloud_api.db.worker import WorkerDatabase
 from cloud_api.pipeline.openai_analyzer import OpenAIAnalyzer
+from cloud_api.pipeline.sentiment import warm_up
 
 
 def utc_now() -> datetime:
@@ -57,6 +59,8 @@ class JobRuntime:
                 max_retries=0,  # the job's own retries, with backoff, handle failures
             )
         http = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False)
+        # The local analyzer is also every session's fallback: load its lexicons up front.
+        await asyncio.to_thread(warm_up)
         return cls(settings=settings, database=database, http=http, openai=client)
 
     async def close(self) -> None:

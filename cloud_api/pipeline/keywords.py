@@ -200,12 +200,17 @@ def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z])(?:" + "|".join(parts) + r")(?![a-z])")
 
 
-def count_hits(text: str, words: Iterable[str]) -> int:
-    """How many times the (folded) text says any of the words."""
-    return len(_pattern(tuple(words)).findall(fold(text).replace("’", "'")))
+def folded(text: str) -> str:
+    """The form every keyword is matched against: lower case, no accents, plain apostrophes."""
+    return fold(text).replace("’", "'")
 
 
-def topics_of(text: str, limit: int = 5) -> list[str]:
-    counts = {topic: count_hits(text, words) for topic, words in TOPICS.items()}
+def count_hits(folded_text: str, words: Iterable[str]) -> int:
+    """How many times the text (already `folded`) says any of the words."""
+    return len(_pattern(tuple(words)).findall(folded_text))
+
+
+def topics_of(folded_text: str, limit: int = 5) -> list[str]:
+    counts = {topic: count_hits(folded_text, words) for topic, words in TOPICS.items()}
     found = sorted((t for t, n in counts.items() if n), key=lambda t: -counts[t])
     return found[:limit]

@@ -15,7 +15,7 @@ from cloud_api.pipeline.analysis import (
     Transcript,
     sentiment_label,
 )
-from cloud_api.pipeline.sentiment import conversation_score, sentence_score, sentences
+from cloud_api.pipeline.sentiment import line_scores, mean_carrying
 from cloud_api.tools.embedding import LOCAL_MODEL, local_embedding
 
 ANALYZER = "local-v1"
@@ -104,7 +104,9 @@ def _actions(
     items: list[ActionItem] = []
 
     def said(words: tuple[str, ...]) -> str:
-        hit = next((line for line in lines if keywords.count_hits(line, words)), "")
+        hit = next(
+            (line for line in lines if keywords.count_hits(keywords.folded(line), words)), ""
+        )
         return hit[:300]
 
     if "report_issue" in intents:
@@ -127,7 +129,12 @@ def _actions(
 
 
 def _summary(
-    transcript: Transcript, topics: list[str], label: str, emotion: str, language: str
+    transcript: Transcript,
+    scores: list[list[float]],
+    topics: list[str],
+    label: str,
+    emotion: str,
+    language: str,
 ) -> str:
     lang = "fr" if language == "fr" else "en"
     who = transcript.first_name or ("Le membre" if lang == "fr" else "The member")
@@ -140,10 +147,8 @@ def _summary(
         )
 
     # What the member said that weighs most: the line holding the strongest sentence.
-    def weight(line: str) -> float:
-        return max((abs(sentence_score(s, language)) for s in sentences(line)), default=0.0)
-
-    key = max(lines, key=weight)
+    weights = [max((abs(s) for s in line), default=0.0) for line in scores]
+    key = lines[weights.index(max(weights))]
     about = ", ".join(_topic_name(t, lang) for t in topics[:3])
     mood = MOOD[lang][label]
     if lang == "fr":
@@ -161,13 +166,15 @@ def analyze_locally(transcript: Transcript) -> AnalysisResult:
     language = "fr" if transcript.language == "fr" else "en"
     lines = transcript.member_lines
     text = "\n".join(lines)
-    score, _ = conversation_score(lines, language)
+    plain = keywords.folded(text)
+    scores = line_scores(lines, language)
+    score = mean_carrying([s for line in scores for s in line])
     label = sentiment_label(score)
-    topics = keywords.topics_of(text)
-    emotion = _emotion(text, score)
-    intents = _intents(transcript, text, score)
+    topics = keywords.topics_of(plain)
+    emotion = _emotion(plain, score)
+    intents = _intents(transcript, plain, score)
     analysis = ConversationAnalysis(
-        summary=_summary(transcript, topics, label, emotion, language),
+        summary=_summary(transcript, scores, topics, label, emotion, language),
         key_topics=topics,
         sentiment_score=round(score, 2),
         sentiment_label=label,
@@ -175,7 +182,8 @@ def analyze_locally(transcript: Transcript) -> AnalysisResult:
         intents=intents,
         action_items=_actions(transcript, intents, topics, language),
     )
-    embedding = local_embedding(analysis.summary + "\n" + text) if text else None
+    # What the member said is what later searches compare: the summary only repeats it.
+    embedding = local_embedding(text) if text else None
     return AnalysisResult(
         analysis=analysis,
         analyzer="local-v1",

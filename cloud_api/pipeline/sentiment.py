@@ -120,6 +120,12 @@ def _pattern_fr() -> SentenceScorer:
     return score
 
 
+def warm_up() -> None:
+    """Load both lexicons now (TextBlob imports NLTK: seconds), not on the first session."""
+    _vader()
+    _pattern_fr()
+
+
 def library_scorer(language: str) -> SentenceScorer:
     return _pattern_fr() if language == "fr" else _vader()
 
@@ -170,10 +176,18 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
 
 
+def line_scores(member_lines: list[str], language: str) -> list[list[float]]:
+    """Each sentence's score, line by line."""
+    return [[sentence_score(s, language) for s in sentences(line)] for line in member_lines]
+
+
 def conversation_score(member_lines: list[str], language: str) -> tuple[float, list[float]]:
     """(the conversation's score, each sentence's score)."""
-    scores = [sentence_score(s, language) for line in member_lines for s in sentences(line)]
+    scores = [s for line in line_scores(member_lines, language) for s in line]
+    return mean_carrying(scores), scores
+
+
+def mean_carrying(scores: list[float]) -> float:
+    """The mean of the scores that carry sentiment; 0 when none does."""
     carrying = [s for s in scores if abs(s) >= CARRIES_SENTIMENT]
-    if not carrying:
-        return 0.0, scores
-    return sum(carrying) / len(carrying), scores
+    return sum(carrying) / len(carrying) if carrying else 0.0
