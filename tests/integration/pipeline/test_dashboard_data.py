@@ -32,12 +32,7 @@ def scene(postgres: PostgresServer) -> dict[str, Any]:
                 admin, gym, member, ["Le tapis est en panne, j'en ai marre."], days_ago=day
             )
     world.analyse_all(settings)
-    world.run_jobs(
-        settings,
-        lambda rt: __import__("cloud_api.jobs.scheduled", fromlist=["x"]).daily_churn(
-            rt, rt.clock()
-        ),
-    )
+    world.run_jobs(settings, lambda rt: scheduled.daily_churn(rt, rt.clock()))
     users = {}
     with psycopg.connect(admin) as conn:
         for name, role in (("manager", "gym_manager"), ("staff", "gym_staff")):
