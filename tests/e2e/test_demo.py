@@ -115,6 +115,11 @@ def test_make_demo_runs_the_whole_product() -> None:
             time.sleep(0.3)
             mails = [p.read_text(errors="replace") for p in mailbox.glob("*.eml")]
         assert "manager.bordeaux@atlas.demo" in next(m for m in mails if "tapis" in m.lower())
+        # The schedule runs too: the worker deferred and ran the kiosk health check.
+        worker_log = home / "jarvis" / "demo" / "logs" / "worker.log"
+        while "kiosk_health done" not in worker_log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, worker_log.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)
