@@ -23,6 +23,13 @@
 create index realtime_sessions_member_closed_idx on public.realtime_sessions (member_id, started_at)
     where status = 'closed' and member_id is not null;
 
+-- The daily job rewrites every member's row (days since the last visit move every day): room
+-- on each page and no index on columns that move daily let those be HOT updates (no index
+-- writes). The global engagement index served no query (every dashboard query filters on
+-- gym_id first, under RLS); ordering a gym's members by engagement scans that gym's rows.
+alter table public.member_analytics set (fillfactor = 80);
+drop index if exists public.member_analytics_engagement_idx;
+
 create function private.refresh_member_analytics(p_members uuid[], p_now timestamptz)
 returns integer
 language plpgsql volatile security definer
@@ -33,10 +40,14 @@ declare
 begin
     -- One pass over a million members groups ten million sessions: give it room in memory.
     perform set_config('work_mem', '256MB', true);
-    with members as (
-        select m.id, m.gym_id, m.last_visit, m.membership_expires_on, g.timezone,
-               (p_now at time zone g.timezone)::date as today
-        from public.gym_members m join public.gyms g on g.id = m.gym_id
+    with days as (
+        -- "Today" per gym (its timezone), computed once per gym rather than per member.
+        select g.id as gym_id, g.timezone, (p_now at time zone g.timezone)::date as today
+        from public.gyms g
+    ),
+    members as (
+        select m.id, m.gym_id, m.last_visit, m.membership_expires_on, d.timezone, d.today
+        from public.gym_members m join days d on d.gym_id = m.gym_id
         where p_members is null or m.id = any (p_members)
     ),
     visits as (
@@ -66,46 +77,109 @@ begin
         from ranked group by member_id
     ),
     facts as (
-        select m.id as member_id, m.gym_id, m.today, m.membership_expires_on,
+        select m.id as member_id, m.gym_id, m.membership_expires_on - m.today as days_left,
                coalesce(v.n, 0) as n, coalesce(v.seconds, 0) as seconds, v.last_at,
                coalesce(v.n28, 0) as n28, coalesce(v.n30, 0) as n30,
                (m.today - (greatest(m.last_visit, v.last_at) at time zone m.timezone)::date) as days_since,
-               o.average, o.analysed, coalesce(o.negatives, 0) as negatives,
-               coalesce(o.positives, 0) as positives, o.recent, o.earlier
+               o.average, coalesce(o.analysed, 0) as analysed,
+               coalesce(o.negatives, 0) as negatives, coalesce(o.positives, 0) as positives,
+               o.recent, o.earlier
         from members m
         left join visits v on v.member_id = m.id
         left join moods o on o.member_id = m.id
     ),
     scored as (
         select f.*,
-               round(f.n28 / 4.0, 2) as per_week,
                round(0.5 * least(f.n28 / 4.0 / 2.0, 1)
                      + 0.3 * greatest(0, 1 - coalesce(f.days_since, 9999) / 30.0)
                      + 0.2 * least(f.n30 / 4.0, 1), 2) as engagement
         from facts f
     ),
-    churn as (
+    flagged as (
         select s.*,
-               jsonb_path_query_array(jsonb_build_array(
-                   case when s.days_since is null or s.days_since > 14 then jsonb_build_object(
-                       'factor', 'no_visit_14_days', 'weight', 0.3, 'value', s.days_since) end,
-                   case when s.negatives > 3 then jsonb_build_object(
-                       'factor', 'negative_sentiment', 'weight', 0.2, 'value', s.negatives) end,
-                   case when s.engagement < 0.3 then jsonb_build_object(
-                       'factor', 'low_engagement', 'weight', 0.2, 'value', s.engagement) end,
-                   case when s.membership_expires_on - s.today < 30 then jsonb_build_object(
-                       'factor', 'membership_expiring', 'weight', 0.2,
-                       'value', s.membership_expires_on - s.today) end
-               ), '$[*] ? (@ != null)') as factors
+               (s.days_since is null or s.days_since > 14) as no_visit,
+               (s.negatives > 3) as unhappy,
+               (s.engagement < 0.3) as disengaged,
+               (s.days_left < 30) as expiring
         from scored s
     ),
     final as (
-        select c.*,
-               least(1, coalesce((select sum((f ->> 'weight')::numeric)
-                                  from jsonb_array_elements(c.factors) f), 0))::numeric(3, 2) as score
-        from churn c
+        select f.member_id, f.gym_id, f.n as total_conversations,
+               round(f.seconds)::integer as total_session_duration_seconds,
+               case when f.n > 0 then round(f.seconds / f.n, 2) end as avg_session_duration_seconds,
+               f.last_at as last_conversation_at,
+               case when f.n30 >= 20 then 'daily' when f.n30 >= 4 then 'weekly'
+                    when f.n30 >= 1 then 'monthly' else 'rare' end as conversation_frequency,
+               round(f.average, 2) as avg_sentiment_score,
+               case when f.analysed < 4 or f.earlier is null then 'stable'
+                    when f.recent - f.earlier > 0.2 then 'improving'
+                    when f.recent - f.earlier < -0.2 then 'declining'
+                    else 'stable' end as sentiment_trend,
+               f.negatives as negative_sentiment_count, f.positives as positive_sentiment_count,
+               x.score::numeric(3, 2) as churn_risk_score,
+               case when x.score > 0.7 then 'critical' when x.score >= 0.5 then 'high'
+                    when x.score >= 0.3 then 'medium' else 'low' end as churn_risk_level,
+               -- Built from expressions (no per-row subquery): a million rows a night.
+               '[]'::jsonb
+               || case when f.no_visit then jsonb_build_array(jsonb_build_object(
+                      'factor', 'no_visit_14_days', 'weight', 0.3, 'value', f.days_since))
+                  else '[]'::jsonb end
+               || case when f.unhappy then jsonb_build_array(jsonb_build_object(
+                      'factor', 'negative_sentiment', 'weight', 0.2, 'value', f.negatives))
+                  else '[]'::jsonb end
+               || case when f.disengaged then jsonb_build_array(jsonb_build_object(
+                      'factor', 'low_engagement', 'weight', 0.2, 'value', f.engagement))
+                  else '[]'::jsonb end
+               || case when f.expiring then jsonb_build_array(jsonb_build_object(
+                      'factor', 'membership_expiring', 'weight', 0.2, 'value', f.days_left))
+                  else '[]'::jsonb end as churn_factors,
+               f.engagement as engagement_score, f.days_since as days_since_last_visit,
+               least(round(f.n28 / 4.0, 2), 99.99) as visit_frequency_per_week
+        from flagged f
+        cross join lateral (select least(1,
+            case when f.no_visit then 0.3 else 0 end + case when f.unhappy then 0.2 else 0 end
+            + case when f.disengaged then 0.2 else 0 end
+            + case when f.expiring then 0.2 else 0 end) as score) x
     ),
-    upserted as (
+    updated as (
+        update public.member_analytics a
+        set gym_id = f.gym_id,
+            total_conversations = f.total_conversations,
+            total_session_duration_seconds = f.total_session_duration_seconds,
+            avg_session_duration_seconds = f.avg_session_duration_seconds,
+            last_conversation_at = f.last_conversation_at,
+            conversation_frequency = f.conversation_frequency,
+            avg_sentiment_score = f.avg_sentiment_score,
+            sentiment_trend = f.sentiment_trend,
+            negative_sentiment_count = f.negative_sentiment_count,
+            positive_sentiment_count = f.positive_sentiment_count,
+            churn_risk_score = f.churn_risk_score,
+            churn_risk_level = f.churn_risk_level,
+            churn_factors = f.churn_factors,
+            last_churn_analysis_at = p_now,
+            engagement_score = f.engagement_score,
+            days_since_last_visit = f.days_since_last_visit,
+            visit_frequency_per_week = f.visit_frequency_per_week
+        from final f
+        where a.member_id = f.member_id
+          and (a.gym_id, a.total_conversations, a.total_session_duration_seconds,
+               a.avg_session_duration_seconds, a.last_conversation_at, a.conversation_frequency,
+               a.avg_sentiment_score, a.sentiment_trend, a.negative_sentiment_count,
+               a.positive_sentiment_count, a.churn_risk_score, a.churn_risk_level,
+               a.churn_factors, a.engagement_score, a.days_since_last_visit,
+               a.visit_frequency_per_week)
+            is distinct from
+              (f.gym_id, f.total_conversations, f.total_session_duration_seconds,
+               f.avg_session_duration_seconds, f.last_conversation_at, f.conversation_frequency,
+               f.avg_sentiment_score, f.sentiment_trend, f.negative_sentiment_count,
+               f.positive_sentiment_count, f.churn_risk_score, f.churn_risk_level,
+               f.churn_factors, f.engagement_score, f.days_since_last_visit,
+               f.visit_frequency_per_week)
+        returning 1
+    ),
+    inserted as (
+        -- Members without a row yet (new members); two chains racing for one member: the
+        -- later write wins, both computed from the same sessions.
         insert into public.member_analytics as a (
             member_id, gym_id, total_conversations, total_session_duration_seconds,
             avg_session_duration_seconds, last_conversation_at, conversation_frequency,
@@ -113,56 +187,25 @@ begin
             positive_sentiment_count, churn_risk_score, churn_risk_level, churn_factors,
             last_churn_analysis_at, engagement_score, days_since_last_visit,
             visit_frequency_per_week)
-        select f.member_id, f.gym_id, f.n, round(f.seconds)::integer,
-               case when f.n > 0 then round(f.seconds / f.n, 2) end, f.last_at,
-               case when f.n30 >= 20 then 'daily' when f.n30 >= 4 then 'weekly'
-                    when f.n30 >= 1 then 'monthly' else 'rare' end,
-               round(f.average, 2),
-               case when f.analysed < 4 or f.earlier is null then 'stable'
-                    when f.recent - f.earlier > 0.2 then 'improving'
-                    when f.recent - f.earlier < -0.2 then 'declining'
-                    else 'stable' end,
-               f.negatives, f.positives, f.score,
-               case when f.score > 0.7 then 'critical' when f.score >= 0.5 then 'high'
-                    when f.score >= 0.3 then 'medium' else 'low' end,
-               f.factors, p_now, f.engagement, f.days_since, least(f.per_week, 99.99)
+        select f.member_id, f.gym_id, f.total_conversations, f.total_session_duration_seconds,
+               f.avg_session_duration_seconds, f.last_conversation_at, f.conversation_frequency,
+               f.avg_sentiment_score, f.sentiment_trend, f.negative_sentiment_count,
+               f.positive_sentiment_count, f.churn_risk_score, f.churn_risk_level,
+               f.churn_factors, p_now, f.engagement_score, f.days_since_last_visit,
+               f.visit_frequency_per_week
         from final f
+        where not exists (select 1 from public.member_analytics e where e.member_id = f.member_id)
         on conflict (member_id) do update
-        set gym_id = excluded.gym_id,
-            total_conversations = excluded.total_conversations,
-            total_session_duration_seconds = excluded.total_session_duration_seconds,
-            avg_session_duration_seconds = excluded.avg_session_duration_seconds,
-            last_conversation_at = excluded.last_conversation_at,
-            conversation_frequency = excluded.conversation_frequency,
-            avg_sentiment_score = excluded.avg_sentiment_score,
-            sentiment_trend = excluded.sentiment_trend,
-            negative_sentiment_count = excluded.negative_sentiment_count,
-            positive_sentiment_count = excluded.positive_sentiment_count,
-            churn_risk_score = excluded.churn_risk_score,
+        set churn_risk_score = excluded.churn_risk_score,
             churn_risk_level = excluded.churn_risk_level,
             churn_factors = excluded.churn_factors,
-            last_churn_analysis_at = excluded.last_churn_analysis_at,
+            total_conversations = excluded.total_conversations,
             engagement_score = excluded.engagement_score,
             days_since_last_visit = excluded.days_since_last_visit,
-            visit_frequency_per_week = excluded.visit_frequency_per_week
-        where (a.gym_id, a.total_conversations, a.total_session_duration_seconds,
-               a.avg_session_duration_seconds, a.last_conversation_at, a.conversation_frequency,
-               a.avg_sentiment_score, a.sentiment_trend, a.negative_sentiment_count,
-               a.positive_sentiment_count, a.churn_risk_score, a.churn_risk_level,
-               a.churn_factors, a.engagement_score, a.days_since_last_visit,
-               a.visit_frequency_per_week)
-            is distinct from
-              (excluded.gym_id, excluded.total_conversations,
-               excluded.total_session_duration_seconds, excluded.avg_session_duration_seconds,
-               excluded.last_conversation_at, excluded.conversation_frequency,
-               excluded.avg_sentiment_score, excluded.sentiment_trend,
-               excluded.negative_sentiment_count, excluded.positive_sentiment_count,
-               excluded.churn_risk_score, excluded.churn_risk_level, excluded.churn_factors,
-               excluded.engagement_score, excluded.days_since_last_visit,
-               excluded.visit_frequency_per_week)
+            last_churn_analysis_at = excluded.last_churn_analysis_at
         returning 1
     )
-    select count(*) into v_changed from upserted;
+    select (select count(*) from updated) + (select count(*) from inserted) into v_changed;
     return v_changed;
 end
 $$;
