@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
-from cloud_api.pipeline.alerts import Conn
+from cloud_api.db.database import Conn
 
 COLUMNS = (
     "id, gym_id, channel, user_id, email, webhook_url, language, alert_types, min_priority, "

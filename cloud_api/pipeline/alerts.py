@@ -12,9 +12,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import DictRow
 
-Conn = psycopg.AsyncConnection[DictRow]
+from cloud_api.db.database import Conn
+
 AlertStatus = Literal["pending", "in_progress", "resolved", "dismissed"]
 
 COLUMNS = (

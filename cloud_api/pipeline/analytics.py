@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from cloud_api.pipeline.alerts import Conn
+from cloud_api.db.database import Conn
 
 LEVELS = ("critical", "high", "medium", "low")
 
