@@ -381,8 +381,9 @@ def instance_of(schema: dict[str, Any], text: str, root: dict[str, Any] | None =
         kind = next(k for k in kind if k != "null")
     if kind == "object":
         return {k: instance_of(v, text, root) for k, v in schema.get("properties", {}).items()}
-    if kind == "array":
-        return [instance_of(schema["items"], text, root) for _ in range(schema.get("minItems", 0))]
+    if kind == "array":  # one item unless the schema asks for more or allows none
+        count = max(schema.get("minItems", 0), min(1, schema.get("maxItems", 1)))
+        return [instance_of(schema["items"], text, root) for _ in range(count)]
     if kind == "string":
         return (text.strip().splitlines() or ["simulated"])[-1][:120] or "simulated"
     if kind in ("number", "integer"):

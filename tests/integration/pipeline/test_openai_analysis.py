@@ -234,3 +234,28 @@ def test_the_simulator_is_strict_where_openai_is(simulator: tuple[Simulator, Ser
         httpx.post(base, json=capped, headers=headers).json()["choices"][0]["finish_reason"]
         == "length"
     )
+
+
+def test_weekly_reports_are_written_by_the_model_with_a_key(
+    postgres: PostgresServer, db: tuple[str, world.Gym], simulator: tuple[Simulator, ServerThread]
+) -> None:
+    from cloud_api.jobs import scheduled
+
+    admin, gym = db
+    settings = world.worker_settings(
+        postgres,
+        admin,
+        analysis_backend="openai",
+        openai_api_key=KEY,
+        openai_base_url=f"{simulator[1].base_url}/v1",
+    )
+    sim = simulator[0]
+    before = len(sim.analysis.requests)
+    result = world.run_jobs(settings, lambda rt: scheduled.weekly_insights(rt, rt.clock()))
+    assert result["written_by_model"] == result["reports"] >= 1
+    asked = sim.analysis.requests[before:]
+    assert all(r["response_format"]["json_schema"]["strict"] for r in asked)
+    recommendations = world.one(
+        admin, "select recommendations from insights_reports where gym_id = %s", (gym.id,)
+    )
+    assert len(recommendations) == 1  # the model's (the simulator answers one)
