@@ -4,8 +4,8 @@
 --   subject (`member:<id>`, `kiosk:<id>`, `equipment:<name>`...), filled by a trigger when
 --   the writer did not, and a partial unique index holds the rule under concurrency.
 -- * Rules (docs/PIPELINE.md): churn above 0.7 (again at most every 30 days per member);
---   a session's sentiment below −0.5; milestones (the 10th session, a weight goal reached:
---   once per member and milestone, ever); a kiosk silent for 30 minutes; equipment issues and
+--   a session's sentiment below −0.5; milestones (the 10th session, raised by the session's
+--   chain; a weight goal reached: once per member and milestone, ever); a kiosk silent for 30 minutes; equipment issues and
 --   staff escalations from JARVIS's tools (private.kiosk_raise_alert, now deduplicated the
 --   same way).
 -- * Lifecycle: pending → in_progress → resolved | dismissed (or straight to resolved or
@@ -230,13 +230,18 @@ as $$
 declare
     v_alerts jsonb;
 begin
-    with scope as (
+    with langs as (  -- once per gym, not once per member
+        select g.id as gym_id, private.gym_language(g.id) as lang from public.gyms g
+    ),
+    scope as (
         select a.member_id, a.gym_id, a.churn_risk_score, a.churn_factors,
-               a.total_conversations, m.first_name, private.gym_language(a.gym_id) as lang
+               a.total_conversations, m.first_name, l.lang
         from public.member_analytics a
         join public.gym_members m on m.id = a.member_id
+        join langs l on l.gym_id = a.gym_id
         where (p_members is null or a.member_id = any (p_members))
-          and (a.churn_risk_score > 0.7 or a.total_conversations >= 10
+          and (a.churn_risk_score > 0.7
+               or (p_members is not null and a.total_conversations >= 10)
                or exists (select 1 from public.member_fitness_profile f
                           where f.member_id = a.member_id and f.target_weight_kg is not null))
     ),
@@ -280,7 +285,9 @@ begin
                                   'total_conversations', s.total_conversations) as context,
                'member:' || s.member_id::text || ':sessions_10' as dedup_key
         from scope s
-        where s.total_conversations >= 10
+        -- A milestone is news on the day it happens: the session chain raises it (for the
+        -- member just seen), the nightly job over everyone does not.
+        where p_members is not null and s.total_conversations >= 10
           and not exists (select 1 from public.manager_alerts a
                           where a.dedup_key = 'member:' || s.member_id::text || ':sessions_10')
     ),
