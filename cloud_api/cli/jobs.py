@@ -42,7 +42,7 @@ def worker(
 @jobs_app.command("list")
 def jobs_list() -> None:
     """The scheduled jobs, their schedule (UTC cron) and the queue's state."""
-    from cloud_api.jobs import store
+    from cloud_api.data import jobs as store
     from cloud_api.jobs.runtime import JobRuntime
     from cloud_api.jobs.scheduled import SCHEDULE
 

@@ -37,7 +37,7 @@ def members_export(
     ] = None,
 ) -> None:
     """Everything held about one member, as one JSON document (audited)."""
-    from cloud_api.stewardship.members import MemberNotFound, export_member
+    from cloud_api.data.stewardship import MemberNotFound, export_member
 
     member_id = _member_id(member)
     with database(load_settings()) as resolved:
@@ -67,7 +67,7 @@ def members_erase(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
 ) -> None:
     """Erase one member and everything about them (audited, cannot be undone)."""
-    from cloud_api.stewardship.members import MemberNotFound, erase_member
+    from cloud_api.data.stewardship import MemberNotFound, erase_member
 
     member_id = _member_id(member)
     if not yes:

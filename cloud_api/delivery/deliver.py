@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
-from cloud_api.delivery import store
+from cloud_api.data import delivery as store
 from cloud_api.delivery.email import EmailNotConfigured, send_email
 from cloud_api.delivery.messages import Message, alert_message, digest_message
 from cloud_api.delivery.webhooks import WebhookRefused, post_webhook

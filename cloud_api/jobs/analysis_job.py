@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
+from cloud_api.data import pipeline as store
 from cloud_api.jobs.runtime import JobRuntime
-from cloud_api.pipeline import store
 from cloud_api.pipeline.local_analyzer import analyze_locally
 from cloud_api.pipeline.openai_analyzer import AnalysisRefused, AnalysisUnavailable
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cloud_api.data import jobs as store
+from cloud_api.data import pipeline as pipeline_store
 from cloud_api.delivery.deliver import deliver_digests
-from cloud_api.jobs import store
 from cloud_api.jobs.runtime import JobRuntime
 from cloud_api.pipeline import insights
-from cloud_api.pipeline import store as pipeline_store
 
 log = logging.getLogger("jarvis.jobs")
 

@@ -11,10 +11,10 @@ import asyncio
 from datetime import timedelta
 
 from cloud_api.config import CloudSettings
+from cloud_api.data import pipeline as store
 from cloud_api.jobs import scheduled
 from cloud_api.jobs.analysis_job import analyze_session
 from cloud_api.jobs.runtime import JobRuntime
-from cloud_api.pipeline import store
 
 
 async def _derive(settings: CloudSettings) -> dict[str, int]:

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from cloud_api.config import CloudSettings
+from cloud_api.data import alert_lifecycle as alerts
 from cloud_api.db.database import SET_REQUEST_CONTEXT, request_context
 from cloud_api.jobs import scheduled
-from cloud_api.pipeline import alerts
 from cloud_api.pipeline.churn import ChurnInputs, churn_risk
 from tests.conftest import PostgresServer
 from tests.integration.pipeline import world

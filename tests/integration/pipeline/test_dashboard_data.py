@@ -12,10 +12,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from cloud_api.data import analytics, notifications
 from cloud_api.db.database import SET_REQUEST_CONTEXT, request_context
-from cloud_api.delivery import settings as notifications
 from cloud_api.jobs import scheduled
-from cloud_api.pipeline import analytics
 from tests.conftest import PostgresServer
 from tests.integration.pipeline import world
 

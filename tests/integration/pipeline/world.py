@@ -168,8 +168,8 @@ def run_jobs(settings: CloudSettings, work: Any) -> Any:
 
 def analyse_all(settings: CloudSettings) -> int:
     """Analyse every session not analysed yet, as the worker would (local analyzer)."""
+    from cloud_api.data import pipeline as store
     from cloud_api.jobs.analysis_job import analyze_session
-    from cloud_api.pipeline import store
 
     async def work(runtime: Any) -> int:
         async with runtime.database.transaction() as conn:

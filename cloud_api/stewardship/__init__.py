@@ -1,1 +1,0 @@
-"""Stewardship of members' data: export one member as JSON, erase one member entirely."""
