@@ -299,6 +299,10 @@ class KioskStore:
     def member_cursor(self) -> str | None:
         return self.get("member_sync_cursor")
 
+    def forget_member_cursor(self) -> None:
+        """The next sync starts from the beginning (cards are upserted: nothing doubles)."""
+        self.put({"member_sync_cursor": None})
+
     def member_synced_at(self) -> datetime | None:
         value = self.get("member_sync_at")
         return datetime.fromisoformat(value) if value else None

@@ -12,6 +12,13 @@ The life of a badge::
     IN_SESSION ──new badge / max duration / shutdown──▶ CLOSING ──ended──▶ IDLE
                 └──conversation finished by itself (goodbye, idle, error)───────▶ IDLE
 
+Repeats: the same badge read again within ``debounce_s`` of its previous read is the same tap
+(a card resting on a reader that keeps typing it, an impatient second tap) and is ignored,
+whatever the reader kind; each read restarts the window, so a card left on the reader stays
+one tap. This is the kiosk's only debounce: readers hand over every read, because which tap
+to act on is decided here, with the other rules about taps (the member in session, the
+newcomer waiting), on the inputs' own clock.
+
 Refusals (expired, suspended, unknown badge; the cloud unreachable; the cloud refusing a
 session) go back to rest with a message for the member and an event for the outbox. The rest
 state is UNPROVISIONED (no credential), OUT_OF_SERVICE (the store cannot keep records, so no
@@ -30,6 +37,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from contract.errors import ErrorCode
 from contract.kiosk_api import (
     EndReason,
     EventKind,
@@ -75,6 +83,7 @@ from kiosk_agent.core.messages import Notice, render, supported_language
 from kiosk_agent.core.session_record import build_session_record
 
 __all__ = [
+    "REFUSAL_NOTICES",
     "REST_STATES",
     "TRANSITIONS",
     "AgentStarted",
@@ -197,6 +206,8 @@ class KioskMachine:
 
     config: KioskConfig = field(default_factory=KioskConfig)
     debounce_s: float = 5.0
+    repeats_ignored: int = 0
+    """Taps dropped as repeats, for the reader's health report."""
     new_id: Callable[[], UUID] = uuid4
     state: AgentState = AgentState.STARTING
     since: datetime | None = None
@@ -282,11 +293,13 @@ class KioskMachine:
     def _is_repeat(self, event: BadgeTapped) -> bool:
         last = self._last_tap
         self._last_tap = (event.badge_id, event.at.mono)
-        return (
+        repeat = (
             last is not None
             and last[0] == event.badge_id
             and event.at.mono - last[1] < self.debounce_s
         )
+        self.repeats_ignored += repeat
+        return repeat
 
     def _on_badge(self, event: BadgeTapped) -> list[Effect]:
         if self._is_repeat(event):
@@ -543,12 +556,33 @@ class KioskMachine:
         return state.value.replace("_", " ")
 
 
+# What a member is told when the cloud refuses to start their session, by the cloud's code
+# (the cloud's own sentence, when it sends one, replaces the text but not the notice).
+REFUSAL_NOTICES: Mapping[ErrorCode, Notice] = {
+    ErrorCode.DAILY_BUDGET_EXHAUSTED: Notice.BUDGET_REACHED,
+    ErrorCode.MEMBER_SESSION_LIMIT: Notice.SESSION_LIMIT,
+    ErrorCode.MEMBERSHIP_EXPIRED: Notice.BADGE_EXPIRED,
+    ErrorCode.MEMBER_SUSPENDED: Notice.BADGE_SUSPENDED,
+    ErrorCode.MEMBER_NOT_FOUND: Notice.BADGE_UNKNOWN,
+    ErrorCode.RATE_LIMITED: Notice.SESSION_REFUSED,
+    ErrorCode.VOICE_NOT_CONFIGURED: Notice.SESSION_FAILED,
+    ErrorCode.SESSION_ID_IN_USE: Notice.SESSION_FAILED,
+    ErrorCode.OPENAI_KEY_REFUSED: Notice.SESSION_FAILED,
+    ErrorCode.OPENAI_RATE_LIMITED: Notice.SESSION_REFUSED,
+    ErrorCode.OPENAI_UNREACHABLE: Notice.SESSION_FAILED,
+    ErrorCode.OPENAI_UNAVAILABLE: Notice.SESSION_FAILED,
+    ErrorCode.OPENAI_REFUSED_SESSION: Notice.SESSION_FAILED,
+}
+
+
 def _refusal_notice(event: VoiceStartFailed) -> Notice:
     if event.network:
         return Notice.OFFLINE
-    code = event.code.lower()
-    if "budget" in code:
-        return Notice.BUDGET_REACHED
-    if "rate" in code or "limit" in code:
-        return Notice.SESSION_LIMIT
+    try:
+        return REFUSAL_NOTICES[ErrorCode(event.code)]
+    except (ValueError, KeyError):
+        pass
+    # A code this kiosk does not know (a newer cloud): its status class decides.
+    if event.status is not None and event.status >= 500:
+        return Notice.SESSION_FAILED
     return Notice.SESSION_REFUSED

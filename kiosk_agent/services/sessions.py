@@ -16,7 +16,8 @@ from dataclasses import replace
 from uuid import UUID
 
 from contract.kiosk_api import EndReason, MemberCard, VoiceStartRequest, VoiceStartResponse
-from kiosk_agent.adapters.cloud import CloudClient, CloudError, CredentialRejected
+from kiosk_agent.adapters.cloud import CloudClient
+from kiosk_agent.adapters.cloud_errors import CloudError, CredentialRejected
 from kiosk_agent.core.conversation import (
     Conversation,
     ConversationFactory,
@@ -86,7 +87,14 @@ class SessionRunner:
             language = details.get("language")
             say = exc.told if isinstance(language, str) else None
             failed = VoiceStartFailed(
-                self._now(), session_id, code, str(exc), network, say=say, say_language=language
+                self._now(),
+                session_id,
+                code,
+                str(exc),
+                network,
+                status=exc.status,
+                say=say,
+                say_language=language,
             )
             self._feed(failed)
         else:
