@@ -116,7 +116,10 @@ class BadgeReaderSettings(BaseModel):
         description="How this reader writes badge ids (see contract.badge).",
     )
     reopen_initial_s: float = Field(
-        default=0.5, gt=0, description="Seconds before the first attempt to reopen a reader."
+        default=0.5,
+        gt=0,
+        description="Seconds before the first attempt to reopen a reader (then doubling, with "
+        "jitter).",
     )
     reopen_max_s: float = Field(
         default=30.0, gt=0, description="Seconds: the longest wait between reopen attempts."

@@ -7,8 +7,9 @@ through the same queue. Records the machine asks to keep are written to the stor
 the driver moves on, then the uploader is woken: write first, upload after.
 
 Nothing here crash-loops: a store that cannot be written puts the kiosk out of service
-(and keeps the records in memory until it can write them), a reader that fails is reopened
-with backoff, a refused credential sends the kiosk back to "unprovisioned" until
+(and keeps the records in memory until it can write them), a reader whose device goes away
+is reopened by its own supervision loop (one whose settings cannot work is reported in every
+heartbeat), a refused credential sends the kiosk back to "unprovisioned" until
 ``jarvis-kiosk provision`` writes a new one.
 """
 

@@ -82,6 +82,7 @@ class BadgeLoop:
         *,
         repeats_ignored: Callable[[], int],
         publish: Callable[[str], Awaitable[None]],
+        publish_every_s: float = PUBLISH_EVERY_S,
     ) -> None:
         self._settings = settings
         self._feed = feed
@@ -89,6 +90,7 @@ class BadgeLoop:
         self._error = error
         self._repeats_ignored = repeats_ignored
         self._publish = publish
+        self._publish_every_s = publish_every_s
         self._published: str | None = None
         self.reader: QueuedBadgeReader | None = None
         self.failure: str | None = None
@@ -136,7 +138,7 @@ class BadgeLoop:
     async def _keep_published(self) -> None:
         while True:
             await self._publish_if_changed()
-            await asyncio.sleep(PUBLISH_EVERY_S)
+            await asyncio.sleep(self._publish_every_s)
 
     async def _publish_if_changed(self) -> None:
         report = self.report()

@@ -129,8 +129,10 @@ class KioskStore:
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        try:
             self._conn.close()
+        except sqlite3.Error as exc:  # the data is committed; say so rather than hide it
+            logger.error("closing the store %s failed: %s", self.path, exc)
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:

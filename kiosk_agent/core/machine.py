@@ -565,7 +565,8 @@ REFUSAL_NOTICES: Mapping[ErrorCode, Notice] = {
     ErrorCode.MEMBER_SUSPENDED: Notice.BADGE_SUSPENDED,
     ErrorCode.MEMBER_NOT_FOUND: Notice.BADGE_UNKNOWN,
     ErrorCode.RATE_LIMITED: Notice.SESSION_REFUSED,
-    ErrorCode.VOICE_NOT_CONFIGURED: Notice.SESSION_FAILED,
+    # Not a passing problem: "try again in a moment" would be wrong.
+    ErrorCode.VOICE_NOT_CONFIGURED: Notice.SESSION_REFUSED,
     ErrorCode.SESSION_ID_IN_USE: Notice.SESSION_FAILED,
     ErrorCode.OPENAI_KEY_REFUSED: Notice.SESSION_FAILED,
     ErrorCode.OPENAI_RATE_LIMITED: Notice.SESSION_REFUSED,

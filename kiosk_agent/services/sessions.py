@@ -9,7 +9,6 @@ conversation, so its session record is always written.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,6 +31,7 @@ from kiosk_agent.core.machine import (
     VoiceStartFailed,
 )
 from kiosk_agent.services.hooks import AgentHooks, is_outage
+from kiosk_agent.tasks import stop_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -160,10 +160,7 @@ class SessionRunner:
             waiting: set[asyncio.Future[object]] = {finished, end_request}  # type: ignore[arg-type]
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not finished.done():
-                finished.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await finished
+            await stop_tasks([finished], logger)
         if end_request.done():
             return await self._close(conversation, end_request.result())
         outcome = _result(finished)
