@@ -31,7 +31,7 @@ import httpx
 from pydantic import ValidationError
 
 from contract import kiosk_api as api
-from contract.errors import ErrorCode
+from contract.errors import HTTP_STATUS, ErrorCode
 
 DEFAULT_RETRY_AFTER_S = 30.0
 
@@ -122,12 +122,9 @@ _CLAIM_REFUSALS: Mapping[ErrorCode, type[ClaimRefused]] = {
     ErrorCode.CODE_EXPIRED: CodeExpired,
     ErrorCode.CODE_USED: CodeUsed,
 }
-# For a refusal code a newer cloud may add: the status the cloud gives each kind.
+# For a refusal code a newer cloud may add: the kind the contract gives that status.
 _CLAIM_REFUSALS_BY_STATUS: Mapping[int, type[ClaimRefused]] = {
-    404: CodeInvalid,
-    422: CodeInvalid,
-    410: CodeExpired,
-    409: CodeUsed,
+    HTTP_STATUS[code]: kind for code, kind in _CLAIM_REFUSALS.items()
 }
 
 
