@@ -37,7 +37,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from contract.errors import ErrorCode
 from contract.kiosk_api import (
     EndReason,
     EventKind,
@@ -79,11 +78,10 @@ from kiosk_agent.core.machine_io import (
     VoiceStarted,
     VoiceStartFailed,
 )
-from kiosk_agent.core.messages import Notice, render, supported_language
+from kiosk_agent.core.messages import Notice, refusal_notice, render, supported_language
 from kiosk_agent.core.session_record import build_session_record
 
 __all__ = [
-    "REFUSAL_NOTICES",
     "REST_STATES",
     "TRANSITIONS",
     "AgentStarted",
@@ -556,34 +554,5 @@ class KioskMachine:
         return state.value.replace("_", " ")
 
 
-# What a member is told when the cloud refuses to start their session, by the cloud's code
-# (the cloud's own sentence, when it sends one, replaces the text but not the notice).
-REFUSAL_NOTICES: Mapping[ErrorCode, Notice] = {
-    ErrorCode.DAILY_BUDGET_EXHAUSTED: Notice.BUDGET_REACHED,
-    ErrorCode.MEMBER_SESSION_LIMIT: Notice.SESSION_LIMIT,
-    ErrorCode.MEMBERSHIP_EXPIRED: Notice.BADGE_EXPIRED,
-    ErrorCode.MEMBER_SUSPENDED: Notice.BADGE_SUSPENDED,
-    ErrorCode.MEMBER_NOT_FOUND: Notice.BADGE_UNKNOWN,
-    ErrorCode.RATE_LIMITED: Notice.SESSION_REFUSED,
-    # Not a passing problem: "try again in a moment" would be wrong.
-    ErrorCode.VOICE_NOT_CONFIGURED: Notice.SESSION_REFUSED,
-    ErrorCode.SESSION_ID_IN_USE: Notice.SESSION_FAILED,
-    ErrorCode.OPENAI_KEY_REFUSED: Notice.SESSION_FAILED,
-    ErrorCode.OPENAI_RATE_LIMITED: Notice.SESSION_REFUSED,
-    ErrorCode.OPENAI_UNREACHABLE: Notice.SESSION_FAILED,
-    ErrorCode.OPENAI_UNAVAILABLE: Notice.SESSION_FAILED,
-    ErrorCode.OPENAI_REFUSED_SESSION: Notice.SESSION_FAILED,
-}
-
-
 def _refusal_notice(event: VoiceStartFailed) -> Notice:
-    if event.network:
-        return Notice.OFFLINE
-    try:
-        return REFUSAL_NOTICES[ErrorCode(event.code)]
-    except (ValueError, KeyError):
-        pass
-    # A code this kiosk does not know (a newer cloud): its status class decides.
-    if event.status is not None and event.status >= 500:
-        return Notice.SESSION_FAILED
-    return Notice.SESSION_REFUSED
+    return Notice.OFFLINE if event.network else refusal_notice(event.code, event.status)
