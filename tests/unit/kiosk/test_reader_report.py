@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from contract.badge import BadgeEncoding, BadgeRules
+from contract.badge import BadgeEncoding, BadgeRules, ByteOrder
 from contract.kiosk_api import HeartbeatRequest
 from hardware.settings import BadgeReaderSettings, ReaderKind, SimulatedReaderSettings
 from kiosk_agent.adapters.clock import now
 from kiosk_agent.adapters.store_worker import StoreWorker
-from kiosk_agent.checks import Verdict
+from kiosk_agent.checks import Check, Verdict
 from kiosk_agent.config import KioskSettings, StoreSection
 from kiosk_agent.core.heartbeat import DeviceFigures, StoreFigures, SystemFigures, build_heartbeat
 from kiosk_agent.core.machine import AgentState, BadgeTapped, Input
-from kiosk_agent.doctor_badges import check_recorded_reads
+from kiosk_agent.doctor_badges import check_reader, check_recorded_reads
 from kiosk_agent.readers import READER_REPORT_KEY, BadgeLoop
 
 DECIMAL_IDS = ["0305897988", "0077740818", "0305897988"]
@@ -185,3 +185,23 @@ async def test_a_reader_that_cannot_work_is_reported_not_retried(tmp_path: Path)
     figures = loop.figures()
     assert figures.reader_ok is False
     assert figures.reader_detail == loop.failure
+
+
+async def test_doctor_judges_a_tapped_badge_against_the_rules(tmp_path: Path) -> None:
+    async def tap(raw: str, rules: BadgeRules | None = None) -> Check:
+        # A pipe of its own: writing to one no reader holds open would block.
+        pipe = tmp_path / f"badge-{raw}-{rules is None}"
+        checking = asyncio.create_task(check_reader(simulated(pipe, rules), badge_wait_s=5))
+        await until(pipe.is_fifo)
+        with pipe.open("w") as writer:
+            writer.write(f"{raw}\n")
+        return await checking
+
+    on_hex = await tap("0305897988")
+    assert on_hex.verdict is Verdict.WARN
+    assert "read badge 0305897988 (raw '0305897988')" in on_hex.finding
+    assert "the only badge read so far is a 10-digit decimal number" in on_hex.advice
+    decimal = BadgeRules(encoding=BadgeEncoding.DECIMAL, byte_order=ByteOrder.LSB_FIRST)
+    right = await tap("0305897988", decimal)
+    assert right.verdict is Verdict.OK
+    assert "read badge 04A23B12" in right.finding
