@@ -1,8 +1,8 @@
 """The cloud error answers the kiosk's unit tests replay are the ones a real cloud gives.
 
 Each error the kiosk maps to a behaviour is provoked from a real cloud (three configurations
-over one database: as shipped; with an OpenAI that does not answer and one session per
-member and hour; with no daily budget and two API calls a minute) and compared with
+over one database: with no daily budget and two API calls a minute; as shipped; with an
+OpenAI that does not answer and one session per member and hour) and compared with
 ``tests/unit/kiosk/recordings/cloud_errors.json``: same status, same code, same detail keys,
 same Retry-After presence. Messages may change; the contract may not without this failing.
 
@@ -78,13 +78,38 @@ def record(postgres: PostgresServer, folder: Path) -> list[dict[str, Any]]:
     admin = postgres.create_database("kiosk_errors")
     api_url = postgres.api_url(admin)
     rec = Recorder()
+    operator = CloudServer(admin, api_url, folder / "operator")  # never started: its SQL only
+    operator.add_gym(GYM)
+    active = operator.add_member(GYM, "04A23B12", "Alice")
+    operator.add_member(GYM, "04A23B13", "Bob", status="suspended")
+    operator.add_member(GYM, "04A23B14", "Chloé", status="expired")
+    operator.add_member(GYM, "04A23B15", "Dan")
 
+    # The cloud keeps rate limits in the database, so they count every server's calls from
+    # 127.0.0.1: the server with a tight limit goes before the others make any.
+    with (
+        running(
+            CloudServer(
+                admin,
+                api_url,
+                folder / "budget",
+                openai_api_key="sk-test",
+                openai_base_url=UNREACHABLE_OPENAI,
+                voice_daily_budget_usd=0,
+                rate_limit_api_per_min=2,  # provisioning and the token take both for 127.0.0.1
+            )
+        ) as cloud,
+        kiosk_client(cloud) as kiosk,
+    ):
+        rec.keep(
+            "daily_budget_exhausted",
+            f"POST {api.VOICE_START}",
+            voice_start(kiosk, active, uuid.uuid4()),
+        )
+        for _ in range(2):
+            kiosk.get(api.MEMBER_SYNC).raise_for_status()
+        rec.keep("rate_limited", f"GET {api.MEMBER_SYNC}", kiosk.get(api.MEMBER_SYNC))
     with running(CloudServer(admin, api_url, folder / "plain")) as cloud:
-        cloud.add_gym(GYM)
-        active = cloud.add_member(GYM, "04A23B12", "Alice")
-        cloud.add_member(GYM, "04A23B13", "Bob", status="suspended")
-        cloud.add_member(GYM, "04A23B14", "Chloé", status="expired")
-        cloud.add_member(GYM, "04A23B15", "Dan")
         claim = f"POST {api.PROVISION_CLAIM}"
         device = {"device_id": "recorder"}
         rec.keep(
@@ -182,29 +207,6 @@ def record(postgres: PostgresServer, folder: Path) -> list[dict[str, Any]]:
         cloud.sql("update voice_session_starts set status = 'started' where id = %s", (first,))
         rec.keep("member_session_limit", start, voice_start(kiosk, ids["Alice"], uuid.uuid4()))
 
-    with (
-        running(
-            CloudServer(
-                admin,
-                api_url,
-                folder / "budget",
-                openai_api_key="sk-test",
-                openai_base_url=UNREACHABLE_OPENAI,
-                voice_daily_budget_usd=0,
-                rate_limit_api_per_min=2,  # provisioning and the token take both for 127.0.0.1
-            )
-        ) as cloud,
-        kiosk_client(cloud) as kiosk,
-    ):
-        alice = cloud.sql("select id from gym_members where first_name = 'Alice'")[0]["id"]
-        rec.keep(
-            "daily_budget_exhausted",
-            f"POST {api.VOICE_START}",
-            voice_start(kiosk, alice, uuid.uuid4()),
-        )
-        for _ in range(2):
-            kiosk.get(api.MEMBER_SYNC).raise_for_status()
-        rec.keep("rate_limited", f"GET {api.MEMBER_SYNC}", kiosk.get(api.MEMBER_SYNC))
     return rec.answers
 
 
