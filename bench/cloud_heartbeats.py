@@ -4,10 +4,12 @@ Starts the cloud on an embedded Postgres in a fresh folder, provisions N kiosks 
 real claim and token endpoints, then drives it with `wrk` (C, so the load generator costs
 little CPU on the same 2 cores): every connection cycles through the kiosks' tokens; one
 request in ten uploads a batch of 5 new session records. The baseline in the same run is
-`GET /health` (one trivial database round trip) under the same load. Prints requests/s and
-p50/p95/p99 and writes bench/results/cloud_heartbeats.json.
+`GET /health` (one trivial database transaction) under the same load. Prints requests/s,
+p50/p95/p99, the CPU the API's and Postgres's processes spent per request, and every error
+wrk met (socket errors by kind; the first non-2xx answers with their status and body), and
+writes bench/results/cloud_heartbeats.json.
 
-    python -m bench.cloud_heartbeats [--kiosks 500] [--seconds 30] [--workers 2]
+    python -m bench.cloud_heartbeats [--kiosks 500] [--seconds 30] [--connections 32]
 """
 
 from __future__ import annotations

@@ -119,7 +119,9 @@ def request_context(claims: Claims | None) -> tuple[str, str]:
 
 
 class Database:
-    """The API's connection pool; `transaction(claims)` is the only way to run SQL."""
+    """The API's connection pool. Requests run SQL through `transaction(claims)`, or
+    `one_statement(claims, ...)` for a unit of work that is a single statement; only the
+    rate limiter's own work (the sweep, per-key limits) uses `login_role_transaction`."""
 
     def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
