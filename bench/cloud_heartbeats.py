@@ -4,10 +4,12 @@ Starts the cloud on an embedded Postgres in a fresh folder, provisions N kiosks 
 real claim and token endpoints, then drives it with `wrk` (C, so the load generator costs
 little CPU on the same 2 cores): every connection cycles through the kiosks' tokens; one
 request in ten uploads a batch of 5 new session records. The baseline in the same run is
-`GET /health` (one trivial database round trip) under the same load. Prints requests/s and
-p50/p95/p99 and writes bench/results/cloud_heartbeats.json.
+`GET /health` (one trivial database transaction) under the same load. Prints requests/s,
+p50/p95/p99, the CPU the API's and Postgres's processes spent per request, and every error
+wrk met (socket errors by kind; the first non-2xx answers with their status and body), and
+writes bench/results/cloud_heartbeats.json.
 
-    python -m bench.cloud_heartbeats [--kiosks 500] [--seconds 30] [--workers 2]
+    python -m bench.cloud_heartbeats [--kiosks 500] [--seconds 30] [--connections 32]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 
 from bench.machine import machine
@@ -56,7 +59,11 @@ local function uuid4()
   end))
 end
 
-function setup(thread) thread:set("id", math.random(1, 100000)) end
+local threads = {}
+function setup(thread)
+  thread:set("id", math.random(1, 100000))
+  threads[#threads + 1] = thread
+end
 function init(args) math.randomseed(os.time() + id) counter = id end
 
 local heartbeat = '{"status":"online","software_version":"0.1.0","outbox_depth":0,' ..
@@ -87,9 +94,14 @@ function request()
   return wrk.format("POST", "/api/kiosk/heartbeat", headers, heartbeat)
 end
 
-local statuses = {}
+-- The first few answers that are not 2xx, with their status and body (per thread).
+failures = ""
+local kept = 0
 function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
+  if status >= 300 and kept < 5 then
+    kept = kept + 1
+    failures = failures .. status .. " " .. string.sub(body or "", 1, 300) .. "\n"
+  end
 end
 
 function done(summary, latency, requests)
@@ -101,9 +113,17 @@ function done(summary, latency, requests)
     p50_ms = latency:percentile(50) / 1000, p95_ms = latency:percentile(95) / 1000,
     p99_ms = latency:percentile(99) / 1000, max_ms = latency.max / 1000,
   }
+  out.connect_errors = summary.errors.connect
+  out.read_errors = summary.errors.read
+  out.write_errors = summary.errors.write
+  out.timeouts = summary.errors.timeout
   local parts = {}
   for k, v in pairs(out) do parts[#parts + 1] = string.format('"%s": %s', k, tostring(v)) end
   io.write("WRK_JSON {" .. table.concat(parts, ", ") .. "}\n")
+  for _, thread in ipairs(threads) do
+    local seen = thread:get("failures")
+    if seen and #seen > 0 then io.write("WRK_FAILURES\n" .. seen) end
+  end
 end
 """
 
@@ -173,17 +193,65 @@ def run_wrk(
         text=True,
         check=True,
     )
-    line = next(x for x in result.stdout.splitlines() if x.startswith("WRK_JSON "))
+    lines = result.stdout.splitlines()
+    line = next(x for x in lines if x.startswith("WRK_JSON "))
     data: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
     data["requests_per_s"] = round(data["requests"] / (data["duration_us"] / 1e6), 1)
+    # Every error is shown: socket errors by kind, and the first answers that were not 2xx
+    # with their status and body.
+    first = lines.index("WRK_FAILURES") if "WRK_FAILURES" in lines else len(lines)
+    data["failures"] = [x for x in lines[first:] if x.strip() and x != "WRK_FAILURES"]
     return data
+
+
+Snapshot = dict[tuple[str, int], float]
+
+
+class CpuMeter:
+    """CPU seconds spent by the API's processes and by Postgres's: per request, these do not
+    depend on what else the machine runs (throughput does, on a shared machine)."""
+
+    def __init__(self, serve: subprocess.Popen[bytes], data_dir: Path) -> None:
+        self._serve = psutil.Process(serve.pid)
+        self._data_dir = str(data_dir)
+
+    def _processes(self) -> dict[str, list[psutil.Process]]:
+        api = [self._serve, *self._serve.children(recursive=True)]
+        postgres = [p for p in api if p.name() == "postgres"]
+        api = [p for p in api if p.name() != "postgres"]
+        for process in psutil.process_iter(["name", "cmdline"]):
+            if process.info["name"] == "postgres" and self._data_dir in " ".join(
+                process.info["cmdline"] or ()
+            ):
+                postgres += [process, *process.children(recursive=True)]
+        return {"api": api, "postgres": list({p.pid: p for p in postgres}.values())}
+
+    def snapshot(self) -> Snapshot:
+        seconds = {}
+        for kind, processes in self._processes().items():
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                except psutil.Error:
+                    continue
+                seconds[(kind, process.pid)] = times.user + times.system
+        return seconds
+
+    @staticmethod
+    def spent(
+        before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]
+    ) -> dict[str, float]:
+        totals = {"api": 0.0, "postgres": 0.0}
+        for key, value in after.items():
+            totals[key[0]] += value - before.get(key, 0.0)
+        return totals
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kiosks", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--session-mix",
@@ -252,6 +320,7 @@ def main() -> None:
         script = data_dir / "load.lua"
         script.write_text(WRK_SCRIPT)
         wrk_env = {**os.environ, "TOKENS": str(token_file), "MEMBERS": ",".join(map(str, members))}
+        meter = CpuMeter(proc, data_dir)
         runs = {}
         for name, extra in (
             ("health_baseline", {"TARGET": "health"}),
@@ -259,7 +328,14 @@ def main() -> None:
             ("heartbeats_with_session_mix", {"SESSION_MIX": str(args.session_mix)}),
         ):
             print(f"{name}: {args.seconds} s, {args.connections} connections…")
-            runs[name] = run_wrk(base, {**wrk_env, **extra}, script, args.seconds, args.connections)
+            before = meter.snapshot()
+            run = run_wrk(base, {**wrk_env, **extra}, script, args.seconds, args.connections)
+            spent = CpuMeter.spent(before, meter.snapshot())
+            for kind, seconds in spent.items():
+                run[f"{kind}_cpu_ms_per_request"] = round(
+                    seconds * 1000 / max(1, run["requests"]), 3
+                )
+            runs[name] = run
         with psycopg.connect(admin_url) as conn:
             stored = conn.execute(
                 "select (select count(*) from kiosk_heartbeats), "
@@ -286,12 +362,26 @@ def main() -> None:
             runs["heartbeats"]["requests_per_s"] / runs["health_baseline"]["requests_per_s"], 2
         ),
     }
-    print(f"\n{'run':32} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(
+        f"\n{'run':30} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6}"
+        f" {'API cpu ms/req':>14} {'PG cpu ms/req':>13}"
+    )
     for name, r in runs.items():
         print(
-            f"{name:32} {r['requests_per_s']:9.1f} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} "
-            f"{r['p99_ms']:8.2f} {r['errors']:7d}"
+            f"{name:30} {r['requests_per_s']:8.1f} {r['p50_ms']:7.2f} {r['p95_ms']:7.2f} "
+            f"{r['p99_ms']:7.2f} {r['errors']:6d} {r['api_cpu_ms_per_request']:14.3f} "
+            f"{r['postgres_cpu_ms_per_request']:13.3f}"
         )
+    for name, r in runs.items():
+        socket_errors = {
+            kind: r[kind]
+            for kind in ("connect_errors", "read_errors", "write_errors", "timeouts")
+            if r[kind]
+        }
+        if socket_errors or r["non_2xx"]:
+            print(f"{name}: {r['non_2xx']} non-2xx, socket errors {socket_errors or 'none'}")
+        for failure in r["failures"]:
+            print(f"  {failure}")
     print(f"heartbeats / health throughput: {report['ratio_heartbeat_to_health_rps']}")
     print(f"stored: {report['stored']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

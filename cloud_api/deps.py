@@ -13,7 +13,7 @@ from uuid import UUID
 
 from fastapi import Depends, Request, Response
 
-from cloud_api.auth.kiosk import KioskTokenError, verify_token
+from cloud_api.auth.kiosk import KioskTokenError
 from cloud_api.auth.users import UserTokenError
 from cloud_api.errors import ApiError
 from cloud_api.ratelimit import caller_key_for_address
@@ -74,7 +74,7 @@ def kiosk_caller(bucket: str) -> Callable[[Request, Response], Awaitable[KioskCa
         services = _services(request)
         token = _bearer(request)
         try:
-            claims = verify_token(token, services.kiosk_token_key)
+            claims = services.kiosk_tokens.verify(token)
         except KioskTokenError as exc:
             raise ApiError(exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
         _apply_limit(services, response, bucket, f"kiosk:{claims['sub']}")

@@ -4,8 +4,9 @@ A request's dependency knows who is calling (kiosk, user, or source address) and
 `Charge` on its bucket. The request's first transaction settles it in the same network
 round trip that opens the transaction (`db.database.Prelude`), but in a transaction of its
 own: the counter's row is locked for microseconds, not for the whole request, and a request
-that fails later still counts. Over the limit, the request is refused with 429 before it
-does anything, and the refused attempt is not counted, so `Retry-After` is truthful. A
+that fails later still counts. Over the limit, the charge raises in the database, so the
+rest of the message never runs: the request is refused with 429 before it does anything,
+and the refused attempt is not counted, so `Retry-After` is truthful. A
 request refused before it reaches the database (a malformed badge id, an unknown tool, a bad
 token) costs the database nothing and is not counted.
 
@@ -26,10 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from psycopg import sql
+import psycopg
 
 from cloud_api.data import limits
-from cloud_api.db.database import Database, stage_prelude
+from cloud_api.db.database import Database, Statement, stage_prelude
 
 log = logging.getLogger("jarvis.cloud.ratelimit")
 
@@ -98,15 +99,20 @@ class Charge:
         first, self._taken = not self._taken, True
         return first
 
-    def statement(self) -> sql.Composed:
+    def statement(self) -> Statement:
         limit = self.limit
-        return limits.take_statement(limit.bucket, self.caller, limit.per_window, limit.window_s)
+        return limits.charge_statement(limit.bucket, self.caller, limit.per_window, limit.window_s)
 
     def settle(self, row: dict[str, Any] | None) -> None:
-        self.decision = decide(self.limit, limits.count_from_row(row))
-        if not self.decision.allowed:
-            raise LimitExceeded(self.limit, self.decision)
+        self.decision = decide(self.limit, limits.charged(row))
         self._headers.update(self.decision.headers())
+
+    def refused(self, error: psycopg.Error) -> Exception | None:
+        count = limits.refusal(error)
+        if count is None:
+            return None
+        self.decision = decide(self.limit, count)
+        return LimitExceeded(self.limit, self.decision)
 
 
 class RateLimiter:

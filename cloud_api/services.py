@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from cloud_api.auth.keys import load_or_create_secret, load_or_create_signing_key
+from cloud_api.auth.kiosk import KioskTokenVerifier
 from cloud_api.auth.users import LOCAL_ISSUER, LocalIssuer, UserTokenVerifier
 from cloud_api.config import CloudSettings
 from cloud_api.db.database import Database
@@ -20,6 +21,7 @@ class Services:
     settings: CloudSettings
     database: Database
     kiosk_token_key: bytes
+    kiosk_tokens: KioskTokenVerifier
     code_pepper: bytes
     user_tokens: UserTokenVerifier
     local_issuer: LocalIssuer | None
@@ -70,10 +72,12 @@ def build_services(settings: CloudSettings, database: Database) -> Services:
             "login": settings.rate_limit_login_per_min,
         }
     )
+    kiosk_key = derive(secret, "kiosk-token")
     return Services(
         settings=settings,
         database=database,
-        kiosk_token_key=derive(secret, "kiosk-token"),
+        kiosk_token_key=kiosk_key,
+        kiosk_tokens=KioskTokenVerifier(kiosk_key),
         code_pepper=derive(secret, "provisioning-code"),
         user_tokens=verifier,
         local_issuer=local_issuer,

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import jwt
 
+from cloud_api.auth.cache import VerifiedTokens
 from contract.errors import ErrorCode
 
 CREDENTIAL_PREFIX = "jkc_"
@@ -78,3 +79,18 @@ def verify_token(token: str, secret: bytes) -> dict[str, Any]:
     if claims.get("jarvis_role") != "kiosk" or claims.get("role") != "authenticated":
         raise KioskTokenError(ErrorCode.INVALID_TOKEN, "The token is not a kiosk token.")
     return claims
+
+
+class KioskTokenVerifier:
+    """`verify_token` with a cache of tokens already verified (auth/cache.py)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+        self._verified = VerifiedTokens()
+
+    def verify(self, token: str) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = verify_token(token, self._secret)
+            self._verified.put(token, claims)
+        return claims

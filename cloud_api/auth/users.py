@@ -17,6 +17,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cloud_api.auth.cache import VerifiedTokens
 from contract.errors import ErrorCode
 
 AUDIENCE = "authenticated"
@@ -76,6 +77,7 @@ class UserTokenVerifier:
         self._min_refresh_s = min_refresh_s
         self._last_fetch = float("-inf")
         self._keys: dict[str, jwt.PyJWK] = {}
+        self._verified = VerifiedTokens()
         if jwks:
             self._load(jwks)
 
@@ -103,6 +105,13 @@ class UserTokenVerifier:
             ) from exc
 
     async def verify(self, token: str) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = await self._verify(token)
+            self._verified.put(token, claims)
+        return claims
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

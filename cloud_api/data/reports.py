@@ -13,53 +13,22 @@ from typing import Any
 
 import psycopg
 
-from cloud_api.db.database import Conn
+from cloud_api.db.database import Claims, Conn, Database, Statement
 from contract import kiosk_api as api
 
-HEARTBEAT_SQL = """
-with k as (
-    select id, gym_id, voice_model as voice, language, openai_model
-    from kiosks where id = (select private.kiosk_id())
-), stored as (
-    insert into kiosk_heartbeats (kiosk_id, gym_id, status, software_version, ip, cpu_percent,
-        cpu_temp_c, memory_percent, disk_percent, mic_ok, reader_ok, network_ok, outbox_depth,
-        last_error, health)
-    select k.id, k.gym_id, %(status)s, %(version)s, %(ip)s, %(cpu)s, %(temp)s, %(mem)s,
-        %(disk)s, %(mic)s, %(reader)s, %(net)s, %(depth)s, %(error)s, %(health)s
-    from k
-    returning id
-)
-select k.*, (select count(*) from stored) as stored,
-    coalesce((select json_agg(json_build_object('kind', c.kind, 'reason', c.reason))
-              from kiosk_commands c where c.kiosk_id = k.id and c.completed_at is null),
-             '[]'::json) as commands,
-    now() as server_time
-from k
-"""
+HEARTBEAT = "select * from private.kiosk_heartbeat({}::jsonb, {})"
 
 
 async def store_heartbeat(
-    conn: Conn, heartbeat: api.HeartbeatRequest, ip: str
+    database: Database, claims: Claims, heartbeat: api.HeartbeatRequest, ip: str
 ) -> dict[str, Any] | None:
-    """Stores the calling kiosk's heartbeat; its config (voice, language, openai_model), its
-    pending `commands` and `server_time`. None when its credential is no longer valid."""
-    h = heartbeat.health
-    params = {
-        "status": heartbeat.status.value,
-        "version": heartbeat.software_version,
-        "ip": ip,
-        "cpu": h.cpu_percent,
-        "temp": h.cpu_temp_c,
-        "mem": h.memory_percent,
-        "disk": h.disk_percent,
-        "mic": h.mic_ok,
-        "reader": h.reader_ok,
-        "net": h.network_ok,
-        "depth": heartbeat.outbox_depth,
-        "error": heartbeat.last_error,
-        "health": h.model_dump_json(),
-    }
-    return await (await conn.execute(HEARTBEAT_SQL, params)).fetchone()
+    """Stores the calling kiosk's heartbeat (a unit of work of its own, one round trip: see
+    migration 20261129001100); its config (voice, language, openai_model), its pending
+    `commands` and `server_time`. None when its credential is no longer valid.
+
+    A heartbeat is superseded 30 s later: it does not wait for its WAL flush."""
+    statement = Statement(HEARTBEAT, (heartbeat.model_dump_json(), ip))
+    return await database.one_statement(claims, statement, durable=False)
 
 
 class Stored(StrEnum):

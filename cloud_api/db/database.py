@@ -12,9 +12,11 @@ beyond the shared rate limiter's two functions, and can only become `anon` or
 `authenticated` — never a role that bypasses RLS.
 
 `BEGIN` and the settings travel in one message (the simple query protocol, values quoted by
-psycopg), so opening a transaction costs one round trip, not two. A request may also stage a
-`Prelude` (its rate-limit charge): it runs first in that same message, in a transaction of
-its own, as the login role.
+libpq's PQescapeLiteral for the connection at hand), so opening a transaction costs one round
+trip, not two; a unit of work that is a single statement (`one_statement`) sends its
+statement and `COMMIT` in that message too. A request may also stage a `Prelude` (its
+rate-limit charge): it runs first in that same message, in a transaction of its own, as the
+login role; when it refuses the request (by raising), the rest of the message never runs.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
-from psycopg import sql
+from psycopg import pq
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -49,18 +52,53 @@ _OPEN = "begin; " + SET_REQUEST_CONTEXT.replace("%s", "{}")
 NOT_DURABLE = ", set_config('synchronous_commit', 'off', true)"
 STATEMENT_TIMEOUT = ", set_config('statement_timeout', {}, true)"
 
+Value = str | int | None
+
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL with `{}` where values go (`{{`, `}}` for braces), inlined as quoted literals when
+    it is sent: statements that travel in one simple-protocol message with others, where
+    bound parameters cannot go."""
+
+    template: str
+    values: tuple[Value, ...] = ()
+
+    def __add__(self, other: Statement) -> Statement:
+        return Statement(f"{self.template}; {other.template}", self.values + other.values)
+
+    def render(self, conn: Conn) -> bytes:
+        """The SQL text, values quoted for this connection (its encoding and settings)."""
+        escaping, encoding = pq.Escaping(conn.pgconn), conn.info.encoding
+        quoted = (_quoted(escaping, encoding, value) for value in self.values)
+        return self.template.format(*quoted).encode(encoding)
+
+
+def _quoted(escaping: pq.abc.Escaping, encoding: str, value: Value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if "\x00" in value:  # libpq stops a message at NUL: refuse it, as psycopg's own quoting does
+        raise psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+    return escaping.escape_literal(value.encode(encoding)).decode(encoding)
+
 
 class Prelude(Protocol):
     """One statement a request runs before its first transaction, in its own transaction
     (committed whatever the request's fate) but in the same round trip: the rate limiter's
-    charge (`cloud_api.ratelimit.Charge`). `settle` gets its row and may refuse the request
-    by raising."""
+    charge (`cloud_api.ratelimit.Charge`). `settle` gets its row; when the statement raises,
+    `refused` turns that error into the request's refusal (None: not a refusal)."""
 
     def take(self) -> bool: ...
 
-    def statement(self) -> sql.Composed: ...
+    def statement(self) -> Statement: ...
 
     def settle(self, row: dict[str, Any] | None) -> None: ...
+
+    def refused(self, error: psycopg.Error) -> Exception | None: ...
 
 
 _PRELUDE: ContextVar[Prelude | None] = ContextVar("jarvis_request_prelude", default=None)
@@ -81,7 +119,9 @@ def request_context(claims: Claims | None) -> tuple[str, str]:
 
 
 class Database:
-    """The API's connection pool; `transaction(claims)` is the only way to run SQL."""
+    """The API's connection pool. Requests run SQL through `transaction(claims)`, or
+    `one_statement(claims, ...)` for a unit of work that is a single statement; only the
+    rate limiter's own work (the sweep, per-key limits) uses `login_role_transaction`."""
 
     def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 10) -> None:
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
@@ -127,35 +167,73 @@ class Database:
         second of such work; it never corrupts anything, and session records stay durable.
         `statement_timeout_ms` cancels any statement of the transaction that runs longer.
         The request's staged prelude (its rate-limit charge), if not run yet, runs first."""
-        role, claims_json = request_context(claims)
-        opening = _OPEN + (NOT_DURABLE if not durable else "")
-        values: list[sql.Composable] = [sql.Literal(role), sql.Literal(claims_json)]
-        if statement_timeout_ms is not None:
-            opening += STATEMENT_TIMEOUT
-            values.append(sql.Literal(f"{int(statement_timeout_ms)}ms"))
-        message: sql.Composed = sql.SQL(opening).format(*values)
-        prelude = _PRELUDE.get()
-        if prelude is not None and prelude.take():
-            message = sql.SQL("begin; {}; commit; ").format(prelude.statement()) + message
-        else:
-            prelude = None
+        message, prelude = _opening(claims, durable, statement_timeout_ms)
         async with self._pool.connection() as conn, _ending(conn):
-            cur = await conn.execute(message, prepare=False)
-            if prelude is not None:
-                cur.nextset()  # from BEGIN's result to the prelude's row
-                prelude.settle(await cur.fetchone())
+            await _send(conn, message, prelude)
             yield conn
+
+    async def one_statement(
+        self, claims: Claims | None, statement: Statement, *, durable: bool = True
+    ) -> dict[str, Any] | None:
+        """A unit of work that is one statement (values inlined), as the caller: BEGIN, the
+        claims, the statement and COMMIT travel in one message — one round trip. Its first
+        row, if any."""
+        opening, prelude = _opening(claims, durable, None)
+        message = opening + statement + Statement("commit")
+        async with self._pool.connection() as conn, _ending(conn):
+            cur = await _send(conn, message, prelude)
+            cur.nextset()  # from the claims' row to the statement's rows
+            return await cur.fetchone()
 
     @asynccontextmanager
     async def login_role_transaction(self) -> AsyncIterator[Conn]:
         """A transaction as the pool's login role itself, under no caller's claims: it may
         run only what `jarvis_api` was granted (the rate limiter's functions)."""
         async with self._pool.connection() as conn, _ending(conn):
-            await conn.execute("begin", prepare=False)
+            await conn.execute(b"begin", prepare=False)
             yield conn
 
     def stats(self) -> dict[str, int]:
         return dict(self._pool.get_stats())
+
+
+def _opening(
+    claims: Claims | None, durable: bool, statement_timeout_ms: int | None
+) -> tuple[Statement, Prelude | None]:
+    """The message that opens a transaction as the caller, led by the request's staged
+    prelude when this is its first transaction."""
+    role, claims_json = request_context(claims)
+    opening = _OPEN + (NOT_DURABLE if not durable else "")
+    values: tuple[Value, ...] = (role, claims_json)
+    if statement_timeout_ms is not None:
+        opening += STATEMENT_TIMEOUT
+        values += (f"{int(statement_timeout_ms)}ms",)
+    message = Statement(opening, values)
+    prelude = _PRELUDE.get()
+    if prelude is None or not prelude.take():
+        return message, None
+    return Statement("begin") + prelude.statement() + Statement("commit") + message, prelude
+
+
+async def _send(
+    conn: Conn, message: Statement, prelude: Prelude | None
+) -> psycopg.AsyncCursor[DictRow]:
+    """Send an opening message; the cursor stands on the claims' row. A prelude's refusal
+    (its statement raised) becomes the request's."""
+    try:
+        cur = await conn.execute(message.render(conn), prepare=False)
+    except psycopg.Error as exc:
+        refusal = prelude.refused(exc) if prelude is not None else None
+        if refusal is not None:
+            raise refusal from None
+        raise
+    if prelude is not None:
+        cur.nextset()  # from BEGIN's result to the prelude's row
+        prelude.settle(await cur.fetchone())
+        cur.nextset()  # COMMIT
+        cur.nextset()  # BEGIN
+    cur.nextset()  # from BEGIN's result to the claims' row
+    return cur
 
 
 @asynccontextmanager

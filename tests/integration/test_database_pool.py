@@ -127,9 +127,7 @@ async def test_a_staged_prelude_runs_once_in_its_own_transaction(
 ) -> None:
     """A request's prelude (its rate-limit charge) commits even when the request's own
     transaction fails, and runs with the request's first transaction only."""
-    from psycopg import sql
-
-    from cloud_api.db.database import stage_prelude
+    from cloud_api.db.database import Statement, stage_prelude
 
     class Marker:
         def __init__(self) -> None:
@@ -140,11 +138,14 @@ async def test_a_staged_prelude_runs_once_in_its_own_transaction(
             self.taken += 1
             return self.taken == 1
 
-        def statement(self) -> sql.Composed:
-            return sql.SQL("select {} as mark, current_user as who").format(sql.Literal("m"))
+        def statement(self) -> Statement:
+            return Statement("select {} as mark, current_user as who", ("m",))
 
         def settle(self, row: dict[str, Any] | None) -> None:
             self.rows.append(row)
+
+        def refused(self, error: psycopg.Error) -> Exception | None:
+            return None
 
     marker = Marker()
     stage_prelude(marker)
@@ -154,5 +155,26 @@ async def test_a_staged_prelude_runs_once_in_its_own_transaction(
     async with single_connection_db.transaction(None) as conn:
         row = await (await conn.execute(PROBE)).fetchone()
     assert marker.rows == [{"mark": "m", "who": "jarvis_api"}]  # before the caller's role
+    assert row is not None
+    assert row["role"] == "anon"
+
+
+async def test_a_single_statement_unit_of_work_is_one_message(
+    single_connection_db: Database,
+) -> None:
+    from cloud_api.db.database import Statement
+
+    hostile = "o'brien\\'; commit; set role service_role; --"
+    claims = {"sub": str(uuid.uuid4()), "role": "authenticated"}
+    row = await single_connection_db.one_statement(
+        claims, Statement("select {} as text, current_user as role, auth.uid() as uid", (hostile,))
+    )
+    assert row == {"text": hostile, "role": "authenticated", "uid": uuid.UUID(claims["sub"])}
+    with pytest.raises(psycopg.DataError):  # never cut short at a NUL
+        await single_connection_db.one_statement(None, Statement("select {}", ("a\x00b",)))
+    with pytest.raises(psycopg.errors.DivisionByZero):  # a failing statement commits nothing
+        await single_connection_db.one_statement(None, Statement("select 1 / 0"))
+    async with single_connection_db.transaction(None) as conn:
+        row = await (await conn.execute(PROBE)).fetchone()
     assert row is not None
     assert row["role"] == "anon"

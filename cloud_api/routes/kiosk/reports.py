@@ -50,9 +50,7 @@ def _result(record_id: UUID, stored: Stored, kind: str) -> api.UploadResult:
 async def heartbeat(
     body: api.HeartbeatRequest, kiosk: KioskApi, services: ServicesDep, request: Request
 ) -> api.HeartbeatResponse:
-    # A heartbeat is superseded 30 s later: it need not wait for its WAL flush.
-    async with services.database.transaction(kiosk.claims, durable=False) as conn:
-        row = await reports.store_heartbeat(conn, body, client_ip(request))
+    row = await reports.store_heartbeat(services.database, kiosk.claims, body, client_ip(request))
     if row is None:
         raise kiosk_revoked()
     return api.HeartbeatResponse(

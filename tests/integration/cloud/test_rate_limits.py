@@ -3,6 +3,7 @@ connection pool) over one database allow a caller its limit in total, not per re
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -95,8 +96,13 @@ def test_two_replicas_allow_the_limit_in_total(replicas: Replicas) -> None:
         assert refused.json()["error"]["code"] == "rate_limited"
         assert refused.headers["X-RateLimit-Remaining"] == "0"
         assert 0 < int(refused.headers["Retry-After"]) <= 60
-    # Refused attempts are not counted: the window holds exactly the allowed ones.
+    # Refused attempts are not counted (the window holds exactly the allowed ones) and did
+    # nothing: only the allowed heartbeats were stored.
     assert replicas.hits(f"kiosk:{kiosk_id}") == LIMIT
+    stored = replicas.sql(
+        "select count(*) as n from kiosk_heartbeats where kiosk_id = %s", (kiosk_id,)
+    )
+    assert stored[0]["n"] == LIMIT
 
 
 def test_retry_after_is_when_the_window_ends_and_then_it_rolls(replicas: Replicas) -> None:
@@ -179,14 +185,27 @@ def test_only_the_api_login_role_touches_the_counters(
                 conn.execute(f"set local role {role}")
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute("select * from private.rate_limits")
+
+        def take(cost: int) -> tuple[bool, int]:
+            row = conn.execute(
+                "select * from private.rate_limit_take('t', 'x', 1, 60, %s)", (cost,)
+            ).fetchone()
+            assert row is not None
+            assert 50 < row[2] <= 60  # seconds until the window ends
+            return row[0], row[1]
+
         # As itself, the login role can charge and look, but not read the table.
-        row = conn.execute("select * from private.rate_limit_take('t', 'x', 1, 60, 1)").fetchone()
-        assert row == (True, 1, 60)
-        assert conn.execute(
-            "select * from private.rate_limit_take('t', 'x', 1, 60, 1)"
-        ).fetchone() == (False, 1, 60)
-        assert conn.execute(
-            "select * from private.rate_limit_take('t', 'x', 1, 60, 0)"
-        ).fetchone() == (False, 1, 60)
+        assert take(1) == (True, 1)
+        assert take(1) == (False, 1)  # refused, not counted
+        assert take(0) == (False, 1)  # looking: one more would not fit
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select * from private.rate_limits")
+        # A request's charge refuses by raising, so nothing after it in the message runs.
+        charged = conn.execute("select * from private.rate_limit_charge('t', 'y', 1, 60)")
+        assert charged.fetchone()[0] == 1  # type: ignore[index]
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute("select * from private.rate_limit_charge('t', 'y', 1, 60)")
+        assert refused.value.diag.sqlstate == "JR429"
+        detail = json.loads(refused.value.diag.message_detail or "")
+        assert detail["hits"] == 1
+        assert 0 < detail["reset_s"] <= 60
