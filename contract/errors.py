@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
     FORBIDDEN = "forbidden"
+    BODY_TOO_LARGE = "body_too_large"
 
     # -- bearer tokens (kiosks and users) ----------------------------------------------------
     MISSING_TOKEN = "missing_token"  # noqa: S105 - an error code, not a secret

@@ -45,6 +45,19 @@ VOICE_START = "/api/voice/sessions"
 TOOL_CALL = "/api/jarvis/tools/{name}"
 HEALTH = "/health"
 
+# The largest request body each call accepts (bytes): the cloud refuses a larger one with 413
+# while reading it, before anything else. A kiosk splits a refused batch and sends it again.
+KIB = 1024
+BODY_LIMITS: dict[str, int] = {
+    PROVISION_CLAIM: 16 * KIB,
+    TOKEN: 4 * KIB,
+    HEARTBEAT: 64 * KIB,
+    SESSIONS: 8 * KIB * KIB,
+    EVENTS: KIB * KIB,
+    VOICE_START: 4 * KIB,
+    TOOL_CALL: 64 * KIB,
+}
+
 # Answered by every JARVIS cloud at HEALTH; lets an installer's kiosk tell "this is not a
 # JARVIS cloud" apart from "the cloud is down".
 SERVICE_NAME = "jarvis-cloud"
