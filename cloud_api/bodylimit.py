@@ -5,6 +5,10 @@ parsed, and the rest of it is never read.
 Without this, a 100 MB body is read whole (and parsed) before the handler even looks at the
 token: a few such requests exhaust the API's memory. Limits are per route (a claim or a
 heartbeat is small, a batch of session records is not); see `contract.kiosk_api.BODY_LIMITS`.
+
+Why not FastAPI's own `max_body_size`: when a declared Content-Length is over the limit it
+answers a plain-text 413 that bypasses the app's error handlers (every error here has one
+JSON shape), and it keeps the connection open to drain a body nobody will read.
 """
 
 from __future__ import annotations
