@@ -79,6 +79,30 @@ def _figure(value: float) -> float:
 Figure = Annotated[float, AfterValidator(_figure)]
 
 
+# Free-form JSON a kiosk sends (hardware facts, health extras, event details, tool
+# arguments) is nested at most this deep; deeper is refused with 422 before it reaches the
+# serializers and the database, which have depth limits of their own (a 500, otherwise).
+MAX_JSON_DEPTH = 16
+
+
+def _not_too_deep(value: dict[str, Any]) -> dict[str, Any]:
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:  # no recursion: the input decides how deep this goes
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return value
+
+
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(_not_too_deep),
+    Field(description=f"A JSON object nested at most {MAX_JSON_DEPTH} levels deep."),
+]
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 
@@ -115,7 +139,7 @@ class ClaimRequest(WireModel):
         description="The six-character code, in any case, with spaces or dashes."
     )
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    hardware_info: dict[str, Any] = Field(default_factory=dict, max_length=64)
+    hardware_info: JsonObject = Field(default_factory=dict, max_length=64)
     software_version: ShortText | None = None
 
 
@@ -167,7 +191,7 @@ class KioskHealth(WireModel):
     network_ok: bool | None = None
     disk_nearly_full: bool = False
     store_ok: bool = True
-    extra: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    extra: JsonObject = Field(default_factory=dict, max_length=32)
 
 
 class HeartbeatRequest(WireModel):
@@ -258,7 +282,7 @@ class Turn(WireModel):
 class ToolCallRecord(WireModel):
     call_id: ShortText
     name: ShortText
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: JsonObject = Field(default_factory=dict)
     ok: bool
     error: LongText | None = None
     duration_ms: int | None = Field(default=None, ge=0)
@@ -324,7 +348,7 @@ class KioskEvent(WireModel):
     occurred_at: AwareDatetime
     badge_id: CanonicalBadgeId | None = None
     member_id: UUID | None = None
-    detail: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    detail: JsonObject = Field(default_factory=dict, max_length=32)
 
 
 class EventBatch(WireModel):
@@ -351,7 +375,7 @@ class ToolCallRequest(WireModel):
     session_id: UUID
     member_id: UUID
     call_id: ShortText
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: JsonObject = Field(default_factory=dict)
 
 
 class ToolCallResponse(WireModel):
