@@ -252,12 +252,14 @@ def test_unknown_tool_and_invalid_arguments(tools_cloud: CloudServer) -> None:
     assert unknown.json()["error"]["code"] == "unknown_tool"
     assert "book_class" in unknown.json()["error"]["message"]
 
+    # Argument errors are for the model, which fixes its call: in English, whatever the
+    # member's language.
     error = me.refused("book_class", class_id="the yoga one")
-    assert error.startswith("Je n'ai pas pu le faire : la valeur de « class_id »")
+    assert error.startswith("I couldn't do that: the value of 'class_id'")
     error = me.refused("get_opening_hours", day="someday")
-    assert "« day »" in error
+    assert "'day'" in error
     error = me.refused("search_gym_knowledge", query="douches", colour="blue")
-    assert "« colour »" in error
+    assert "'colour'" in error
     error = me.refused("report_equipment_issue", equipment="rameur\x00", problem="cassé")
     assert "NUL" in error
     assert tools_cloud.sql("select 1 from manager_alerts where member_id = %s", (me.member,)) == []
@@ -508,7 +510,7 @@ def test_equipment_issue_creates_one_alert_for_the_gym(tools_cloud: CloudServer)
         )[0]["n"]
         == 1
     )
-    assert "« equipment »" in me.refused("report_equipment_issue", equipment="", problem="cassé")
+    assert "'equipment'" in me.refused("report_equipment_issue", equipment="", problem="cassé")
 
 
 def test_escalation_to_staff(tools_cloud: CloudServer) -> None:
@@ -520,7 +522,7 @@ def test_escalation_to_staff(tools_cloud: CloudServer) -> None:
     assert (alert["alert_type"], alert["priority"]) == ("staff_escalation", "urgent")
     assert alert["title"] == "Hugo demande à parler à quelqu'un"
     assert alert["description"].startswith("Il s'est fait mal au dos sur le rameur.")
-    assert "« urgency »" in me.refused("escalate_to_staff", reason="help", urgency="now")
+    assert "'urgency'" in me.refused("escalate_to_staff", reason="help", urgency="now")
 
 
 # -- progress and goals -------------------------------------------------------------------------
