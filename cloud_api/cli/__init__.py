@@ -7,6 +7,7 @@ import sys
 import typer
 
 from cloud_api.cli import db, operators, serving
+from cloud_api.supervisor import install_signal_handlers
 
 app = typer.Typer(
     name="jarvis-cloud",
@@ -27,6 +28,9 @@ app.add_typer(operators.users_app, name="users")
 
 
 def main() -> None:
+    # SIGTERM (systemd, Docker, `timeout`) unwinds like Ctrl-C, so whatever a command
+    # started (the embedded Postgres, helper processes) is stopped on the way out.
+    install_signal_handlers()
     try:
         app()
     except KeyboardInterrupt:
