@@ -20,7 +20,8 @@ from re import Pattern
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contract.errors import ErrorCode
+from cloud_api.errors import error_body
+from contract.errors import HTTP_STATUS, ErrorCode
 
 
 class BodyLimit:
@@ -91,20 +92,19 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _refuse(send: Send, limit: int) -> None:
+    code = ErrorCode.BODY_TOO_LARGE
     body = json.dumps(
-        {
-            "error": {
-                "code": ErrorCode.BODY_TOO_LARGE.value,
-                "message": f"The request body is larger than this call accepts "
-                f"({limit} bytes): send less at a time.",
-                "details": {"limit_bytes": limit},
-            }
-        }
+        error_body(
+            code,
+            f"The request body is larger than this call accepts ({limit} bytes): "
+            "send less at a time.",
+            {"limit_bytes": limit},
+        )
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": HTTP_STATUS[code],
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
