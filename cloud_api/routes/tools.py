@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from uuid import UUID
 
 import psycopg
 from fastapi import APIRouter, Request
@@ -42,7 +43,8 @@ def _invalid(exc: ValidationError) -> str:
 
 async def _check_session(
     conn: Conn, body: api.ToolCallRequest, place: store.Place, max_age_min: int
-) -> None:
+) -> UUID:
+    """The live session's stored id, or the 4xx saying why there is none."""
     start = await store.find_start(conn, body.session_id)
     if start is None or start["kiosk_id"] != place.kiosk_id or start["status"] != "started":
         raise ApiError(
@@ -61,6 +63,8 @@ async def _check_session(
             ErrorCode.SESSION_EXPIRED,
             f"This voice session started more than {max_age_min} minutes ago: start a new one.",
         )
+    stored: UUID = start["id"]
+    return stored
 
 
 @router.post(
@@ -110,7 +114,7 @@ async def call_tool(
                     ErrorCode.MEMBER_NOT_FOUND, "This member is not one of this kiosk's gym."
                 )
             language = text_language(member.facts.language)
-            await _check_session(conn, body, place, settings.tool_session_max_age_min)
+            session_id = await _check_session(conn, body, place, settings.tool_session_max_age_min)
             caller = Caller(
                 kiosk_id=place.kiosk_id,
                 kiosk_language=place.language,
@@ -118,7 +122,7 @@ async def call_tool(
                 member_id=member.id,
                 first_name=member.first_name,
                 member_language=member.language,
-                session_id=body.session_id,
+                session_id=session_id,
             )
             context = ToolContext(conn, caller, settings, client)
             try:
