@@ -51,9 +51,15 @@ class World:
     a: Tenant
     b: Tenant
     admin_token: str
+    spares: int = 0
 
     def tenant(self, name: str) -> Tenant:
         return self.a if name == "a" else self.b
+
+    def spare_tenant(self) -> Tenant:
+        """A new tenant, for walks that may break what they touch (the super admin's)."""
+        self.spares += 1
+        return populate(self.cloud, f"s{self.spares}")
 
 
 def build_world(postgres: PostgresServer, tmp: Any, **overrides: Any) -> Iterator[World]:
