@@ -13,6 +13,7 @@ from cloud_api.config import CloudSettings
 from cloud_api.data.health import database_time
 from cloud_api.db.database import Database
 from cloud_api.errors import install_error_handlers
+from cloud_api.openapi import document_statuses
 from cloud_api.routes import auth, kiosk, kiosk_admin, tools, voice
 from cloud_api.services import Services, build_services
 from contract.kiosk_api import BODY_LIMITS, HEALTH, SERVICE_NAME
@@ -59,6 +60,7 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(voice.router)
     app.include_router(tools.router)
+    document_statuses(app)
 
     @app.get(HEALTH, tags=["operations"], summary="Liveness and database reachability")
     async def health(request: Request) -> dict[str, Any]:

@@ -27,10 +27,12 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from typing_extensions import TypeAliasType
 
 from contract.badge import CanonicalBadgeId
 from contract.errors import ErrorCode
-from contract.pricing import TokenUsage
+from contract.pricing import TokenCount, TokenUsage
+from provisioning.code import INPUT_PATTERN as CODE_INPUT_PATTERN
 
 # -- paths ----------------------------------------------------------------------------------
 
@@ -63,8 +65,12 @@ BODY_LIMITS: dict[str, int] = {
 # JARVIS cloud" apart from "the cloud is down".
 SERVICE_NAME = "jarvis-cloud"
 
-ShortText = Annotated[str, StringConstraints(max_length=200)]
-LongText = Annotated[str, StringConstraints(max_length=4000)]
+# Text the cloud stores: Postgres text (and jsonb) cannot hold a NUL character, so no wire text
+# may carry one, and the schema says so (a request it allows is never refused).
+NO_NUL = r"^[^\x00]*$"
+NulFreeText = Annotated[str, StringConstraints(pattern=NO_NUL)]
+ShortText = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
+LongText = Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)]
 
 
 class WireModel(BaseModel):
@@ -77,7 +83,13 @@ def _figure(value: float) -> float:
 
 # A measured figure (percent, °C, load): three decimals are plenty, and rounding keeps
 # denormal floats out of the database.
-Figure = Annotated[float, AfterValidator(_figure)]
+# Durations in ms (at most a day) and a kiosk's queue length: bounded, as the database's
+# integers are.
+Milliseconds = Annotated[int, Field(ge=0, le=86_400_000)]
+# (Bounds go inside the type, before the rounding, so that the schema states them.)
+Percent = Annotated[float, Field(ge=0, le=100), AfterValidator(_figure)]
+Celsius = Annotated[float, Field(ge=-50, le=150), AfterValidator(_figure)]
+Amount = Annotated[float, Field(ge=0), AfterValidator(_figure)]
 
 
 # Free-form JSON a kiosk sends (hardware facts, health extras, event details, tool
@@ -97,8 +109,16 @@ def _not_too_deep(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+# Any JSON, with NUL-free text (keys too: no other key is allowed).
+NO_OTHER_KEYS = Field(json_schema_extra={"additionalProperties": False})
+JsonData = TypeAliasType(
+    "JsonData",
+    "NulFreeText | int | float | bool | list[JsonData] "
+    "| Annotated[dict[NulFreeText, JsonData], NO_OTHER_KEYS] | None",
+)
 JsonObject = Annotated[
-    dict[str, Any],
+    dict[NulFreeText, JsonData],
+    NO_OTHER_KEYS,
     AfterValidator(_not_too_deep),
     Field(description=f"A JSON object nested at most {MAX_JSON_DEPTH} levels deep."),
 ]
@@ -143,9 +163,12 @@ class KioskConfig(WireModel):
 
 class ClaimRequest(WireModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
-        description="The six-character code, in any case, with spaces or dashes."
+        description="The six-character code, in any case, with spaces or dashes.",
+        # Documented, and checked by the cloud (422 `code_malformed`), not here: the kiosk
+        # reads what the installer types with the same rules (provisioning.code).
+        json_schema_extra={"pattern": CODE_INPUT_PATTERN},
     )
-    device_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
     hardware_info: JsonObject = Field(default_factory=dict, max_length=64)
     software_version: ShortText | None = None
 
@@ -187,12 +210,12 @@ class KioskStatus(StrEnum):
 
 
 class KioskHealth(WireModel):
-    cpu_percent: Figure | None = Field(default=None, ge=0, le=100)
-    cpu_temp_c: Figure | None = Field(default=None, ge=-50, le=150)
-    load_1m: Figure | None = Field(default=None, ge=0)
-    memory_percent: Figure | None = Field(default=None, ge=0, le=100)
-    disk_percent: Figure | None = Field(default=None, ge=0, le=100)
-    uptime_s: Figure | None = Field(default=None, ge=0)
+    cpu_percent: Percent | None = None
+    cpu_temp_c: Celsius | None = None
+    load_1m: Amount | None = None
+    memory_percent: Percent | None = None
+    disk_percent: Percent | None = None
+    uptime_s: Amount | None = None
     mic_ok: bool | None = None
     reader_ok: bool | None = None
     network_ok: bool | None = None
@@ -205,7 +228,7 @@ class HeartbeatRequest(WireModel):
     status: KioskStatus = KioskStatus.ONLINE
     software_version: ShortText
     health: KioskHealth = Field(default_factory=KioskHealth)
-    outbox_depth: int = Field(default=0, ge=0)
+    outbox_depth: int = Field(default=0, ge=0, le=10_000_000)
     last_error: LongText | None = None
     sent_at: AwareDatetime | None = None
 
@@ -280,10 +303,10 @@ class EndReason(StrEnum):
 class Turn(WireModel):
     index: int = Field(ge=0, le=10_000)
     role: Literal["user", "assistant", "tool"]
-    content: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    content: Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)] = ""
     item_id: ShortText | None = None
     started_at: AwareDatetime | None = None
-    audio_ms: int | None = Field(default=None, ge=0)
+    audio_ms: Milliseconds | None = None
 
 
 class ToolCallRecord(WireModel):
@@ -292,16 +315,16 @@ class ToolCallRecord(WireModel):
     arguments: JsonObject = Field(default_factory=dict)
     ok: bool
     error: LongText | None = None
-    duration_ms: int | None = Field(default=None, ge=0)
+    duration_ms: Milliseconds | None = None
 
 
 class Latency(WireModel):
     """Per session, in ms: end of member speech → first audio received / first sample played."""
 
-    first_response_ms: int | None = Field(default=None, ge=0)
-    avg_response_ms: int | None = Field(default=None, ge=0)
-    p95_response_ms: int | None = Field(default=None, ge=0)
-    avg_playback_ms: int | None = Field(default=None, ge=0)
+    first_response_ms: Milliseconds | None = None
+    avg_response_ms: Milliseconds | None = None
+    p95_response_ms: Milliseconds | None = None
+    avg_playback_ms: Milliseconds | None = None
 
 
 class SessionRecord(WireModel):
@@ -314,7 +337,7 @@ class SessionRecord(WireModel):
     voice: ShortText | None = None
     language: ShortText | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
-    transcription_tokens: int = Field(default=0, ge=0)
+    transcription_tokens: TokenCount = 0
     latency: Latency = Field(default_factory=Latency)
     turns: list[Turn] = Field(default_factory=list, max_length=2000)
     tool_calls: list[ToolCallRecord] = Field(default_factory=list, max_length=500)
