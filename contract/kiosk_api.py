@@ -209,6 +209,51 @@ class KioskStatus(StrEnum):
     MAINTENANCE = "maintenance"
 
 
+class DroppedBadgeIds(WireModel):
+    """Partial badge ids a keyboard-wedge reader threw away, by reason (0 for other kinds)."""
+
+    gap: int = Field(
+        default=0,
+        ge=0,
+        description="Keys stopped mid-id: a half-read card, a person typing, or a reader that "
+        "sends no suffix.",
+    )
+    garbage: int = Field(default=0, ge=0, description="A key no badge contains was pressed.")
+    too_long: int = Field(default=0, ge=0, description="Longer than any badge id.")
+    unplugged: int = Field(default=0, ge=0, description="The reader went away mid-id.")
+
+
+class ReaderReport(WireModel):
+    """The badge reader's figures since the agent started, and what they suggest."""
+
+    state: ShortText | None = Field(
+        default=None, description="`starting`, `ready`, `unavailable` or `stopped`."
+    )
+    reads: int = Field(default=0, ge=0, description="Badges the reader handed to the kiosk.")
+    rejected: int = Field(
+        default=0, ge=0, description="Reads whose text did not fit the reader's badge rules."
+    )
+    repeats_ignored: int = Field(
+        default=0,
+        ge=0,
+        description="Taps of the same badge within the debounce window (a card held on the "
+        "reader, an impatient second tap).",
+    )
+    dropped: DroppedBadgeIds = Field(default_factory=DroppedBadgeIds)
+    last_read_at: AwareDatetime | None = None
+    recent_shapes: list[ShortText] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Kind and length of the latest raw reads, oldest first (`decimal:10`, "
+        "`hex:8`): never the digits.",
+    )
+    advice: LongText | None = Field(
+        default=None,
+        description="What the installer should change when the figures say the reader is set "
+        "up wrong (a decimal reader on hex rules, no suffix).",
+    )
+
+
 class KioskHealth(WireModel):
     cpu_percent: Percent | None = None
     cpu_temp_c: Celsius | None = None
@@ -221,6 +266,7 @@ class KioskHealth(WireModel):
     network_ok: bool | None = None
     disk_nearly_full: bool = False
     store_ok: bool = True
+    reader: ReaderReport | None = None
     extra: JsonObject = Field(default_factory=dict, max_length=32)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import random
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from smartcard.Exceptions import (
@@ -30,7 +31,8 @@ from smartcard.scard import (
 )
 from smartcard.System import readers as pcsc_readers
 
-from hardware.badge_reader import Backoff, QueuedBadgeReader, ReaderState
+from hardware.badge_health import ReaderState
+from hardware.badge_reader import QueuedBadgeReader, ReaderUnavailable, Sleep
 from hardware.pcsc_presence import (
     GET_UID_APDU,
     SW_SUCCESS,
@@ -83,7 +85,7 @@ class PcscReaderLike(Protocol):
     def createConnection(self) -> CardConnectionLike: ...
 
 
-class PcscUnavailable(Exception):
+class PcscUnavailable(ReaderUnavailable):
     """PC/SC cannot be used now; the message says what to do."""
 
 
@@ -103,30 +105,25 @@ class PcscBadgeReader(QueuedBadgeReader):
         settings: BadgeReaderSettings,
         *,
         list_readers: Callable[[], Sequence[Any]] = pcsc_readers,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
     ) -> None:
-        pcsc = settings.pcsc
-        name = pcsc.reader_name
-        super().__init__(
-            f"pcsc:{name}" if name else "pcsc:any reader", settings.rules, settings.debounce_s
-        )
+        name = settings.pcsc.reader_name
+        description = f"pcsc:{name}" if name else "pcsc:any reader"
+        super().__init__(description, settings, sleep=sleep, rng=rng)
         self._settings = settings
         self._list_readers = list_readers
-        self._sleep = sleep
         self.presence = CardPresence()
 
-    async def _run(self) -> None:
-        backoff = Backoff(self._settings.reopen_initial_s, self._settings.reopen_max_s)
+    async def _attach(self) -> None:
         poll = self._settings.pcsc.poll_interval_s
         while True:
             try:
                 scan = await asyncio.to_thread(self.scan)
-            except PcscUnavailable as exc:
+            except PcscUnavailable:
                 self._handle(self.presence.reset())
-                self._set_state(ReaderState.UNAVAILABLE, str(exc))
-                await self._sleep(backoff.next_delay())
-                continue
-            backoff.reset()
+                raise
+            self._connected()
             self._handle(self.presence.update(scan))
             if scan:
                 self._set_state(ReaderState.READY, f"watching {', '.join(sorted(scan))}")

@@ -1,9 +1,16 @@
-"""What every badge reader gives the kiosk agent: canonical badge reads, and its health.
+"""What every badge reader gives the kiosk agent: canonical badge reads, its health, and the
+one loop that keeps it open.
 
-Each reader kind (evdev, PC/SC, simulated) only produces the text or bytes its device emits;
-the code here turns that into canonical ids with the configured rules, drops repeated taps,
-keeps the reader's health for heartbeats and `doctor`, and hands reads to the agent through
-one async iterator, so the agent never knows which kind of reader is plugged in.
+Each reader kind (evdev, PC/SC, simulated) only attaches to its device and hands over the
+text or bytes the device emits; the base class here turns that into canonical ids with the
+configured rules, keeps the reader's health for heartbeats and `doctor`, supervises the
+device (reopening it with the shared backoff whenever it goes away), and hands reads to the
+agent through one async iterator, so the agent never knows which kind of reader is plugged in.
+
+Deciding which reads are repeats of the same tap is not a reader's job: the kiosk's state
+machine does it (see ``kiosk_agent.core.machine``), for every reader kind alike.
+
+Readers import this module; :mod:`hardware.badge_factory` imports the readers.
 """
 
 from __future__ import annotations
@@ -11,23 +18,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
+from contract.backoff import Backoff
 from contract.badge import BadgeIdError, BadgeRules, badge_id_from_uid, normalize_badge_id
-from hardware.settings import BadgeReaderSettings, ReaderKind
+from hardware.badge_health import (
+    RECENT_SHAPES,
+    DropCounts,
+    ReaderHealth,
+    ReaderState,
+    badge_shape,
+)
+from hardware.settings import BadgeReaderSettings
 
 logger = logging.getLogger(__name__)
 
+Sleep = Callable[[float], Awaitable[None]]
+
 
 class BadgeReaderError(RuntimeError):
-    """A reader stopped for a reason that retrying will not fix."""
+    """A reader stopped for a reason that retrying will not fix (its configuration)."""
+
+
+class ReaderUnavailable(Exception):
+    """The device cannot be used now (absent, unplugged, busy, its service down); the message
+    says why and what to do. The reader tries again with backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,137 +69,38 @@ class BadgeRead:
     """``time.monotonic()`` of the read, for timeouts."""
 
 
-class ReaderState(StrEnum):
-    """Where a reader is in its life, as a heartbeat reports it."""
-
-    STARTING = "starting"
-    READY = "ready"
-    """Open and listening."""
-    UNAVAILABLE = "unavailable"
-    """Absent, unplugged or its service is down: retrying with backoff (see ``detail``)."""
-    STOPPED = "stopped"
-
-
-@dataclass(frozen=True, slots=True)
-class ReaderHealth:
-    """A snapshot of a reader's health for heartbeats and `jarvis-kiosk doctor`."""
-
-    state: ReaderState
-    detail: str
-    """What a person should know: which device is open, or why none is and what to do."""
-    reads: int = 0
-    rejected: int = 0
-    """Reads whose text did not fit the badge rules."""
-    debounced: int = 0
-    last_read_at: datetime | None = None
-    last_error: str | None = None
-
-
-class BadgeReader(Protocol):
-    """The interface the kiosk agent uses, whatever the reader kind.
+class QueuedBadgeReader(ABC):
+    """The interface the kiosk agent uses, whatever the reader kind, and its machinery.
 
     Usage::
 
         async with open_badge_reader(settings.badge) as reader:
             async for read in reader.reads():
                 ...
-    """
 
-    @property
-    def description(self) -> str: ...
-
-    @property
-    def health(self) -> ReaderHealth: ...
-
-    def reads(self) -> AsyncIterator[BadgeRead]: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-@dataclass(slots=True)
-class BadgeFilter:
-    """Sans-I/O: raw reader output in, canonical reads out, repeated taps dropped.
-
-    A badge held on a reader, or tapped twice by an impatient member, must start one
-    session, not two; a different badge is let through at once.
-    """
-
-    rules: BadgeRules
-    debounce_s: float
-    reader: str
-    _last_id: str | None = field(default=None, init=False)
-    _last_at: float = field(default=float("-inf"), init=False)
-    debounced: int = field(default=0, init=False)
-
-    def accept(self, raw: str, monotonic: float) -> BadgeRead | None:
-        """The read to hand to the agent, or None for a repeat; BadgeIdError if unreadable."""
-        return self._accept_id(normalize_badge_id(raw, self.rules), raw, monotonic)
-
-    def accept_uid(self, uid: bytes, monotonic: float) -> BadgeRead | None:
-        """Same as :meth:`accept` for readers that return UID bytes (PC/SC)."""
-        return self._accept_id(badge_id_from_uid(uid), uid.hex().upper(), monotonic)
-
-    def _accept_id(self, badge_id: str, raw: str, monotonic: float) -> BadgeRead | None:
-        repeat = badge_id == self._last_id and monotonic - self._last_at < self.debounce_s
-        self._last_id = badge_id
-        self._last_at = monotonic
-        if repeat:
-            self.debounced += 1
-            return None
-        return BadgeRead(
-            badge_id=badge_id,
-            raw=raw,
-            reader=self.reader,
-            at=datetime.now(UTC),
-            monotonic=monotonic,
-        )
-
-
-@dataclass(slots=True)
-class Backoff:
-    """Delays between reopen attempts: doubling from ``initial`` up to ``maximum``."""
-
-    initial: float
-    maximum: float
-    _next: float = field(default=0.0, init=False)
-
-    def __post_init__(self) -> None:
-        self._next = self.initial
-
-    def next_delay(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
-
-
-class QueuedBadgeReader(ABC):
-    """Shared machinery of the reader adapters: a background task feeding a queue.
-
-    Subclasses implement :meth:`_run`, which loops for as long as the reader is open,
-    calling :meth:`_offer` with what the device emitted and :meth:`_set_state` when the
-    device comes and goes. An unexpected exception in ``_run`` ends ``reads()`` with it.
+    Subclasses implement :meth:`_attach`: open the device, call :meth:`_connected` once it
+    answers, hand what it emits to :meth:`_offer` (text) or :meth:`_offer_uid` (UID bytes),
+    and raise :class:`ReaderUnavailable` when it goes away. Everything else (the backoff
+    between attempts, the state a heartbeat shows, the queue of reads) happens here, once.
     """
 
     def __init__(
         self,
         description: str,
-        rules: BadgeRules,
-        debounce_s: float,
+        settings: BadgeReaderSettings,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._description = description
-        self._filter = BadgeFilter(rules=rules, debounce_s=debounce_s, reader=description)
+        self._rules: BadgeRules = settings.rules
+        self._backoff = Backoff(settings.reopen_initial_s, settings.reopen_max_s)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
         self._clock = clock
+        self._failures = 0
+        self._shapes: deque[str] = deque(maxlen=RECENT_SHAPES)
         self._queue: asyncio.Queue[BadgeRead | BaseException] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._health = ReaderHealth(state=ReaderState.STARTING, detail="not started yet")
@@ -186,8 +110,12 @@ class QueuedBadgeReader(ABC):
         return self._description
 
     @property
+    def rules(self) -> BadgeRules:
+        return self._rules
+
+    @property
     def health(self) -> ReaderHealth:
-        return replace(self._health, debounced=self._filter.debounced)
+        return replace(self._health, dropped=self._drops(), recent_shapes=tuple(self._shapes))
 
     async def __aenter__(self) -> Self:
         if self._task is not None:
@@ -213,7 +141,11 @@ class QueuedBadgeReader(ABC):
         self._set_state(ReaderState.STOPPED, "closed")
 
     async def reads(self) -> AsyncIterator[BadgeRead]:
-        """Canonical badge reads, as they happen, for as long as the reader is open."""
+        """Canonical badge reads, as they happen, for as long as the reader is open.
+
+        Ends with :class:`BadgeReaderError` only when the reader's configuration cannot work;
+        a missing or unplugged device is retried, never raised.
+        """
         if self._task is None:
             raise RuntimeError(f"open the reader first: `async with reader:` ({self})")
         while True:
@@ -225,50 +157,46 @@ class QueuedBadgeReader(ABC):
     def __str__(self) -> str:
         return self._description
 
+    # -- what subclasses implement and call -------------------------------------------------
+
     @abstractmethod
-    async def _run(self) -> None:
-        """Read the device until cancelled, reopening it as needed."""
+    async def _attach(self) -> None:
+        """Open the device and read it until it goes away (raise ReaderUnavailable) or the
+        task is cancelled."""
 
-    async def _supervise(self) -> None:
-        try:
-            await self._run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            logger.exception("%s stopped", self._description)
-            self._set_state(ReaderState.STOPPED, f"stopped: {exc}")
-            failure = BadgeReaderError(f"{self._description} stopped: {exc}")
-            failure.__cause__ = exc
-            self._queue.put_nowait(failure)
+    def _drops(self) -> DropCounts:
+        """Partial ids the reader's decoder threw away (keyboard-wedge readers have one)."""
+        return DropCounts()
 
-    def _offer(self, raw: str) -> BadgeRead | str | None:
-        """Hand what the device emitted to the agent if it is a new, readable badge.
+    def _connected(self) -> None:
+        """The device (or its service) answered: the next failure starts the backoff over."""
+        self._failures = 0
 
-        Returns the read handed over, the reason it was refused, or None for a repeat.
+    def _offer(self, raw: str, hint: Callable[[], str] | None = None) -> BadgeRead | str:
+        """Hand typed text to the agent if it is a badge under the rules.
+
+        Returns the read handed over, or the reason it was refused (``hint``, when given,
+        adds a suggestion to that reason).
         """
+        self._shapes.append(badge_shape(raw))
         try:
-            read = self._filter.accept(raw, self._clock())
+            badge_id = normalize_badge_id(raw, self._rules)
         except BadgeIdError as exc:
-            return self._reject(str(exc))
-        return self._deliver(read)
+            return self._reject(f"{exc}{hint() if hint else ''}")
+        return self._deliver(badge_id, raw)
 
-    def _offer_uid(self, uid: bytes) -> BadgeRead | str | None:
+    def _offer_uid(self, uid: bytes) -> BadgeRead | str:
+        """Same as :meth:`_offer` for readers that return UID bytes (PC/SC): no rules apply."""
         try:
-            read = self._filter.accept_uid(uid, self._clock())
+            badge_id = badge_id_from_uid(uid)
         except BadgeIdError as exc:
             return self._reject(str(exc))
-        return self._deliver(read)
+        return self._deliver(badge_id, uid.hex().upper())
 
     def _reject(self, message: str) -> str:
         logger.warning("%s: badge ignored: %s", self._description, message)
         self._health = replace(self._health, rejected=self._health.rejected + 1, last_error=message)
         return message
-
-    def _deliver(self, read: BadgeRead | None) -> BadgeRead | None:
-        if read is not None:
-            self._health = replace(self._health, reads=self._health.reads + 1, last_read_at=read.at)
-            self._queue.put_nowait(read)
-        return read
 
     def _set_state(self, state: ReaderState, detail: str) -> None:
         if (state, detail) != (self._health.state, self._health.detail):
@@ -277,18 +205,47 @@ class QueuedBadgeReader(ABC):
         error = detail if state is ReaderState.UNAVAILABLE else self._health.last_error
         self._health = replace(self._health, state=state, detail=detail, last_error=error)
 
+    # -- the supervision loop ---------------------------------------------------------------
 
-def open_badge_reader(settings: BadgeReaderSettings) -> QueuedBadgeReader:
-    """The reader the settings describe, not yet open (use ``async with``)."""
-    # Imported here so a kiosk with one kind of reader never imports the others' libraries.
-    if settings.kind is ReaderKind.EVDEV:
-        from hardware.badge_wedge import WedgeBadgeReader
+    async def _supervise(self) -> None:
+        """Attach, and whenever the device goes away, wait (jittered backoff) and attach
+        again, for as long as the reader is open. Only a configuration error stops it."""
+        while True:
+            try:
+                await self._attach()
+                reason = "the reader stopped delivering badges; reopening"
+            except ReaderUnavailable as exc:
+                reason = str(exc)
+            except BadgeReaderError as exc:
+                self._stop(exc)
+                return
+            except Exception as exc:  # a library or driver surprise: keep the kiosk reading
+                if _being_cancelled():  # cleanup failed while the reader was being closed
+                    raise asyncio.CancelledError from exc
+                logger.exception("%s failed", self._description)
+                reason = f"failed unexpectedly ({type(exc).__name__}: {exc}); reopening"
+            self._set_state(ReaderState.UNAVAILABLE, reason)
+            self._failures += 1
+            await self._sleep(self._backoff.delay(self._failures, self._rng))
 
-        return WedgeBadgeReader(settings)
-    if settings.kind is ReaderKind.PCSC:
-        from hardware.badge_pcsc import PcscBadgeReader
+    def _stop(self, exc: BadgeReaderError) -> None:
+        logger.error("%s stopped: %s", self._description, exc)
+        self._set_state(ReaderState.STOPPED, f"stopped: {exc}")
+        self._queue.put_nowait(exc)
 
-        return PcscBadgeReader(settings)
-    from hardware.badge_sim import SimulatedBadgeReader
+    def _deliver(self, badge_id: str, raw: str) -> BadgeRead:
+        read = BadgeRead(
+            badge_id=badge_id,
+            raw=raw,
+            reader=self._description,
+            at=datetime.now(UTC),
+            monotonic=self._clock(),
+        )
+        self._health = replace(self._health, reads=self._health.reads + 1, last_read_at=read.at)
+        self._queue.put_nowait(read)
+        return read
 
-    return SimulatedBadgeReader(settings)
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -22,7 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import BinaryIO, Self
 
-from hardware.badge_reader import BadgeRead, BadgeReaderError, QueuedBadgeReader, ReaderState
+from hardware.badge_health import ReaderState
+from hardware.badge_reader import BadgeRead, BadgeReaderError, QueuedBadgeReader
 from hardware.settings import BadgeReaderSettings
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class SimulatedBadgeReader(QueuedBadgeReader):
                 "the simulated reader has no source: enable stdin, or set a pipe path or an "
                 "HTTP port"
             )
-        super().__init__(f"simulated:{'+'.join(sources)}", settings.rules, settings.debounce_s)
+        super().__init__(f"simulated:{'+'.join(sources)}", settings)
         self._sim = sim
         self._stdin = stdin
         self._server: ThreadingHTTPServer | None = None
@@ -83,7 +84,7 @@ class SimulatedBadgeReader(QueuedBadgeReader):
                 os.close(self._pipe_fd)
             self._pipe_fd = None
 
-    async def _run(self) -> None:
+    async def _attach(self) -> None:
         streams: list[Awaitable[None]] = []
         if self._sim.stdin:
             stdin = self._stdin if self._stdin is not None else _standard_input()
@@ -94,6 +95,7 @@ class SimulatedBadgeReader(QueuedBadgeReader):
         if self._pipe_fd is not None:
             pipe = os.fdopen(self._pipe_fd, "rb", buffering=0, closefd=False)
             streams.append(self._read_lines(pipe, str(self._sim.pipe_path)))
+        self._connected()
         self._set_state(ReaderState.READY, f"listening on {self.description.split(':', 1)[1]}")
         await asyncio.gather(*streams)
         await asyncio.Event().wait()  # HTTP-only, or all streams ended: keep serving
@@ -108,9 +110,11 @@ class SimulatedBadgeReader(QueuedBadgeReader):
         reader = asyncio.StreamReader()
         # A duplicate descriptor, so closing the transport never closes the caller's file
         # (standard input). The transport makes it non-blocking, and a terminal left that
-        # way breaks the shell after the kiosk exits, so the mode is put back.
+        # way breaks the shell after the kiosk exits, so the mode is put back, through the
+        # caller's descriptor: the duplicate shares the mode, and the transport closes it
+        # at end of input.
         pipe = os.fdopen(os.dup(stream.fileno()), "rb", buffering=0)
-        was_blocking = os.get_blocking(pipe.fileno())
+        was_blocking = os.get_blocking(stream.fileno())
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), pipe
         )
@@ -119,11 +123,12 @@ class SimulatedBadgeReader(QueuedBadgeReader):
                 self._offer_line(line)
         finally:
             with contextlib.suppress(OSError):
-                os.set_blocking(pipe.fileno(), was_blocking)
+                os.set_blocking(stream.fileno(), was_blocking)
             transport.close()
         logger.info("%s: %s closed", self.description, name)
 
     def _offer_line(self, line: bytes) -> BadgeRead | str | None:
+        """The read, the reason it was refused, or None for a blank or comment line."""
         text = line.decode("utf-8", errors="replace").strip()
         if not text or text.startswith("#"):
             return None
@@ -180,7 +185,7 @@ class _BadgeHandler(BaseHTTPRequestHandler):
         if isinstance(outcome, BadgeRead):
             self._answer(HTTPStatus.OK, {"badge_id": outcome.badge_id, "raw": outcome.raw})
         elif outcome is None:
-            self._answer(HTTPStatus.OK, {"debounced": True})
+            self._answer(HTTPStatus.BAD_REQUEST, {"error": "send a badge id, e.g. 04A23B12"})
         else:
             self._answer(HTTPStatus.UNPROCESSABLE_ENTITY, {"error": outcome})
 

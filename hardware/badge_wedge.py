@@ -1,23 +1,32 @@
 """Keyboard-wedge badge reader adapter: finds the evdev device, grabs it, feeds the decoder.
 
-All decoding is in :mod:`hardware.wedge_decoder`; this file only opens, reads and reopens
-the device, and turns what goes wrong into messages saying what to do.
+All decoding is in :mod:`hardware.wedge_decoder` and reopening in the readers' supervision
+loop (:class:`hardware.badge_reader.QueuedBadgeReader`); this file only opens and reads the
+device, and turns what goes wrong into messages saying what to do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+import random
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol
 
 import evdev
 
 from contract.badge import BadgeIdError, normalize_badge_id
-from hardware.badge_reader import Backoff, BadgeReaderError, QueuedBadgeReader, ReaderState
+from hardware.badge_health import DropCounts, ReaderState
+from hardware.badge_reader import (
+    BadgeReaderError,
+    QueuedBadgeReader,
+    ReaderUnavailable,
+    Sleep,
+)
 from hardware.settings import BadgeReaderSettings, KeyLayout, WedgeReaderSettings
 from hardware.wedge_decoder import InputEventLike, TypedBadge, WedgeDecoder, type_keys
 
@@ -51,10 +60,6 @@ class InputDeviceLike(Protocol):
 OpenDevice = Callable[[str], InputDeviceLike]
 
 
-class ReaderUnavailable(Exception):
-    """The reader cannot be opened now; the message says why and what to do."""
-
-
 def _open_readonly(path: str) -> InputDeviceLike:
     # Reading and grabbing need only read access, so the `input` group is enough.
     return evdev.InputDevice(path, readonly=True)
@@ -73,7 +78,8 @@ class WedgeBadgeReader(QueuedBadgeReader):
         *,
         open_device: OpenDevice = _open_readonly,
         list_devices: Callable[[], list[str]] = _readable_devices,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         wedge = settings.evdev
         if wedge.device_path is None and wedge.device_name is None and wedge.usb_id is None:
@@ -81,45 +87,36 @@ class WedgeBadgeReader(QueuedBadgeReader):
                 "no keyboard-wedge reader configured: set its device path (list them with "
                 "`ls -l /dev/input/by-id/*-event-kbd`), or its name or USB id"
             )
-        super().__init__(_describe(wedge), settings.rules, settings.debounce_s)
+        super().__init__(_describe(wedge), settings, sleep=sleep, rng=rng)
         self._wedge = wedge
-        self._settings = settings
         self._open_device = open_device
         self._list_devices = list_devices
-        self._sleep = sleep
         self.decoder = WedgeDecoder(
             layout=wedge.layout, inter_key_timeout_s=wedge.inter_key_timeout_s
         )
 
-    async def _run(self) -> None:
-        backoff = Backoff(self._settings.reopen_initial_s, self._settings.reopen_max_s)
-        while True:
-            try:
-                device = self._open()
-            except ReaderUnavailable as exc:
-                self._set_state(ReaderState.UNAVAILABLE, str(exc))
-                await self._sleep(backoff.next_delay())
-                continue
-            backoff.reset()
-            path = os.fsdecode(device.path)
-            self._set_state(ReaderState.READY, f"reading {path} ({device.name})")
-            try:
-                async for event in device.async_read_loop():
-                    typed = self.decoder.feed(event)
-                    if typed is not None:
-                        self._offer_typed(typed)
-                # The read loop only ends when the device does.
-                raise OSError(errno.ENODEV, "end of events")
-            except OSError as exc:
-                self.decoder.device_lost()
-                self._set_state(
-                    ReaderState.UNAVAILABLE,
-                    f"{path} went away ({exc.strerror or exc}): unplugged or a USB reset; "
-                    "reopening",
-                )
-            finally:
-                _close_quietly(device)
-            await self._sleep(backoff.next_delay())
+    def _drops(self) -> DropCounts:
+        return self.decoder.drops
+
+    async def _attach(self) -> None:
+        device = self._open()
+        self._connected()
+        path = os.fsdecode(device.path)
+        self._set_state(ReaderState.READY, f"reading {path} ({device.name})")
+        try:
+            async for event in device.async_read_loop():
+                typed = self.decoder.feed(event)
+                if typed is not None:
+                    self._offer(typed.text, hint=functools.partial(self._layout_hint, typed))
+            # The read loop only ends when the device does.
+            raise OSError(errno.ENODEV, "end of events")
+        except OSError as exc:
+            self.decoder.device_lost()
+            raise ReaderUnavailable(
+                f"{path} went away ({exc.strerror or exc}): unplugged or a USB reset; reopening"
+            ) from exc
+        finally:
+            _close_quietly(device)
 
     def _open(self) -> InputDeviceLike:
         path = self._find()
@@ -180,21 +177,13 @@ class WedgeBadgeReader(QueuedBadgeReader):
                 return False
         return True
 
-    def _offer_typed(self, typed: TypedBadge) -> None:
-        try:
-            read = self._filter.accept(typed.text, self._clock())
-        except BadgeIdError as exc:
-            self._reject(f"{exc}{self._layout_hint(typed)}")
-            return
-        self._deliver(read)
-
     def _layout_hint(self, typed: TypedBadge) -> str:
         """Suggest the reader's layout when the keys make a valid badge under another one."""
         for layout in KeyLayout:
             if layout is self._wedge.layout:
                 continue
             try:
-                normalize_badge_id(type_keys(typed.keys, layout), self._filter.rules)
+                normalize_badge_id(type_keys(typed.keys, layout), self.rules)
             except BadgeIdError:
                 continue
             return (

@@ -115,13 +115,11 @@ class BadgeReaderSettings(BaseModel):
         default_factory=BadgeRules,
         description="How this reader writes badge ids (see contract.badge).",
     )
-    debounce_s: float = Field(
-        default=3.0,
-        ge=0,
-        description="Seconds during which the same badge read again is ignored.",
-    )
     reopen_initial_s: float = Field(
-        default=0.5, gt=0, description="Seconds before the first attempt to reopen a reader."
+        default=0.5,
+        gt=0,
+        description="Seconds before the first attempt to reopen a reader (then doubling, with "
+        "jitter).",
     )
     reopen_max_s: float = Field(
         default=30.0, gt=0, description="Seconds: the longest wait between reopen attempts."

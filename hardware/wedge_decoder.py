@@ -1,6 +1,9 @@
 """Sans-I/O decoder for keyboard-wedge badge readers: input events in, typed badge text out.
 
-A wedge reader is a USB keyboard that types the badge id and presses Enter. Reading its
+A wedge reader is a USB keyboard that types the badge id and presses Enter (or Tab: both end
+an id, since neither is ever part of one; a reader set to send no suffix at all delivers
+nothing, because a finished id cannot be told from a half-read one, and its partial ids are
+counted as gap drops, which ``doctor`` turns into advice). Reading its
 evdev events directly (rather than the console's characters) keeps the host's keymap out
 of the way: the reader's layout is a setting (:class:`~hardware.settings.KeyLayout`) and
 Shift is tracked here. The decoder drops a partial id when keys stop for longer than a
@@ -11,18 +14,20 @@ partial id when the device is unplugged.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from evdev import ecodes
 
+from hardware.badge_health import DropCounts
 from hardware.settings import KeyLayout
 
 # Longer than any badge id any encoding produces (10 bytes as colon-separated hex is 29).
 MAX_TYPED_LENGTH = 40
 
 _SHIFT_KEYS = frozenset({ecodes.KEY_LEFTSHIFT, ecodes.KEY_RIGHTSHIFT})
-_TERMINATORS = frozenset({ecodes.KEY_ENTER, ecodes.KEY_KPENTER})
+# Readers end an id with Enter by default; many can be set to Tab (for form filling).
+_TERMINATORS = frozenset({ecodes.KEY_ENTER, ecodes.KEY_KPENTER, ecodes.KEY_TAB})
 # Keys that never type anything and may be sent by a reader around an id.
 _SILENT_KEYS = frozenset(
     {
@@ -110,25 +115,13 @@ class InputEventLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TypedBadge:
-    """One id the reader typed, ended by Enter."""
+    """One id the reader typed, ended by Enter or Tab."""
 
     text: str
     """The characters under the configured layout."""
     keys: tuple[tuple[int, bool], ...]
     """(key code, shift held) for each character, to re-read under another layout when
     the text does not fit the badge rules (a reader set up for AZERTY, say)."""
-
-
-@dataclass(slots=True)
-class DropCounts:
-    """Partial ids the decoder threw away, by reason, for health reports."""
-
-    gap: int = 0
-    """Keys stopped for longer than the inter-key timeout."""
-    garbage: int = 0
-    """A key that no badge contains (arrows, function keys...) was pressed."""
-    too_long: int = 0
-    unplugged: int = 0
 
 
 @dataclass(slots=True)
@@ -141,7 +134,7 @@ class WedgeDecoder:
     _keys: list[tuple[int, bool]] = field(default_factory=list, init=False)
     _shift_down: set[int] = field(default_factory=set, init=False)
     _last_key_at: float = field(default=0.0, init=False)
-    # After a key no badge contains, the rest of that id is noise too: skip to Enter or a gap.
+    # After a key no badge contains, the rest of that id is noise too: skip to its end or a gap.
     _skipping: bool = field(default=False, init=False)
 
     def feed(self, event: InputEventLike) -> TypedBadge | None:
@@ -160,7 +153,7 @@ class WedgeDecoder:
         at = event.sec + event.usec / 1_000_000
         if at - self._last_key_at > self.inter_key_timeout_s:
             if self._keys:
-                self.drops.gap += 1
+                self.drops = replace(self.drops, gap=self.drops.gap + 1)
                 self._keys.clear()
             self._skipping = False
         self._last_key_at = at
@@ -173,12 +166,12 @@ class WedgeDecoder:
             return None
         if code not in KEYMAPS[self.layout]:
             if self._keys:
-                self.drops.garbage += 1
+                self.drops = replace(self.drops, garbage=self.drops.garbage + 1)
                 self._keys.clear()
                 self._skipping = True
             return None
         if len(self._keys) >= MAX_TYPED_LENGTH:
-            self.drops.too_long += 1
+            self.drops = replace(self.drops, too_long=self.drops.too_long + 1)
             self._keys.clear()
             self._skipping = True
             return None
@@ -188,14 +181,14 @@ class WedgeDecoder:
     def device_lost(self) -> None:
         """The device went away (unplugged, USB reset): forget the half-typed id and Shift."""
         if self._keys:
-            self.drops.unplugged += 1
+            self.drops = replace(self.drops, unplugged=self.drops.unplugged + 1)
         self._keys.clear()
         self._shift_down.clear()
         self._skipping = False
 
     def _complete(self) -> TypedBadge | None:
         if not self._keys:
-            return None  # Enter on its own: a human at a keyboard, or a reader's blank line
+            return None  # a lone Enter or Tab: a human at a keyboard, or a reader's blank line
         keys = tuple(self._keys)
         self._keys.clear()
         return TypedBadge(text=type_keys(keys, self.layout), keys=keys)

@@ -7,8 +7,9 @@ through the same queue. Records the machine asks to keep are written to the stor
 the driver moves on, then the uploader is woken: write first, upload after.
 
 Nothing here crash-loops: a store that cannot be written puts the kiosk out of service
-(and keeps the records in memory until it can write them), a reader that fails is reopened
-with backoff, a refused credential sends the kiosk back to "unprovisioned" until
+(and keeps the records in memory until it can write them), a reader whose device goes away
+is reopened by its own supervision loop (one whose settings cannot work is reported in every
+heartbeat), a refused credential sends the kiosk back to "unprovisioned" until
 ``jarvis-kiosk provision`` writes a new one.
 """
 
@@ -63,8 +64,9 @@ from kiosk_agent.core.machine import (
     VoiceStartFailed,
 )
 from kiosk_agent.link import CloudLink, load_conversation_factory
-from kiosk_agent.readers import BadgeLoop
+from kiosk_agent.readers import READER_REPORT_KEY, BadgeLoop
 from kiosk_agent.records import RecordKeeper, microphone_evidence
+from kiosk_agent.tasks import stop_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ class KioskAgent:
             espeak_command=settings.announce.espeak_command,
         )
         self.conversation_factory = conversation_factory or load_conversation_factory(settings)
-        self.system_figures = system or (lambda: system_figures(settings.state_dir))
+        self._system = system or (lambda: system_figures(settings.state_dir))
         self._inputs: asyncio.Queue[Input] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._online: bool | None = None
@@ -101,8 +103,15 @@ class KioskAgent:
         self._stopped = asyncio.Event()
         self._mic_ok: bool | None = None
         self.machine = KioskMachine(debounce_s=settings.session.debounce_s)
-        self.badges = BadgeLoop(settings.badge, self.feed, now, self.error)
-        self.link = CloudLink(self)
+        self.badges = BadgeLoop(
+            settings.badge,
+            self.feed,
+            now,
+            self.error,
+            repeats_ignored=lambda: self.machine.repeats_ignored,
+            publish=lambda report: self._publish({READER_REPORT_KEY: report}),
+        )
+        self.link = CloudLink(self, settings, self.store, self.conversation_factory)
         self.records = RecordKeeper(
             self.store,
             feed=self.feed,
@@ -143,6 +152,9 @@ class KioskAgent:
     @property
     def state(self) -> AgentState:
         return self.machine.state
+
+    def system_figures(self) -> SystemFigures:
+        return self._system()
 
     def device_figures(self) -> DeviceFigures:
         return replace(self.badges.figures(), mic_ok=self._mic_ok)
@@ -213,14 +225,12 @@ class KioskAgent:
         await self.records.last_chance()
         await self.link.close()
         await self._publish({"agent_clean_exit": "1", "agent_state": AgentState.STOPPED.value})
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(list(self._tasks), logger)
         await self.announcer.stop()
-        close_conversations = getattr(self.conversation_factory, "aclose", None)
-        if close_conversations is not None:  # the realtime factory owns the audio devices
-            with contextlib.suppress(Exception):
-                await close_conversations()
+        try:
+            await self.conversation_factory.aclose()  # the realtime factory holds the audio
+        except Exception:
+            logger.exception("closing the voice conversations' devices failed")
         await self.store.close()
         self.notifier.close()
 
@@ -352,10 +362,7 @@ class KioskAgent:
             logger.info("applying the cloud's config: %s", config.model_dump_json())
             with contextlib.suppress(StoreError):
                 await self.store.write(lambda s: s.save_desired_config(config))
-        # The cloud's session limits (idle timeout, longest session) for conversations to come.
-        apply_to_conversations = getattr(self.conversation_factory, "apply_config", None)
-        if apply_to_conversations is not None:
-            apply_to_conversations(config)
+        self.conversation_factory.apply_config(config)
         self.feed(ConfigApplied(now(), config))
 
     async def _tick(self) -> None:

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from kiosk_agent import __version__
-from kiosk_agent.adapters.cloud import (
+from kiosk_agent.adapters.cloud_errors import (
     ClaimRefused,
     CloudError,
     CloudUnavailable,
@@ -91,6 +91,8 @@ def main_callback(
     except SettingsError as exc:
         raise _fail(str(exc), USAGE) from exc
     _setup_logging(loaded.settings.log.level)
+    for warning in loaded.warnings:
+        logging.getLogger("kiosk_agent.config").warning("%s", warning)
     ctx.obj = loaded
 
 
@@ -264,14 +266,15 @@ def doctor(
 ) -> None:
     """Check the microphone, speaker, badge reader, pcscd, network, cloud, credential,
     clock and disk, and say what to fix. Exits 1 if any check fails."""
-    from kiosk_agent.doctor import Doctor, DoctorOptions, Verdict, render_check
+    from kiosk_agent.checks import Check, Verdict, render_check
+    from kiosk_agent.doctor import Doctor, DoctorOptions
 
     options = DoctorOptions(audio=not skip_audio, reader=not skip_reader, badge_wait_s=tap)
     doctor_ = Doctor(_loaded(ctx), options)
 
-    def report(check: object) -> None:
+    def report(check: Check) -> None:
         if not as_json:
-            typer.echo(render_check(check))  # type: ignore[arg-type]
+            typer.echo(render_check(check))
 
     checks = asyncio.run(doctor_.run(report))
     failed = [c for c in checks if c.verdict is Verdict.FAIL]

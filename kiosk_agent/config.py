@@ -17,11 +17,13 @@ every heartbeat answer and overrides the matching defaults here while the kiosk 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hardware.settings import AudioSettings, BadgeReaderSettings
@@ -30,6 +32,16 @@ DEFAULT_CONFIG_FILE = Path("/etc/jarvis-kiosk/kiosk.env")
 DEFAULT_STATE_DIR = Path("/var/lib/jarvis-kiosk")
 CONFIG_FILE_VARIABLE = "JARVIS_KIOSK_CONFIG"
 ENV_PREFIX = "JARVIS_KIOSK_"
+
+RENAMED: Mapping[str, str] = {
+    # One debounce: the state machine's (see kiosk_agent.core.machine).
+    "JARVIS_KIOSK_BADGE__DEBOUNCE_S": "JARVIS_KIOSK_SESSION__DEBOUNCE_S",
+}
+"""Old setting names that still work, and the names that replaced them."""
+
+
+def _path(name: str) -> tuple[str, ...]:
+    return tuple(name.removeprefix(ENV_PREFIX).lower().split("__"))
 
 
 class _Section(BaseModel):
@@ -156,7 +168,9 @@ class SessionSection(_Section):
     debounce_s: float = Field(
         default=5.0,
         ge=0,
-        description="Seconds during which a second tap of the same badge is ignored.",
+        description="Seconds during which the same badge read again is ignored (a card held "
+        "on the reader, a second tap); each read restarts the window. The kiosk's only "
+        "debounce, for every reader kind.",
     )
     end_grace_s: float = Field(
         default=6.0,
@@ -241,6 +255,26 @@ class KioskSettings(BaseSettings):
     badge: BadgeReaderSettings = Field(default_factory=BadgeReaderSettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _take_old_names(cls, data: Any) -> Any:
+        """A value under an old name (:data:`RENAMED`) moves to its new name, unless the new
+        name is set too (then the new one wins and ``load_settings`` says so)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for old, new in RENAMED.items():
+            *old_sections, old_field = _path(old)
+            *new_sections, new_field = _path(new)
+            holder = _section(data, old_sections)
+            if holder is None or old_field not in holder:
+                continue
+            value = holder.pop(old_field)
+            target = _section(data, new_sections, create=True)
+            assert target is not None
+            target.setdefault(new_field, value)
+        return data
+
     @property
     def database_path(self) -> Path:
         return self.state_dir / "kiosk.db"
@@ -255,6 +289,22 @@ class KioskSettings(BaseSettings):
         return self.announce.screen_file or self.state_dir / "screen.json"
 
 
+def _section(
+    data: dict[str, Any], path: list[str], *, create: bool = False
+) -> dict[str, Any] | None:
+    """The nested dict at ``path`` in ``data``, copied so the caller's input is untouched."""
+    holder = data
+    for key in path:
+        inner = holder.get(key)
+        if not isinstance(inner, dict):
+            if not create:
+                return None
+            inner = {}
+        holder[key] = inner = dict(inner)
+        holder = inner
+    return holder
+
+
 class SettingsError(Exception):
     """The configuration cannot be used; the message names the setting and the source."""
 
@@ -265,6 +315,8 @@ class LoadedSettings:
     config_file: Path
     """The config file that was looked for."""
     config_file_found: bool
+    warnings: tuple[str, ...] = ()
+    """Settings that work but should be changed (old names), one sentence each."""
 
 
 def load_settings() -> LoadedSettings:
@@ -283,7 +335,26 @@ def load_settings() -> LoadedSettings:
         raise SettingsError(_describe(exc, config_file if found else None)) from exc
     except OSError as exc:
         raise SettingsError(f"cannot read the config file {config_file}: {exc.strerror}") from exc
-    return LoadedSettings(settings=settings, config_file=config_file, config_file_found=found)
+    warnings = _old_names_in_use(config_file if found else None)
+    return LoadedSettings(
+        settings=settings, config_file=config_file, config_file_found=found, warnings=warnings
+    )
+
+
+def _old_names_in_use(env_file: Path | None) -> tuple[str, ...]:
+    # Names are matched without regard to case, as pydantic-settings reads them.
+    given = {name.upper() for name in os.environ}
+    if env_file is not None:
+        given |= {name.upper() for name in dotenv_values(env_file)}
+    warnings = []
+    for old, new in RENAMED.items():
+        if old not in given:
+            continue
+        if new in given:
+            warnings.append(f"{old} is ignored: {new}, its new name, is set too; remove {old}")
+        else:
+            warnings.append(f"{old} is an old name: rename it {new} (its value is used)")
+    return tuple(warnings)
 
 
 def _describe(exc: ValidationError, env_file: Path | None) -> str:

@@ -9,7 +9,6 @@ reader and audio devices briefly, so stop the agent first for the reader and aud
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import shutil
@@ -18,37 +17,24 @@ import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 import psutil
 
 from hardware.audio import AudioDeviceError, open_audio
-from hardware.badge_reader import BadgeReaderError, ReaderState, open_badge_reader
 from hardware.settings import ReaderKind
-from kiosk_agent.adapters.cloud import CloudClient, CloudError, Credentials
+from kiosk_agent.adapters.cloud import CloudClient, Credentials
+from kiosk_agent.adapters.cloud_errors import CloudError
 from kiosk_agent.adapters.identity import IdentityError, KioskIdentity, load_identity
 from kiosk_agent.adapters.store import disk_status
 from kiosk_agent.adapters.store_base import StoreError
 from kiosk_agent.adapters.store_open import open_readonly
+from kiosk_agent.checks import Check, Verdict, poll
 from kiosk_agent.config import LoadedSettings
+from kiosk_agent.doctor_badges import check_reader, check_recorded_reads
 
 TONE_RATE = 24_000
-
-
-class Verdict(StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    verdict: Verdict
-    finding: str
-    advice: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +63,7 @@ class Doctor:
         ]
         if self.options.reader:
             checks += [self.badge_reader, self.pcscd]
+        checks.append(self.badge_reads)
         if self.options.audio:
             checks += [self.microphone, self.speaker]
         results = []
@@ -108,7 +95,10 @@ class Doctor:
                 f"settings from {source}; the state folder {state} is not writable by this user",
                 "run as the kiosk's user: sudo -u jarvis-kiosk jarvis-kiosk doctor",
             )
-        return Check("configuration", Verdict.OK, f"settings from {source}; state in {state}")
+        found = f"settings from {source}; state in {state}"
+        if loaded.warnings:
+            return Check("configuration", Verdict.WARN, f"{found}; {'; '.join(loaded.warnings)}")
+        return Check("configuration", Verdict.OK, found)
 
     async def provisioning(self) -> Check:
         path = self.settings.identity_path
@@ -257,42 +247,10 @@ class Doctor:
     # -- devices ----------------------------------------------------------------------------
 
     async def badge_reader(self) -> Check:
-        settings = self.settings.badge
-        try:
-            reader = open_badge_reader(settings)
-            async with reader:
-                await _poll(lambda: reader.health.state is not ReaderState.STARTING, 3.0)
-                health = reader.health
-                if health.state is not ReaderState.READY:
-                    return Check(
-                        "badge reader", Verdict.FAIL, f"{reader.description}: {health.detail}"
-                    )
-                if self.options.badge_wait_s <= 0:
-                    return Check(
-                        "badge reader",
-                        Verdict.OK,
-                        f"{reader.description}: {health.detail}",
-                        ""
-                        if settings.kind is not ReaderKind.SIMULATED
-                        else "simulated reader: for development only",
-                    )
-                waited = self.options.badge_wait_s
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(waited):
-                        async for read in reader.reads():
-                            found = f"read badge {read.badge_id} (raw {read.raw!r})"
-                            return Check(
-                                "badge reader", Verdict.OK, f"{found} on {reader.description}"
-                            )
-                return Check(
-                    "badge reader",
-                    Verdict.FAIL,
-                    f"{reader.description} is open but no badge was read in {waited:g} s",
-                    "tap a badge flat on the reader; check the reader's badge encoding settings",
-                )
-        except (BadgeReaderError, OSError) as exc:
-            return Check("badge reader", Verdict.FAIL, str(exc))
-        return Check("badge reader", Verdict.FAIL, "the reader stopped")
+        return await check_reader(self.settings.badge, self.options.badge_wait_s)
+
+    async def badge_reads(self) -> Check:
+        return await asyncio.to_thread(check_recorded_reads, self.settings)
 
     async def pcscd(self) -> Check:
         needed = self.settings.badge.kind is ReaderKind.PCSC
@@ -361,7 +319,7 @@ class Doctor:
                 audio.play("doctor-tone", tone)
                 audio.finish_item("doctor-tone")
                 expected = int(limits.tone_seconds * 1000 * 0.95)
-                await _poll(
+                await poll(
                     lambda: audio.played_ms("doctor-tone") >= expected, limits.tone_seconds + 2.0
                 )
                 played = audio.played_ms("doctor-tone")
@@ -381,25 +339,8 @@ class Doctor:
         )
 
 
-async def _poll(done: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> bool:
-    """Look at ``done`` until it holds or ``timeout_s`` passes (devices give no events)."""
-    for _ in range(max(1, int(timeout_s / step_s))):
-        if done():
-            return True
-        await asyncio.sleep(step_s)
-    return done()
-
-
 def _skew(server_time: datetime | None, round_trip_s: float) -> float | None:
     if server_time is None:
         return None
     local = datetime.now(UTC)
     return (local - server_time).total_seconds() - round_trip_s / 2
-
-
-def render_check(check: Check) -> str:
-    mark = {Verdict.OK: " ok ", Verdict.WARN: "WARN", Verdict.FAIL: "FAIL"}[check.verdict]
-    line = f"[{mark}] {check.name}: {check.finding}"
-    if check.advice:
-        line += f"\n       → {check.advice}"
-    return line

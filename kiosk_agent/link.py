@@ -5,15 +5,16 @@ for a new identity when the kiosk is not (or no longer) provisioned."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from contract.kiosk_api import CommandKind, KioskCommand, KioskConfig
 from kiosk_agent.adapters.clock import now
-from kiosk_agent.adapters.cloud import CloudClient, CloudError, Credentials
+from kiosk_agent.adapters.cloud import CloudClient, Credentials
+from kiosk_agent.adapters.cloud_errors import CloudError
 from kiosk_agent.adapters.identity import (
     IdentityError,
     KioskIdentity,
@@ -21,16 +22,17 @@ from kiosk_agent.adapters.identity import (
     retire_identity,
     save_identity,
 )
+from kiosk_agent.adapters.store_worker import StoreWorker
 from kiosk_agent.config import KioskSettings
 from kiosk_agent.core.conversation import ConversationFactory, no_conversation_factory
-from kiosk_agent.core.machine import ProvisioningChanged
+from kiosk_agent.core.heartbeat import DeviceFigures, SystemFigures
+from kiosk_agent.core.machine import AgentState, Input, ProvisioningChanged
 from kiosk_agent.services.heartbeat import HeartbeatService
+from kiosk_agent.services.hooks import AgentHooks
 from kiosk_agent.services.members import MemberDirectory
 from kiosk_agent.services.sessions import SessionRunner
 from kiosk_agent.services.uploader import Uploader
-
-if TYPE_CHECKING:
-    from kiosk_agent.app import KioskAgent
+from kiosk_agent.tasks import stop_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +74,39 @@ def _mtime(path: Path) -> int | None:
         return None
 
 
+class LinkedAgent(AgentHooks, Protocol):
+    """What the cloud link asks of the agent that owns it (besides the hooks every service
+    uses): feeding its state machine, running tasks, and the figures a heartbeat reports."""
+
+    @property
+    def state(self) -> AgentState: ...
+
+    def feed(self, event: Input) -> None: ...
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
+
+    def device_figures(self) -> DeviceFigures: ...
+
+    def system_figures(self) -> SystemFigures: ...
+
+    def last_error(self) -> str | None: ...
+
+    async def apply_config(self, config: KioskConfig) -> None:
+        """The cloud's desired config, for the state machine and the conversations."""
+
+
 class CloudLink:
-    def __init__(self, agent: KioskAgent) -> None:
+    def __init__(
+        self,
+        agent: LinkedAgent,
+        settings: KioskSettings,
+        store: StoreWorker,
+        conversation_factory: ConversationFactory,
+    ) -> None:
         self._agent = agent
-        self._settings = agent.settings
+        self._settings = settings
+        self._store = store
+        self._conversation_factory = conversation_factory
         self.identity: KioskIdentity | None = None
         self.client: CloudClient | None = None
         self.uploader: Uploader | None = None
@@ -95,7 +126,7 @@ class CloudLink:
             return None
 
     async def connect(self, identity: KioskIdentity) -> None:
-        settings, agent = self._settings, self._agent
+        settings, agent, store = self._settings, self._agent, self._store
         url = settings.cloud.url or identity.cloud_url
         client = CloudClient(
             url,
@@ -104,10 +135,10 @@ class CloudLink:
             on_new_credential=self._save_credential,
         )
         self.identity, self.client = identity, client
-        self.uploader = Uploader(agent.store, client, settings.outbox, agent)
+        self.uploader = Uploader(store, client, settings.outbox, agent)
         self.heartbeat = HeartbeatService(
             settings,
-            agent.store,
+            store,
             client,
             agent,
             state=lambda: agent.state,
@@ -118,7 +149,7 @@ class CloudLink:
             on_command=self.run_command,
         )
         self.members = MemberDirectory(
-            agent.store,
+            store,
             client,
             agent,
             lookup_timeout_s=settings.cloud.member_lookup_timeout_s,
@@ -126,7 +157,7 @@ class CloudLink:
         )
         self.runner = SessionRunner(
             client,
-            agent.conversation_factory,
+            self._conversation_factory,
             agent,
             feed=agent.feed,
             now=now,
@@ -222,13 +253,7 @@ class CloudLink:
 
     async def _stop_services(self) -> None:
         current = asyncio.current_task()
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        for task in self._tasks:
-            if task is not current:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await stop_tasks([t for t in self._tasks if t is not current], logger)
         self._tasks = []
         client, self.client = self.client, None
         if client is not None:
@@ -237,5 +262,5 @@ class CloudLink:
 
     async def close(self) -> None:
         if self._watcher is not None:
-            self._watcher.cancel()
+            await stop_tasks([self._watcher], logger)
         await self._stop_services()

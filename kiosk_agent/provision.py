@@ -23,7 +23,8 @@ from contract.kiosk_api import ClaimRequest, KioskConfig
 from hardware.sysinfo import DeviceIdError
 from kiosk_agent import __version__
 from kiosk_agent.adapters import system
-from kiosk_agent.adapters.cloud import CloudClient, CloudHealth, CloudUnavailable
+from kiosk_agent.adapters.cloud import CloudClient, CloudHealth
+from kiosk_agent.adapters.cloud_errors import CloudUnavailable
 from kiosk_agent.adapters.identity import KioskIdentity, save_identity
 from kiosk_agent.adapters.store_base import StoreError
 from kiosk_agent.adapters.store_open import open_store

@@ -101,8 +101,9 @@ def demo(
         int, typer.Option(help="Port of the demo kiosk's simulated badge reader.")
     ] = 8300,
 ) -> None:
-    """Everything on the embedded default: database, demo data, API, Realtime simulator
-    (unless OPENAI_API_KEY is set) and a simulated kiosk."""
+    """Everything on the embedded default: database, demo data (derived by the pipeline),
+    API, a job worker, a local mailbox for alert emails, the Realtime simulator (unless
+    OPENAI_API_KEY is set) and a simulated kiosk."""
     from pydantic import SecretStr
 
     from cloud_api import demo as demo_parts
@@ -123,9 +124,13 @@ def demo(
         assert resolved.database_url
         url = resolved.database_url
         guarded(lambda: migrations.migrate(url))
-        summary = guarded(lambda: seed_demo(url))
+        worker_url = resolved.worker_database_url
+        typer.echo("seeding the demo and deriving its analytics with the pipeline's jobs…")
+        summary = guarded(lambda: seed_demo(url, worker_url=worker_url))
         typer.echo(summary.describe())
         typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
+        mailbox = demo_parts.start_mailbox(home / "mail", typer.echo)
+        supervisor.callback(mailbox.stop)
         if resolved.openai_api_key is None:
             key, base = demo_parts.start_simulator(supervisor, simulator_port, typer.echo)
             resolved = resolved.model_copy(
@@ -133,6 +138,9 @@ def demo(
             )
         else:
             typer.echo("OPENAI_API_KEY is set: voice sessions use OpenAI (and cost money)")
+        demo_parts.start_worker(
+            supervisor, resolved, mailbox.port, f"http://{host}:{port}", typer.echo
+        )
         if kiosk:
             demo_parts.launch_kiosk_when_ready(
                 supervisor,

@@ -32,6 +32,7 @@ from cloud_api.db.errors import DatabaseUnavailable
 
 DATABASE_NAME = "jarvis"
 API_ROLE = "jarvis_api"
+WORKER_ROLE = "jarvis_worker"
 
 HOLDERS_FILE = ".handle_pids.json"  # the package's list of processes using the server
 

@@ -1,19 +1,6 @@
 """The kiosk's HTTP client for the JARVIS cloud (httpx), built against ``contract.kiosk_api``.
 
-httpx's exceptions and the cloud's error answers are translated here, at the boundary, into
-a small hierarchy the rest of the kiosk (and a person reading a message) can act on::
-
-    CloudError
-    ├── CloudUnreachable      no answer: no network, DNS, refused, timed out, TLS failed
-    ├── NotJarvisCloud        something answered, but not a JARVIS cloud
-    ├── CloudUnavailable      the cloud answered 5xx (retry later; may carry retry_after_s)
-    ├── RateLimited           429: wait ``retry_after_s`` seconds
-    ├── CredentialRejected    the kiosk's credential is refused (revoked, re-provisioned)
-    └── RequestRefused        any other 4xx, with the cloud's ``code`` and ``message``
-        └── ClaimRefused      a provisioning code was refused
-            ├── CodeInvalid   no such code
-            ├── CodeExpired   the code is past its validity
-            └── CodeUsed      the code was already claimed
+Failures are translated at the boundary into :mod:`kiosk_agent.adapters.cloud_errors`.
 
 Authentication: the kiosk exchanges its credential for a short-lived bearer token (``TOKEN``),
 renews it before it expires, and on a 401 fetches a fresh one once before giving up. Neither
@@ -37,89 +24,21 @@ from pydantic import BaseModel, ValidationError
 
 from contract import kiosk_api as api
 from kiosk_agent import __version__
+from kiosk_agent.adapters.cloud_errors import (
+    CloudError,
+    CloudUnreachable,
+    CredentialRejected,
+    NotJarvisCloud,
+    claim_refusal,
+    describe_transport_error,
+    error_body,
+    error_for_answer,
+)
 from kiosk_agent.config import CloudSection
 
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-
-DEFAULT_RETRY_AFTER_S = 30.0
-
-
-class CloudError(Exception):
-    """Talking to the cloud failed; ``str(error)`` is a sentence for a person.
-
-    When the cloud answered with its error body, ``code`` is its stable code, ``told`` its
-    own sentence (for voice refusals, one a member can hear) and ``details`` its details.
-    """
-
-    retry_after_s: float | None = None
-    code: str | None = None
-    told: str | None = None
-    details: Any = None
-
-    def with_body(self, code: str, told: str, details: Any) -> CloudError:
-        self.code, self.told, self.details = code, told, details
-        return self
-
-
-class CloudUnreachable(CloudError):
-    """Nothing answered."""
-
-
-class NotJarvisCloud(CloudError):
-    """Something answered, but it is not a JARVIS cloud (or not one this kiosk understands)."""
-
-
-class CloudUnavailable(CloudError):
-    def __init__(self, message: str, *, status: int, retry_after_s: float | None = None):
-        super().__init__(message)
-        self.status = status
-        self.retry_after_s = retry_after_s
-
-
-class RateLimited(CloudError):
-    def __init__(self, message: str, *, retry_after_s: float):
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class CredentialRejected(CloudError):
-    """The cloud refuses this kiosk's credential."""
-
-
-class RequestRefused(CloudError):
-    def __init__(self, message: str, *, status: int, code: str, details: Any = None):
-        super().__init__(message)
-        self.status = status
-        self.code: str = code
-        self.details = details
-
-
-class ClaimRefused(RequestRefused):
-    pass
-
-
-class CodeInvalid(ClaimRefused):
-    pass
-
-
-class CodeExpired(ClaimRefused):
-    pass
-
-
-class CodeUsed(ClaimRefused):
-    pass
-
-
-_CLAIM_ERRORS: dict[str, type[ClaimRefused]] = {
-    "code_invalid": CodeInvalid,
-    "invalid_code": CodeInvalid,
-    "code_not_found": CodeInvalid,
-    "code_expired": CodeExpired,
-    "code_used": CodeUsed,
-    "code_already_used": CodeUsed,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,52 +66,6 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(kiosk_id={self.kiosk_id}, credential=***)"
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def describe_transport_error(exc: httpx.TransportError, url: str, timeout_s: float) -> str:
-    """A sentence for a person about why nothing answered at ``url``."""
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return f"the cloud at {url} did not answer within {timeout_s:g} s: check the network"
-    lowered = text.lower()
-    if any(
-        s in lowered
-        for s in ("name or service not known", "nodename nor servname", "name resolution")
-    ):
-        host = httpx.URL(url).host
-        return (
-            f"cannot resolve {host}: no network, no DNS, or a mistyped cloud URL; check the "
-            "cable or Wi-Fi and the URL"
-        )
-    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-        return (
-            f"the secure connection to {url} failed ({text}); check the URL and the kiosk's "
-            "clock (`timedatectl`)"
-        )
-    if "refused" in lowered or "all connection attempts failed" in lowered:
-        return (
-            f"nothing answers at {url} (connection refused): the cloud is down, or the URL or "
-            "its port is wrong"
-        )
-    return f"cannot reach the cloud at {url} ({text}): check the network and the URL"
 
 
 class CloudClient:
@@ -272,40 +145,7 @@ class CloudClient:
 
     def _fail(self, response: httpx.Response, path: str) -> CloudError:
         """The error for a non-2xx answer."""
-        status = response.status_code
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        error = _error_body(response)
-        where = f"{self.base_url}{path}"
-        failure: CloudError | None = None
-        if status == 429:
-            wait = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER_S
-            told = error.message if error else "too many requests"
-            failure = RateLimited(
-                f"the cloud is limiting requests ({told}); try again in {wait:.0f} s",
-                retry_after_s=wait,
-            )
-        elif status >= 500:
-            told = error.message if error else f"HTTP {status}"
-            failure = CloudUnavailable(
-                f"the cloud at {self.base_url} failed to answer ({told}); it will be retried",
-                status=status,
-                retry_after_s=retry_after,
-            )
-        if failure is not None:
-            return failure.with_body(error.code, error.message, error.details) if error else failure
-        if error is None:
-            return NotJarvisCloud(
-                f"{where} answered HTTP {status} without a JARVIS error body: this URL is not "
-                "a JARVIS cloud (or a proxy is in the way); check the cloud URL"
-            )
-        refused = RequestRefused(
-            f"the cloud refused the request: {error.message}",
-            status=status,
-            code=error.code,
-            details=error.details,
-        )
-        refused.told = error.message
-        return refused
+        return error_for_answer(response, self.base_url, path)
 
     def _decode(self, response: httpx.Response, model: type[M], path: str) -> M:
         if not response.is_success:
@@ -365,7 +205,7 @@ class CloudClient:
         )
         response = await self._send("POST", api.TOKEN, body=request)
         if response.status_code in (401, 403):
-            error = _error_body(response)
+            error = error_body(response)
             told = f" ({error.message})" if error else ""
             raise CredentialRejected(
                 f"the cloud refused this kiosk's credential{told}: it was revoked or the kiosk "
@@ -406,13 +246,10 @@ class CloudClient:
         response = await self._send("POST", api.PROVISION_CLAIM, body=request)
         if response.is_success or response.status_code == 429 or response.status_code >= 500:
             return self._decode(response, api.ClaimResponse, api.PROVISION_CLAIM)
-        error = _error_body(response)
+        error = error_body(response)
         if error is None:
             raise self._fail(response, api.PROVISION_CLAIM)
-        kind = _CLAIM_ERRORS.get(error.code, ClaimRefused)
-        raise kind(
-            error.message, status=response.status_code, code=error.code, details=error.details
-        )
+        raise claim_refusal(response.status_code, error.code, error.message, error.details)
 
     async def check_credential(self) -> None:
         """Raise CredentialRejected unless the credential buys a token now."""
@@ -460,21 +297,6 @@ class CloudClient:
             self._credentials.replace(rotated.credential)
         self._token = None
         return rotated
-
-
-@dataclass(frozen=True, slots=True)
-class _Error:
-    code: str
-    message: str
-    details: Any
-
-
-def _error_body(response: httpx.Response) -> _Error | None:
-    try:
-        body = api.ErrorBody.model_validate_json(response.content)
-    except ValidationError:
-        return None
-    return _Error(body.error.code, body.error.message, body.error.details)
 
 
 def _server_time(body: dict[str, Any], response: httpx.Response) -> datetime | None:

@@ -129,8 +129,10 @@ class KioskStore:
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        try:
             self._conn.close()
+        except sqlite3.Error as exc:  # the data is committed; say so rather than hide it
+            logger.error("closing the store %s failed: %s", self.path, exc)
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
@@ -298,6 +300,10 @@ class KioskStore:
 
     def member_cursor(self) -> str | None:
         return self.get("member_sync_cursor")
+
+    def forget_member_cursor(self) -> None:
+        """The next sync starts from the beginning (cards are upserted: nothing doubles)."""
+        self.put({"member_sync_cursor": None})
 
     def member_synced_at(self) -> datetime | None:
         value = self.get("member_sync_at")

@@ -37,6 +37,7 @@ from uuid import UUID
 
 from contract.kiosk_api import (
     EndReason,
+    KioskConfig,
     Latency,
     MemberCard,
     ToolCallRecord,
@@ -116,8 +117,18 @@ class Conversation(Protocol):
 
 
 class ConversationFactory(Protocol):
+    """Makes the conversations; lives as long as the agent (it may hold the audio devices)."""
+
     def __call__(self, session_id: UUID, member: MemberCard, tools: ToolRunner) -> Conversation:
         """A new conversation, not yet started."""
+        ...
+
+    def apply_config(self, config: KioskConfig) -> None:
+        """The cloud's config (idle timeout, longest session) for conversations to come."""
+        ...
+
+    async def aclose(self) -> None:
+        """The agent is stopping: release what the factory holds (audio devices)."""
         ...
 
 
@@ -150,8 +161,21 @@ class NoConversation:
         return SessionFacts(end_reason=EndReason.REALTIME_ERROR, errors=(self._reason,))
 
 
-def no_conversation_factory(reason: str = NO_CONVERSATION_ERROR) -> ConversationFactory:
-    def build(session_id: UUID, member: MemberCard, tools: ToolRunner) -> Conversation:
-        return NoConversation(reason)
+class NoConversationFactory:
+    """The factory of :class:`NoConversation`: holds nothing, ignores the config."""
 
-    return build
+    def __init__(self, reason: str = NO_CONVERSATION_ERROR) -> None:
+        self._reason = reason
+
+    def __call__(self, session_id: UUID, member: MemberCard, tools: ToolRunner) -> Conversation:
+        return NoConversation(self._reason)
+
+    def apply_config(self, config: KioskConfig) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+def no_conversation_factory(reason: str = NO_CONVERSATION_ERROR) -> ConversationFactory:
+    return NoConversationFactory(reason)

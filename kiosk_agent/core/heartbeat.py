@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from contract.kiosk_api import HeartbeatRequest, KioskHealth, KioskStatus
+from contract.kiosk_api import HeartbeatRequest, KioskHealth, KioskStatus, ReaderReport
 from kiosk_agent.core.machine import AgentState
 
 MAX_LAST_ERROR = 4000
@@ -49,6 +49,7 @@ class StoreFigures:
 class DeviceFigures:
     reader_ok: bool | None = None
     reader_detail: str | None = None
+    reader: ReaderReport | None = None
     mic_ok: bool | None = None
 
 
@@ -100,6 +101,7 @@ def build_heartbeat(
         network_ok=system.network_ok,
         disk_nearly_full=store.disk_nearly_full,
         store_ok=store.ok,
+        reader=devices.reader,
         extra=extra,
     )
     error = last_error

@@ -12,6 +12,13 @@ The life of a badge::
     IN_SESSION ──new badge / max duration / shutdown──▶ CLOSING ──ended──▶ IDLE
                 └──conversation finished by itself (goodbye, idle, error)───────▶ IDLE
 
+Repeats: the same badge read again within ``debounce_s`` of its previous read is the same tap
+(a card resting on a reader that keeps typing it, an impatient second tap) and is ignored,
+whatever the reader kind; each read restarts the window, so a card left on the reader stays
+one tap. This is the kiosk's only debounce: readers hand over every read, because which tap
+to act on is decided here, with the other rules about taps (the member in session, the
+newcomer waiting), on the inputs' own clock.
+
 Refusals (expired, suspended, unknown badge; the cloud unreachable; the cloud refusing a
 session) go back to rest with a message for the member and an event for the outbox. The rest
 state is UNPROVISIONED (no credential), OUT_OF_SERVICE (the store cannot keep records, so no
@@ -71,7 +78,7 @@ from kiosk_agent.core.machine_io import (
     VoiceStarted,
     VoiceStartFailed,
 )
-from kiosk_agent.core.messages import Notice, render, supported_language
+from kiosk_agent.core.messages import Notice, refusal_notice, render, supported_language
 from kiosk_agent.core.session_record import build_session_record
 
 __all__ = [
@@ -197,6 +204,8 @@ class KioskMachine:
 
     config: KioskConfig = field(default_factory=KioskConfig)
     debounce_s: float = 5.0
+    repeats_ignored: int = 0
+    """Taps dropped as repeats, for the reader's health report."""
     new_id: Callable[[], UUID] = uuid4
     state: AgentState = AgentState.STARTING
     since: datetime | None = None
@@ -282,11 +291,13 @@ class KioskMachine:
     def _is_repeat(self, event: BadgeTapped) -> bool:
         last = self._last_tap
         self._last_tap = (event.badge_id, event.at.mono)
-        return (
+        repeat = (
             last is not None
             and last[0] == event.badge_id
             and event.at.mono - last[1] < self.debounce_s
         )
+        self.repeats_ignored += repeat
+        return repeat
 
     def _on_badge(self, event: BadgeTapped) -> list[Effect]:
         if self._is_repeat(event):
@@ -544,11 +555,4 @@ class KioskMachine:
 
 
 def _refusal_notice(event: VoiceStartFailed) -> Notice:
-    if event.network:
-        return Notice.OFFLINE
-    code = event.code.lower()
-    if "budget" in code:
-        return Notice.BUDGET_REACHED
-    if "rate" in code or "limit" in code:
-        return Notice.SESSION_LIMIT
-    return Notice.SESSION_REFUSED
+    return Notice.OFFLINE if event.network else refusal_notice(event.code, event.status)

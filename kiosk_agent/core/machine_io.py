@@ -123,10 +123,15 @@ class VoiceStartFailed:
     at: Moment
     session_id: UUID
     code: str
-    """The cloud's error code (``budget_exceeded``...), or ``cloud_unreachable``."""
+    """The cloud's error code as sent (an ``ErrorCode`` value such as
+    ``daily_budget_exhausted``, or one a newer cloud added), or what the kiosk itself saw:
+    ``cloud_unreachable``, ``credential_rejected``, ``not_provisioned``."""
     message: str
     network: bool = False
     """True when the cloud could not be reached at all."""
+    status: int | None = None
+    """The HTTP status of the cloud's answer (None: no answer): how a code this kiosk does
+    not know is handled."""
     say: str | None = None
     """The cloud's own sentence for the member, when it gave one (voice refusals do)."""
     say_language: str | None = None

@@ -6,8 +6,11 @@ and what to do, in the gym's words.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
+
+from contract.errors import ErrorCode
 
 
 class Notice(StrEnum):
@@ -73,6 +76,39 @@ _TEXTS: dict[str, dict[Notice, str]] = {
         Notice.OUT_OF_SERVICE: "This kiosk is under maintenance. Please see the front desk.",
     },
 }
+
+# What a member is told when the cloud refuses to start their session, by the cloud's code
+# (the cloud's own sentence, when it sends one, replaces the text but not the notice).
+REFUSAL_NOTICES: Mapping[ErrorCode, Notice] = {
+    ErrorCode.DAILY_BUDGET_EXHAUSTED: Notice.BUDGET_REACHED,
+    ErrorCode.MEMBER_SESSION_LIMIT: Notice.SESSION_LIMIT,
+    ErrorCode.MEMBERSHIP_EXPIRED: Notice.BADGE_EXPIRED,
+    ErrorCode.MEMBER_SUSPENDED: Notice.BADGE_SUSPENDED,
+    ErrorCode.MEMBER_NOT_FOUND: Notice.BADGE_UNKNOWN,
+    ErrorCode.RATE_LIMITED: Notice.SESSION_REFUSED,
+    # Not a passing problem: "try again in a moment" would be wrong.
+    ErrorCode.VOICE_NOT_CONFIGURED: Notice.SESSION_REFUSED,
+    ErrorCode.SESSION_ID_IN_USE: Notice.SESSION_FAILED,
+    ErrorCode.OPENAI_KEY_REFUSED: Notice.SESSION_FAILED,
+    ErrorCode.OPENAI_RATE_LIMITED: Notice.SESSION_REFUSED,
+    ErrorCode.OPENAI_UNREACHABLE: Notice.SESSION_FAILED,
+    ErrorCode.OPENAI_UNAVAILABLE: Notice.SESSION_FAILED,
+    ErrorCode.OPENAI_REFUSED_SESSION: Notice.SESSION_FAILED,
+}
+
+
+def refusal_notice(code: str, status: int | None) -> Notice:
+    """The notice for a voice start the cloud refused with ``code`` (and HTTP ``status``)."""
+    try:
+        return REFUSAL_NOTICES[ErrorCode(code)]
+    except (ValueError, KeyError):
+        pass
+    # A code this kiosk does not know (a newer cloud), or one with no notice of its own: the
+    # status class decides.
+    if status is not None and status >= 500:
+        return Notice.SESSION_FAILED
+    return Notice.SESSION_REFUSED
+
 
 _SINCE = {"fr": " le {d:%d/%m/%Y}", "en": " on {d:%d %B %Y}"}
 

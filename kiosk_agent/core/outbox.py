@@ -5,9 +5,10 @@ adapter) asks this policy how many to send and when, reports what happened, and 
 decides the next attempt:
 
 - success: reset the backoff and send the next batch at once while records remain;
-- the cloud unreachable or failing (5xx): exponential backoff from ``initial_s`` doubling to
-  ``max_s``, with jitter (each delay drawn uniformly between half and all of the step), so
-  a fleet of kiosks coming back after an outage does not hit the cloud in lockstep;
+- the cloud unreachable or failing (5xx): the shared jittered backoff
+  (:class:`contract.backoff.Backoff`: doubling from ``initial_s`` to ``max_s``, each delay
+  between half and all of the step), so a fleet of kiosks coming back after an outage does
+  not hit the cloud in lockstep;
 - rate limited (429) or told when to come back (``Retry-After``): wait exactly that, plus up
   to 10 % of jitter, never less;
 - a batch refused as a whole (4xx other than 401/429: one record the cloud cannot read):
@@ -24,6 +25,8 @@ import random
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from contract.backoff import Backoff
+
 
 class Failure(StrEnum):
     UNREACHABLE = "unreachable"
@@ -35,23 +38,6 @@ class Failure(StrEnum):
     """The credential was refused: retrying will not help until it is fixed."""
     BATCH_REFUSED = "batch_refused"
     """A 4xx about the batch's content."""
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter: ``delay(n)`` for the n-th consecutive failure (n ≥ 1)."""
-
-    initial_s: float
-    max_s: float
-
-    def step(self, failures: int) -> float:
-        """The undisturbed delay: initial · 2^(n-1), capped."""
-        exponent = min(max(failures - 1, 0), 62)
-        return float(min(self.max_s, self.initial_s * (2**exponent)))
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        step = self.step(failures)
-        return rng.uniform(step / 2, step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +91,9 @@ class OutboxPolicy:
             return Decision(0.0, set_aside=True)
         self.failures += 1
         if failure is Failure.RATE_LIMITED or retry_after_s is not None:
-            wait = max(retry_after_s or self.backoff.step(self.failures), 0.0)
-            return Decision(wait * (1 + self.rng.uniform(0, 0.1)))
+            # A Retry-After of 0 on a refusal would be a busy loop: wait the step instead.
+            told = retry_after_s or self.backoff.step(self.failures)
+            return Decision(Backoff.told(told, self.rng))
         if failure is Failure.AUTH:
             return Decision(self.backoff.max_s)
         return Decision(self.backoff.delay(self.failures, self.rng))

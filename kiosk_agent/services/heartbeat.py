@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from contract.kiosk_api import HeartbeatResponse, KioskCommand, KioskConfig
 from kiosk_agent import __version__
-from kiosk_agent.adapters.cloud import CloudClient, CloudError
+from kiosk_agent.adapters.cloud import CloudClient
+from kiosk_agent.adapters.cloud_errors import CloudError
 from kiosk_agent.adapters.store import KioskStore, disk_status
 from kiosk_agent.adapters.store_base import StoreError
 from kiosk_agent.adapters.store_worker import StoreWorker

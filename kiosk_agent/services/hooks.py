@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from kiosk_agent.adapters.cloud import (
+from kiosk_agent.adapters.cloud_errors import (
     CloudError,
     CloudUnavailable,
     CloudUnreachable,

@@ -9,8 +9,10 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from contract.errors import ErrorCode
 from contract.kiosk_api import MemberCard, MembershipStatus
-from kiosk_agent.adapters.cloud import CloudClient, CloudError
+from kiosk_agent.adapters.cloud import CloudClient
+from kiosk_agent.adapters.cloud_errors import CloudError
 from kiosk_agent.adapters.store import KioskStore
 from kiosk_agent.adapters.store_base import StoreError
 from kiosk_agent.adapters.store_worker import StoreWorker
@@ -94,6 +96,7 @@ class MemberDirectory:
     async def sync(self) -> int:
         """Fetch every change since the last sync into the cache; returns cards received."""
         received = 0
+        cursor: str | None = None
         try:
             cursor = await self._store.read(lambda s: s.member_cursor())
             while True:
@@ -104,6 +107,14 @@ class MemberDirectory:
                 if not page.has_more:
                     break
         except CloudError as exc:
+            if exc.error_code is ErrorCode.CURSOR_MALFORMED and cursor is not None:
+                # A cloud that no longer reads this kiosk's cursor (its format changed): start
+                # over rather than be refused forever.
+                logger.warning("the cloud refused the member sync cursor: syncing from scratch")
+                with contextlib.suppress(StoreError):
+                    await self._store.write(lambda s: s.forget_member_cursor())
+                    self.sync_soon()
+                return received
             report(self._hooks, exc, "member sync")
             return received
         except StoreError:

@@ -9,14 +9,14 @@ conversation, so its session record is always written.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
 from uuid import UUID
 
 from contract.kiosk_api import EndReason, MemberCard, VoiceStartRequest, VoiceStartResponse
-from kiosk_agent.adapters.cloud import CloudClient, CloudError, CredentialRejected
+from kiosk_agent.adapters.cloud import CloudClient
+from kiosk_agent.adapters.cloud_errors import CloudError, CredentialRejected
 from kiosk_agent.core.conversation import (
     Conversation,
     ConversationFactory,
@@ -31,6 +31,7 @@ from kiosk_agent.core.machine import (
     VoiceStartFailed,
 )
 from kiosk_agent.services.hooks import AgentHooks, is_outage
+from kiosk_agent.tasks import stop_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,14 @@ class SessionRunner:
             language = details.get("language")
             say = exc.told if isinstance(language, str) else None
             failed = VoiceStartFailed(
-                self._now(), session_id, code, str(exc), network, say=say, say_language=language
+                self._now(),
+                session_id,
+                code,
+                str(exc),
+                network,
+                status=exc.status,
+                say=say,
+                say_language=language,
             )
             self._feed(failed)
         else:
@@ -152,10 +160,7 @@ class SessionRunner:
             waiting: set[asyncio.Future[object]] = {finished, end_request}  # type: ignore[arg-type]
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not finished.done():
-                finished.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await finished
+            await stop_tasks([finished], logger)
         if end_request.done():
             return await self._close(conversation, end_request.result())
         outcome = _result(finished)

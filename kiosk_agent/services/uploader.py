@@ -14,24 +14,26 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from contract.backoff import Backoff
+from contract.errors import ErrorCode
 from contract.kiosk_api import BatchResult, KioskEvent, SessionRecord, UploadOutcome
-from kiosk_agent.adapters.cloud import (
-    CloudClient,
+from kiosk_agent.adapters.cloud import CloudClient
+from kiosk_agent.adapters.cloud_errors import (
     CloudError,
+    CloudUnreachable,
     CredentialRejected,
-    RateLimited,
-    RequestRefused,
+    NotJarvisCloud,
 )
 from kiosk_agent.adapters.store import OutboxItem
 from kiosk_agent.adapters.store_base import RecordKind, StoreError
 from kiosk_agent.adapters.store_worker import StoreWorker
 from kiosk_agent.config import OutboxSection
-from kiosk_agent.core.outbox import Backoff, Failure, OutboxPolicy
+from kiosk_agent.core.outbox import Failure, OutboxPolicy
 from kiosk_agent.services.hooks import AgentHooks, is_outage
 
 logger = logging.getLogger(__name__)
@@ -47,20 +49,41 @@ class RoundResult:
     failed: bool = False
 
 
+# What a refused upload means for the outbox, by the cloud's code.
+_FAILURES: Mapping[ErrorCode, Failure] = {
+    ErrorCode.VALIDATION_FAILED: Failure.BATCH_REFUSED,
+    ErrorCode.INVALID_VALUE: Failure.BATCH_REFUSED,
+    ErrorCode.MISSING_TOKEN: Failure.AUTH,
+    ErrorCode.INVALID_TOKEN: Failure.AUTH,
+    ErrorCode.TOKEN_EXPIRED: Failure.AUTH,
+    ErrorCode.CREDENTIAL_REVOKED: Failure.AUTH,
+    ErrorCode.FORBIDDEN: Failure.AUTH,
+    ErrorCode.RATE_LIMITED: Failure.RATE_LIMITED,
+}
+# A code this kiosk does not know (a newer cloud): what its status says. 413 is a batch too
+# large for a proxy in front of the cloud; anything else is the cloud's trouble, retried.
+_FAILURES_BY_STATUS: Mapping[int, Failure] = {
+    400: Failure.BATCH_REFUSED,
+    413: Failure.BATCH_REFUSED,
+    422: Failure.BATCH_REFUSED,
+    401: Failure.AUTH,
+    403: Failure.AUTH,
+    429: Failure.RATE_LIMITED,
+}
+
+
 def classify(exc: CloudError) -> Failure:
-    if isinstance(exc, RateLimited):
-        return Failure.RATE_LIMITED
+    """What a failed upload means for the delivery policy."""
     if isinstance(exc, CredentialRejected):
         return Failure.AUTH
-    if isinstance(exc, RequestRefused):
-        if exc.status in (400, 413, 422):
-            return Failure.BATCH_REFUSED
-        if exc.status in (401, 403):
-            return Failure.AUTH
-        return Failure.UNAVAILABLE
-    if is_outage(exc):
+    if isinstance(exc, CloudUnreachable):
         return Failure.UNREACHABLE
-    return Failure.UNAVAILABLE
+    if isinstance(exc, NotJarvisCloud):
+        return Failure.UNAVAILABLE  # not the cloud's answer: never set records aside for it
+    known = exc.error_code
+    if known is not None and known in _FAILURES:
+        return _FAILURES[known]
+    return _FAILURES_BY_STATUS.get(exc.status or 0, Failure.UNAVAILABLE)
 
 
 class Uploader:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from contract.backoff import Backoff
 from contract.kiosk_api import EndReason, ToolCallRecord, ToolCallResponse
 from kiosk_agent.core.realtime.actions import Action, Reconnect, SendEvent, SessionEnded, send
 from kiosk_agent.core.realtime.barge_in import Playback
@@ -108,11 +109,8 @@ class RealtimeSession(ServerEvents):
         if self._attempts > self.limits.max_reconnects:
             return self._end(EndReason.NETWORK_ERROR, why, now)
         self.facts.reconnects += 1
-        base = min(
-            self.limits.backoff_max_s, self.limits.backoff_initial_s * 2 ** (self._attempts - 1)
-        )
-        delay = base / 2 + self._rng.uniform(0, base / 2)
-        return [Reconnect(delay_s=delay, attempt=self._attempts)]
+        backoff = Backoff(self.limits.backoff_initial_s, self.limits.backoff_max_s)
+        return [Reconnect(delay_s=backoff.delay(self._attempts, self._rng), attempt=self._attempts)]
 
     def _forget_connection(self) -> None:
         """State that belonged to the lost connection (the server's conversation is gone)."""

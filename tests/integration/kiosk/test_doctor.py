@@ -37,6 +37,7 @@ def test_a_ready_kiosk_passes_every_check(cloud: CloudServer, tmp_path: Path) ->
         "cloud",
         "badge reader",
         "pcscd",
+        "badge reads",
         "microphone",
         "speaker",
     }

@@ -84,20 +84,27 @@ def test_killed_agents_and_a_cloud_outage_lose_and_double_nothing(
     try:
         for round_ in range(ROUNDS):
             process = child(home, members, seed)
-            time.sleep(rng.uniform(0.6, 1.5))
-            if round_ == 1:
-                cloud.stop()  # the outage spans the next rounds' kills
-            if round_ == 4:
-                cloud.start()
-            if process.poll() is None:
-                killed_alive += 1
-            process.kill()  # SIGKILL: no cleanup, wherever it is
-            process.communicate(timeout=30)
+            try:
+                time.sleep(rng.uniform(0.6, 1.5))
+                if round_ == 1:
+                    cloud.stop()  # the outage spans the next rounds' kills
+                if round_ == 4:
+                    cloud.start()
+                if process.poll() is None:
+                    killed_alive += 1
+            finally:  # also when the test itself is interrupted: no child outlives it
+                process.kill()  # SIGKILL: no cleanup, wherever it is
+                process.communicate(timeout=30)
     finally:
         if not cloud.running:
             cloud.start()
     final = child(home, members, seed)
-    output, _ = final.communicate(timeout=120)
+    try:
+        output, _ = final.communicate(timeout=120)
+    finally:
+        if final.poll() is None:  # timed out, or the test was interrupted
+            final.kill()
+            final.communicate(timeout=30)
     assert final.returncode == 0, output.decode()
     assert b"DRAINED" in output
     assert killed_alive >= ROUNDS - 1, "the children were supposed to be killed mid-run"

@@ -23,8 +23,9 @@ from smartcard.scard import (
     SCARD_W_REMOVED_CARD,
 )
 
+from hardware.badge_health import ReaderState
 from hardware.badge_pcsc import PcscBadgeReader, PcscUnavailable
-from hardware.badge_reader import BadgeRead, ReaderState
+from hardware.badge_reader import BadgeRead
 from hardware.pcsc_presence import (
     CardAbsent,
     CardPresence,

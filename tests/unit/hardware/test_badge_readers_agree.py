@@ -14,8 +14,9 @@ from smartcard.pcsc.PCSCReader import PCSCReader
 from test_badge_wedge_reader import fake_device
 
 from contract.badge import BadgeEncoding, BadgeRules, ByteOrder
+from hardware.badge_factory import open_badge_reader
 from hardware.badge_pcsc import PcscBadgeReader
-from hardware.badge_reader import BadgeRead, QueuedBadgeReader, open_badge_reader
+from hardware.badge_reader import BadgeRead, QueuedBadgeReader
 from hardware.badge_sim import SimulatedBadgeReader
 from hardware.badge_wedge import WedgeBadgeReader
 from hardware.settings import (

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from contract.badge import BadgeEncoding, BadgeRules, ByteOrder
-from hardware.badge_reader import BadgeRead, BadgeReaderError, ReaderState
+from hardware.badge_health import ReaderState
+from hardware.badge_reader import BadgeRead, BadgeReaderError
 from hardware.badge_sim import SimulatedBadgeReader
 from hardware.settings import BadgeReaderSettings, SimulatedReaderSettings
 
@@ -88,16 +89,20 @@ async def test_http_endpoint_answers_with_the_canonical_id() -> None:
             bad = await client.post("/badge", content="hello")
             malformed = await client.post("/badge", json={"id": "04A23B12"})
             wrong_path = await client.post("/badges", content="04A23B12")
-        reads = await take(reader, 2)
+            empty = await client.post("/badge", content="")
+        reads = await take(reader, 3)
     assert first.status_code == 200
     assert first.json() == {"badge_id": "04A23B12", "raw": "04:a2:3b:12"}
-    assert repeat.json() == {"debounced": True}
+    # Every tap is handed over: dropping repeats is the state machine's job, for all readers.
+    assert repeat.json() == {"badge_id": "04A23B12", "raw": "04A23B12"}
     assert other.json()["badge_id"] == "045C8A229F6180"
     assert bad.status_code == 422
     assert "not hexadecimal" in bad.json()["error"]
     assert malformed.status_code == 400
     assert wrong_path.status_code == 404
-    assert [r.badge_id for r in reads] == ["04A23B12", "045C8A229F6180"]
+    assert empty.status_code == 400
+    assert [r.badge_id for r in reads] == ["04A23B12", "04A23B12", "045C8A229F6180"]
+    assert reader.health.recent_shapes == ("hex:8", "hex:8", "hex:14", "other:5")
 
 
 async def test_http_port_in_use_fails_at_open() -> None:

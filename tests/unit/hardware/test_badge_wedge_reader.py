@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import random
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from eventually import until
 from evtest_recordings import UNPLUGGED, load_recording
 
 from contract.badge import BadgeEncoding, BadgeRules, ByteOrder
-from hardware.badge_reader import BadgeRead, BadgeReaderError, ReaderState
+from hardware.badge_health import ReaderState
+from hardware.badge_reader import BadgeRead, BadgeReaderError
 from hardware.badge_wedge import WedgeBadgeReader
 from hardware.settings import BadgeReaderSettings, ReaderKind, WedgeReaderSettings
 
@@ -49,6 +51,13 @@ def fake_device(
 
     device.async_read_loop.side_effect = replay
     return device
+
+
+class WholeSteps(random.Random):
+    """Draws the top of every jitter range, so backoff delays are the policy's steps."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 class Sleeps:
@@ -115,7 +124,10 @@ async def test_unplug_mid_badge_reopens_with_backoff(tmp_path: Path) -> None:
     )
     sleeps = Sleeps()
     reader = WedgeBadgeReader(
-        settings(device_path=path), open_device=lambda _: next(devices), sleep=sleeps
+        settings(device_path=path),
+        open_device=lambda _: next(devices),
+        sleep=sleeps,
+        rng=WholeSteps(),
     )
     async with reader:
         reads = await take(reader, 1)
@@ -130,7 +142,7 @@ async def test_unplug_mid_badge_reopens_with_backoff(tmp_path: Path) -> None:
 async def test_missing_reader_is_retried_with_growing_backoff(tmp_path: Path) -> None:
     path = tmp_path / "not-plugged-in"
     sleeps = Sleeps()
-    reader = WedgeBadgeReader(settings(device_path=path), sleep=sleeps)
+    reader = WedgeBadgeReader(settings(device_path=path), sleep=sleeps, rng=WholeSteps())
     async with reader:
         await until(lambda: len(sleeps.delays) >= 5)
         health = reader.health

@@ -25,6 +25,9 @@ class RecordingFactory:
     def apply_config(self, config: KioskConfig) -> None:
         self.configs.append(config)
 
+    async def aclose(self) -> None:
+        pass
+
 
 async def test_cloud_limits_reach_the_conversation_factory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from kiosk_agent.adapters.cloud import describe_transport_error, parse_retry_after
+from kiosk_agent.adapters.cloud_errors import describe_transport_error, parse_retry_after
 
 NOW = datetime(2026, 11, 22, 9, 0, 0, tzinfo=UTC)
 

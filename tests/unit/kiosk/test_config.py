@@ -72,3 +72,42 @@ def test_a_named_config_file_that_is_missing_is_an_error(
     monkeypatch.setenv("JARVIS_KIOSK_CONFIG", str(tmp_path / "nope.env"))
     with pytest.raises(SettingsError, match="not a file"):
         load_settings()
+
+
+def test_the_old_debounce_name_still_works_and_says_its_new_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "kiosk.env").write_text("JARVIS_KIOSK_BADGE__DEBOUNCE_S=2\n")
+    loaded = load_settings()
+    assert loaded.settings.session.debounce_s == 2
+    assert "debounce_s" in loaded.settings.session.model_fields_set
+    [warning] = loaded.warnings
+    assert "rename it JARVIS_KIOSK_SESSION__DEBOUNCE_S" in warning
+    monkeypatch.setenv("JARVIS_KIOSK_SESSION__DEBOUNCE_S", "7")
+    loaded = load_settings()
+    assert loaded.settings.session.debounce_s == 7  # the new name wins
+    [warning] = loaded.warnings
+    assert "JARVIS_KIOSK_BADGE__DEBOUNCE_S is ignored" in warning
+
+
+def test_every_kiosk_setting_is_in_env_example() -> None:
+    """The kiosk's half of .env.example: every setting, and no old name, is listed."""
+    from pydantic import BaseModel
+
+    from kiosk_agent.config import RENAMED, KioskSettings
+
+    example = (Path(__file__).resolve().parents[3] / ".env.example").read_text()
+
+    def names(model: type[BaseModel], prefix: str) -> list[str]:
+        found = []
+        for name, field in model.model_fields.items():
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                found += names(kind, f"{prefix}{name.upper()}__")
+            else:
+                found.append(f"{prefix}{name.upper()}")
+        return found
+
+    settings = names(KioskSettings, "JARVIS_KIOSK_")
+    assert [n for n in settings if f"{n}=" not in example] == []
+    assert [old for old in RENAMED if f"# {old}=" in example] == []

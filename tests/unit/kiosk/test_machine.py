@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.errors import ErrorCode
 from contract.kiosk_api import (
     EndReason,
     EventKind,
@@ -329,22 +330,27 @@ def test_shutdown_at_rest_stops_at_once() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "network", "notice"),
+    ("code", "status", "network", "notice"),
     [
-        ("budget_exceeded", False, Notice.BUDGET_REACHED),
-        ("member_rate_limited", False, Notice.SESSION_LIMIT),
-        ("member_inactive", False, Notice.SESSION_REFUSED),
-        ("cloud_unreachable", True, Notice.OFFLINE),
+        (ErrorCode.DAILY_BUDGET_EXHAUSTED, 403, False, Notice.BUDGET_REACHED),
+        (ErrorCode.MEMBER_SESSION_LIMIT, 429, False, Notice.SESSION_LIMIT),
+        (ErrorCode.MEMBER_SUSPENDED, 403, False, Notice.BADGE_SUSPENDED),
+        (ErrorCode.OPENAI_UNAVAILABLE, 503, False, Notice.SESSION_FAILED),
+        # Codes a newer cloud may send: handled by their status class, not their spelling.
+        ("member_budget_exhausted", 403, False, Notice.SESSION_REFUSED),
+        ("voice_region_down", 503, False, Notice.SESSION_FAILED),
+        ("cloud_unreachable", None, True, Notice.OFFLINE),
     ],
 )
 def test_a_refused_voice_start_is_explained_and_recorded(
-    code: str, network: bool, notice: Notice
+    code: str, status: int | None, network: bool, notice: Notice
 ) -> None:
     kiosk = online_kiosk()
     (check,) = kiosk(BadgeTapped(at(1), ALICE.badge_id))[:1]
     start = kiosk(MemberChecked(at(1.1), check.check_id, ALICE, MemberSource.CLOUD))[0]
     assert isinstance(start, StartVoice)
-    effects = kiosk(VoiceStartFailed(at(2), start.session_id, code, "refused", network))
+    failed = VoiceStartFailed(at(2), start.session_id, code, "refused", network, status)
+    effects = kiosk(failed)
     assert kinds(effects) == ["Announce", "RecordEvent"]
     assert effects[0].notice is notice
     assert effects[1].event.kind is EventKind.SESSION_REFUSED
@@ -511,7 +517,9 @@ def test_random_sequences_never_leave_the_transition_table(script: list[tuple[st
         elif step == "started":
             event = VoiceStarted(moment, sessions[-1], START)
         elif step == "failed":
-            event = VoiceStartFailed(moment, sessions[-1], "budget_exceeded", "no", n % 2 == 0)
+            event = VoiceStartFailed(
+                moment, sessions[-1], ErrorCode.DAILY_BUDGET_EXHAUSTED, "no", n % 2 == 0
+            )
         elif step == "ended":
             event = ConversationEnded(moment, sessions[-1], SessionFacts())
         elif step == "tick":

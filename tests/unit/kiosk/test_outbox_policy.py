@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from kiosk_agent.core.outbox import Backoff, Decision, Failure, OutboxPolicy
+from contract.backoff import Backoff
+from kiosk_agent.core.outbox import Decision, Failure, OutboxPolicy
 
 
 def policy(max_batch: int = 50, seed: int = 7) -> OutboxPolicy:
