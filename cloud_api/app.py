@@ -9,16 +9,20 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
+from cloud_api.bodylimit import BodyLimit
 from cloud_api.config import CloudSettings
 from cloud_api.data.health import database_time
 from cloud_api.db.database import Database
 from cloud_api.errors import install_error_handlers
+from cloud_api.openapi import document_statuses
 from cloud_api.ratelimit import sweep_forever
 from cloud_api.routes import auth, kiosk, kiosk_admin, tools, voice
 from cloud_api.services import Services, build_services
-from contract.kiosk_api import HEALTH, SERVICE_NAME
+from contract.kiosk_api import BODY_LIMITS, HEALTH, SERVICE_NAME
 
 VERSION = "0.1.0"
+# Bodies of calls not listed in BODY_LIMITS (dashboards, sign-in, kiosk management).
+DEFAULT_BODY_LIMIT = 64 * 1024
 
 
 def create_app(settings: CloudSettings) -> FastAPI:
@@ -55,11 +59,13 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.state.settings = settings
     app.state.services = services
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT, limits=BODY_LIMITS)
     app.include_router(kiosk.router)
     app.include_router(kiosk_admin.router)
     app.include_router(auth.router)
     app.include_router(voice.router)
     app.include_router(tools.router)
+    document_statuses(app)
 
     @app.get(HEALTH, tags=["operations"], summary="Liveness and database reachability")
     async def health(request: Request) -> dict[str, Any]:

@@ -13,11 +13,13 @@ Besides the API (served by the CLI), the demo runs:
   microphone is a WAV file of a member speaking (espeak-ng when installed, tone bursts
   otherwise). Once it is up, the demo taps one member's badge so a conversation happens.
 
-Everything lives under `<data_dir>/demo/` and stops with the demo.
+Everything lives under `<data_dir>/demo/` and stops with the demo: one `Supervisor` owns every
+process it starts (and the embedded Postgres), whatever ends the demo.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
@@ -30,13 +32,13 @@ import threading
 import time
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from cloud_api.config import CloudSettings
 from cloud_api.delivery.mailbox import LocalMailbox
+from cloud_api.supervisor import Stopping, Supervisor
 
 DEMO_GYM = "atlas-bordeaux-centre"
 WAV_RATE = 22_050
@@ -52,44 +54,19 @@ MEMBER_LINES = (
 )
 
 
-@dataclass
-class DemoProcesses:
-    """The demo's helper processes, stopped together."""
-
-    log_dir: Path
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 def cli(module: str) -> list[str]:
     return [sys.executable, "-c", f"from {module} import main; main()"]
 
 
 def start_simulator(
-    processes: DemoProcesses, port: int, say: Callable[[str], None]
+    supervisor: Supervisor, port: int, say: Callable[[str], None]
 ) -> tuple[str, str]:
     """Start the Realtime simulator; return (org key it accepts, OpenAI base URL)."""
     key = "sk-demo-" + secrets.token_hex(16)
     env = {**os.environ, "OPENAI_API_KEY": key}
-    processes.start("simulator", [*cli("cloud_api.cli"), "simulator", "--port", str(port)], env)
+    supervisor.start("simulator", [*cli("cloud_api.cli"), "simulator", "--port", str(port)], env)
     base = f"http://127.0.0.1:{port}/v1"
-    say(f"Realtime simulator on {base} (logs: {processes.log_dir / 'simulator.log'})")
+    say(f"Realtime simulator on {base} (logs: {supervisor.log_dir}/simulator.log)")
     return key, base
 
 
@@ -156,7 +133,7 @@ def kiosk_env(home: Path, cloud_url: str, badge_port: int) -> dict[str, str]:
 
 
 def run_kiosk(
-    processes: DemoProcesses,
+    supervisor: Supervisor,
     home: Path,
     cloud_url: str,
     code: str,
@@ -166,37 +143,35 @@ def run_kiosk(
 ) -> None:
     """Provision the simulated kiosk with `code`, run it, and tap `badge` once it is up."""
     env = kiosk_env(home, cloud_url, badge_port)
-    provision = subprocess.run(
+    status, output = supervisor.run(
+        "kiosk-provision",
         [*cli("kiosk_agent.cli"), "provision", "--code", code, "--force"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        env,
+        timeout=120,
     )
-    if provision.returncode != 0:
-        say(f"the demo kiosk could not be provisioned: {provision.stderr.strip()}")
+    if status != 0:
+        say(f"the demo kiosk could not be provisioned: {output.strip()}")
         return
     say(f"demo kiosk provisioned with code {code} (config: {home / 'kiosk.env'})")
-    processes.start("kiosk", [*cli("kiosk_agent.cli"), "run"], env)
+    supervisor.start("kiosk", [*cli("kiosk_agent.cli"), "run"], env)
+    kiosk_log = f"{supervisor.log_dir}/kiosk.log"
     tap = f"http://127.0.0.1:{badge_port}/badge"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not supervisor.stopping:
         try:
             httpx.post(tap, content=badge, timeout=5).raise_for_status()
         except httpx.HTTPError:
             time.sleep(0.5)
             continue
-        say(
-            f"tapped badge {badge} on the demo kiosk: JARVIS is talking "
-            f"(kiosk log: {processes.log_dir / 'kiosk.log'})"
-        )
+        say(f"tapped badge {badge} on the demo kiosk: JARVIS is talking (kiosk log: {kiosk_log})")
         say(f"tap another: curl -d <badge id> {tap}")
         return
-    say(f"the demo kiosk's badge reader did not come up; see {processes.log_dir / 'kiosk.log'}")
+    if not supervisor.stopping:
+        say(f"the demo kiosk's badge reader did not come up; see {kiosk_log}")
 
 
 def launch_kiosk_when_ready(
-    processes: DemoProcesses,
+    supervisor: Supervisor,
     home: Path,
     cloud_url: str,
     issue_code: Callable[[], str],
@@ -204,20 +179,23 @@ def launch_kiosk_when_ready(
     badge_port: int,
     say: Callable[[str], None],
 ) -> threading.Thread:
-    """In the background: wait for the API, then provision and run the demo kiosk."""
+    """In the background: wait for the API, then provision and run the demo kiosk (unless
+    the demo is stopping by then)."""
 
     def launch() -> None:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not supervisor.stopping:
             try:
                 if httpx.get(f"{cloud_url}/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
         else:
-            say("the API did not come up; the demo kiosk was not started")
+            if not supervisor.stopping:
+                say("the API did not come up; the demo kiosk was not started")
             return
-        run_kiosk(processes, home, cloud_url, issue_code(), badge, badge_port, say)
+        with contextlib.suppress(Stopping):
+            run_kiosk(supervisor, home, cloud_url, issue_code(), badge, badge_port, say)
 
     thread = threading.Thread(target=launch, name="demo-kiosk", daemon=True)
     thread.start()
@@ -233,7 +211,7 @@ def start_mailbox(folder: Path, say: Callable[[str], None]) -> LocalMailbox:
 
 
 def start_worker(
-    processes: DemoProcesses,
+    supervisor: Supervisor,
     settings: CloudSettings,
     smtp_port: int,
     dashboard_url: str,
@@ -258,5 +236,5 @@ def start_worker(
             "JARVIS_ANALYSIS_BACKEND": "auto" if os.environ.get("OPENAI_API_KEY") else "local",
         }
     )
-    processes.start("worker", [*cli("cloud_api.cli"), "worker", "--name", "demo-worker"], env)
-    say(f"job worker running (log: {processes.log_dir / 'worker.log'})")
+    supervisor.start("worker", [*cli("cloud_api.cli"), "worker", "--name", "demo-worker"], env)
+    say(f"job worker running (log: {supervisor.log_dir}/worker.log)")

@@ -69,6 +69,14 @@ class UserCaller:
     claims: dict[str, Any]
 
 
+# What each identity dependency can answer on its own, for the OpenAPI spec (cloud_api/openapi):
+# a token (401), its rate limit (429), row-level security refusing the caller a write (403),
+# and for users an identity provider out of reach (503).
+KIOSK_STATUSES = (401, 403, 429)
+USER_STATUSES = (401, 403, 429, 503)
+ANONYMOUS_STATUSES = (429,)
+
+
 def kiosk_caller(bucket: str) -> Callable[[Request, Response], Awaitable[KioskCaller]]:
     async def dependency(request: Request, response: Response) -> KioskCaller:
         services = _services(request)
@@ -80,6 +88,7 @@ def kiosk_caller(bucket: str) -> Callable[[Request, Response], Awaitable[KioskCa
         _apply_limit(services, response, bucket, f"kiosk:{claims['sub']}")
         return KioskCaller(UUID(claims["sub"]), claims)
 
+    dependency.error_statuses = KIOSK_STATUSES  # type: ignore[attr-defined]
     return dependency
 
 
@@ -100,6 +109,7 @@ def user_caller(bucket: str) -> Callable[[Request, Response], Awaitable[UserCall
         _apply_limit(services, response, bucket, f"user:{user_id}")
         return UserCaller(user_id, claims)
 
+    dependency.error_statuses = USER_STATUSES  # type: ignore[attr-defined]
     return dependency
 
 
@@ -109,6 +119,7 @@ def anonymous(bucket: str) -> Callable[[Request, Response], Awaitable[str]]:
         _apply_limit(_services(request), response, bucket, f"ip:{caller_key_for_address(ip)}")
         return ip
 
+    dependency.error_statuses = ANONYMOUS_STATUSES  # type: ignore[attr-defined]
     return dependency
 
 

@@ -97,6 +97,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI's answer to a body it could not parse for a reason other than bad
+            # JSON syntax (which is already a 422): bad input like any other.
+            code = ErrorCode.VALIDATION_FAILED
+            message = _unreadable(exc.__cause__)
+            return JSONResponse(error_body(code, message), HTTP_STATUS[code])
         code = HTTP_LAYER_CODES.get(exc.status_code, ErrorCode.HTTP_ERROR)
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
@@ -117,6 +123,14 @@ def install_error_handlers(app: FastAPI) -> None:
             HTTP_STATUS[code],
         )
 
+    @app.exception_handler(psycopg.errors.InsufficientPrivilege)
+    async def _refused(request: Request, exc: psycopg.errors.InsufficientPrivilege) -> JSONResponse:
+        # Row-level security refused a write the caller may not make (a kiosk of a gym they
+        # can see but not manage): the caller's limit, not our fault.
+        log.info("refused on %s %s: %s", request.method, request.url.path, exc.diag.message_primary)
+        code = ErrorCode.FORBIDDEN
+        return JSONResponse(error_body(code, "You are not allowed to do this."), HTTP_STATUS[code])
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -125,6 +139,14 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, "Something went wrong on our side; it has been logged."),
             HTTP_STATUS[code],
         )
+
+
+def _unreadable(cause: BaseException) -> str:
+    if isinstance(cause, RecursionError):
+        return "Invalid request: the body's JSON is nested too deeply."
+    if isinstance(cause, UnicodeDecodeError):
+        return "Invalid request: the body is not UTF-8 text."
+    return "Invalid request: the body could not be read as JSON."
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -37,6 +37,11 @@ _CANONICAL = re.compile(CANONICAL_BADGE_ID_PATTERN)
 CanonicalBadgeId = Annotated[str, StringConstraints(pattern=CANONICAL_BADGE_ID_PATTERN)]
 """A badge id already in canonical form, for wire models: validated, never rewritten."""
 
+# What a badge lookup accepts (the default rules' hex, written as readers and people do:
+# `04A23B1C`, `04:a2:3b:1c`, `0x04a23b1c`), exactly: `read_badge_input` refuses the rest.
+BADGE_INPUT_PATTERN = r"^[:. -]*(?:0[xX][:. -]*)?(?:[0-9A-Fa-f][:. -]*){5,20}$"
+_BADGE_INPUT = re.compile(BADGE_INPUT_PATTERN)
+
 _WIEGAND_FACILITY_SEPARATORS = ",/"
 _HEX_DIGITS = frozenset("0123456789ABCDEF")
 
@@ -120,6 +125,16 @@ DEFAULT_BADGE_RULES = BadgeRules()
 def is_canonical_badge_id(value: str) -> bool:
     """True when ``value`` is already a canonical badge id."""
     return _CANONICAL.fullmatch(value) is not None
+
+
+def read_badge_input(text: str) -> str:
+    """The canonical id of a badge id sent to the API (BADGE_INPUT_PATTERN), or BadgeIdError."""
+    if _BADGE_INPUT.fullmatch(text) is None:
+        raise BadgeIdError(
+            f"badge {_quoted(text)} is not 3 to 10 bytes of hexadecimal "
+            "(separators ':', '.', '-' and spaces allowed)"
+        )
+    return normalize_badge_id(text)
 
 
 def badge_id_from_uid(uid: bytes) -> str:

@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
     FORBIDDEN = "forbidden"
+    BODY_TOO_LARGE = "body_too_large"
 
     # -- bearer tokens (kiosks and users) ----------------------------------------------------
     MISSING_TOKEN = "missing_token"  # noqa: S105 - an error code, not a secret
@@ -79,6 +80,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.RATE_LIMITED: 429,
         ErrorCode.INTERNAL_ERROR: 500,
         ErrorCode.FORBIDDEN: 403,
+        ErrorCode.BODY_TOO_LARGE: 413,
         ErrorCode.MISSING_TOKEN: 401,
         ErrorCode.INVALID_TOKEN: 401,
         ErrorCode.TOKEN_EXPIRED: 401,

@@ -27,10 +27,12 @@ from pydantic import (
     Field,
     StringConstraints,
 )
+from typing_extensions import TypeAliasType
 
 from contract.badge import CanonicalBadgeId
 from contract.errors import ErrorCode
-from contract.pricing import TokenUsage
+from contract.pricing import TokenCount, TokenUsage
+from provisioning.code import INPUT_PATTERN as CODE_INPUT_PATTERN
 
 # -- paths ----------------------------------------------------------------------------------
 
@@ -46,12 +48,29 @@ VOICE_START = "/api/voice/sessions"
 TOOL_CALL = "/api/jarvis/tools/{name}"
 HEALTH = "/health"
 
+# The largest request body each call accepts (bytes): the cloud refuses a larger one with 413
+# while reading it, before anything else. A kiosk splits a refused batch and sends it again.
+KIB = 1024
+BODY_LIMITS: dict[str, int] = {
+    PROVISION_CLAIM: 16 * KIB,
+    TOKEN: 4 * KIB,
+    HEARTBEAT: 64 * KIB,
+    SESSIONS: 8 * KIB * KIB,
+    EVENTS: KIB * KIB,
+    VOICE_START: 4 * KIB,
+    TOOL_CALL: 64 * KIB,
+}
+
 # Answered by every JARVIS cloud at HEALTH; lets an installer's kiosk tell "this is not a
 # JARVIS cloud" apart from "the cloud is down".
 SERVICE_NAME = "jarvis-cloud"
 
-ShortText = Annotated[str, StringConstraints(max_length=200)]
-LongText = Annotated[str, StringConstraints(max_length=4000)]
+# Text the cloud stores: Postgres text (and jsonb) cannot hold a NUL character, so no wire text
+# may carry one, and the schema says so (a request it allows is never refused).
+NO_NUL = r"^[^\x00]*$"
+NulFreeText = Annotated[str, StringConstraints(pattern=NO_NUL)]
+ShortText = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
+LongText = Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)]
 
 
 class WireModel(BaseModel):
@@ -64,7 +83,45 @@ def _figure(value: float) -> float:
 
 # A measured figure (percent, °C, load): three decimals are plenty, and rounding keeps
 # denormal floats out of the database.
-Figure = Annotated[float, AfterValidator(_figure)]
+# Durations in ms (at most a day) and a kiosk's queue length: bounded, as the database's
+# integers are.
+Milliseconds = Annotated[int, Field(ge=0, le=86_400_000)]
+# (Bounds go inside the type, before the rounding, so that the schema states them.)
+Percent = Annotated[float, Field(ge=0, le=100), AfterValidator(_figure)]
+Celsius = Annotated[float, Field(ge=-50, le=150), AfterValidator(_figure)]
+Amount = Annotated[float, Field(ge=0), AfterValidator(_figure)]
+
+
+# Free-form JSON a kiosk sends (hardware facts, health extras, event details, tool
+# arguments) is nested at most this deep; deeper is refused with 422 before it reaches the
+# serializers and the database, which have depth limits of their own (a 500, otherwise).
+MAX_JSON_DEPTH = 16
+
+
+def _not_too_deep(value: dict[str, Any]) -> dict[str, Any]:
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:  # no recursion: the input decides how deep this goes
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return value
+
+
+# Any JSON, with NUL-free text (keys too: no other key is allowed).
+NO_OTHER_KEYS = Field(json_schema_extra={"additionalProperties": False})
+JsonData = TypeAliasType(
+    "JsonData",
+    "NulFreeText | int | float | bool | list[JsonData] "
+    "| Annotated[dict[NulFreeText, JsonData], NO_OTHER_KEYS] | None",
+)
+JsonObject = Annotated[
+    dict[NulFreeText, JsonData],
+    NO_OTHER_KEYS,
+    AfterValidator(_not_too_deep),
+    Field(description=f"A JSON object nested at most {MAX_JSON_DEPTH} levels deep."),
+]
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -106,10 +163,13 @@ class KioskConfig(WireModel):
 
 class ClaimRequest(WireModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
-        description="The six-character code, in any case, with spaces or dashes."
+        description="The six-character code, in any case, with spaces or dashes.",
+        # Documented, and checked by the cloud (422 `code_malformed`), not here: the kiosk
+        # reads what the installer types with the same rules (provisioning.code).
+        json_schema_extra={"pattern": CODE_INPUT_PATTERN},
     )
-    device_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    hardware_info: dict[str, Any] = Field(default_factory=dict, max_length=64)
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+    hardware_info: JsonObject = Field(default_factory=dict, max_length=64)
     software_version: ShortText | None = None
 
 
@@ -195,26 +255,26 @@ class ReaderReport(WireModel):
 
 
 class KioskHealth(WireModel):
-    cpu_percent: Figure | None = Field(default=None, ge=0, le=100)
-    cpu_temp_c: Figure | None = Field(default=None, ge=-50, le=150)
-    load_1m: Figure | None = Field(default=None, ge=0)
-    memory_percent: Figure | None = Field(default=None, ge=0, le=100)
-    disk_percent: Figure | None = Field(default=None, ge=0, le=100)
-    uptime_s: Figure | None = Field(default=None, ge=0)
+    cpu_percent: Percent | None = None
+    cpu_temp_c: Celsius | None = None
+    load_1m: Amount | None = None
+    memory_percent: Percent | None = None
+    disk_percent: Percent | None = None
+    uptime_s: Amount | None = None
     mic_ok: bool | None = None
     reader_ok: bool | None = None
     network_ok: bool | None = None
     disk_nearly_full: bool = False
     store_ok: bool = True
     reader: ReaderReport | None = None
-    extra: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    extra: JsonObject = Field(default_factory=dict, max_length=32)
 
 
 class HeartbeatRequest(WireModel):
     status: KioskStatus = KioskStatus.ONLINE
     software_version: ShortText
     health: KioskHealth = Field(default_factory=KioskHealth)
-    outbox_depth: int = Field(default=0, ge=0)
+    outbox_depth: int = Field(default=0, ge=0, le=10_000_000)
     last_error: LongText | None = None
     sent_at: AwareDatetime | None = None
 
@@ -289,28 +349,28 @@ class EndReason(StrEnum):
 class Turn(WireModel):
     index: int = Field(ge=0, le=10_000)
     role: Literal["user", "assistant", "tool"]
-    content: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    content: Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)] = ""
     item_id: ShortText | None = None
     started_at: AwareDatetime | None = None
-    audio_ms: int | None = Field(default=None, ge=0)
+    audio_ms: Milliseconds | None = None
 
 
 class ToolCallRecord(WireModel):
     call_id: ShortText
     name: ShortText
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: JsonObject = Field(default_factory=dict)
     ok: bool
     error: LongText | None = None
-    duration_ms: int | None = Field(default=None, ge=0)
+    duration_ms: Milliseconds | None = None
 
 
 class Latency(WireModel):
     """Per session, in ms: end of member speech → first audio received / first sample played."""
 
-    first_response_ms: int | None = Field(default=None, ge=0)
-    avg_response_ms: int | None = Field(default=None, ge=0)
-    p95_response_ms: int | None = Field(default=None, ge=0)
-    avg_playback_ms: int | None = Field(default=None, ge=0)
+    first_response_ms: Milliseconds | None = None
+    avg_response_ms: Milliseconds | None = None
+    p95_response_ms: Milliseconds | None = None
+    avg_playback_ms: Milliseconds | None = None
 
 
 class SessionRecord(WireModel):
@@ -323,7 +383,7 @@ class SessionRecord(WireModel):
     voice: ShortText | None = None
     language: ShortText | None = None
     usage: TokenUsage = Field(default_factory=TokenUsage)
-    transcription_tokens: int = Field(default=0, ge=0)
+    transcription_tokens: TokenCount = 0
     latency: Latency = Field(default_factory=Latency)
     turns: list[Turn] = Field(default_factory=list, max_length=2000)
     tool_calls: list[ToolCallRecord] = Field(default_factory=list, max_length=500)
@@ -364,7 +424,7 @@ class KioskEvent(WireModel):
     occurred_at: AwareDatetime
     badge_id: CanonicalBadgeId | None = None
     member_id: UUID | None = None
-    detail: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    detail: JsonObject = Field(default_factory=dict, max_length=32)
 
 
 class EventBatch(WireModel):
@@ -391,7 +451,7 @@ class ToolCallRequest(WireModel):
     session_id: UUID
     member_id: UUID
     call_id: ShortText
-    arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments: JsonObject = Field(default_factory=dict)
 
 
 class ToolCallResponse(WireModel):

@@ -7,8 +7,9 @@ table when OpenAI changes them. Kiosk and cloud share it, so a session costs the
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ModelPrices(BaseModel):
@@ -24,16 +25,21 @@ class ModelPrices(BaseModel):
     audio_output: Decimal
 
 
+# Tokens of one kind in one session: an hour-long session uses some 10^5; the bound keeps
+# every count, and their sum the database computes, inside a 32-bit integer.
+TokenCount = Annotated[int, Field(ge=0, le=100_000_000)]
+
+
 class TokenUsage(BaseModel):
     """Token counts by kind, summed over a session's `response.done` events."""
 
     model_config = ConfigDict(frozen=True)
 
-    input_text_tokens: NonNegativeInt = 0
-    input_audio_tokens: NonNegativeInt = 0
-    input_cached_tokens: NonNegativeInt = 0
-    output_text_tokens: NonNegativeInt = 0
-    output_audio_tokens: NonNegativeInt = 0
+    input_text_tokens: TokenCount = 0
+    input_audio_tokens: TokenCount = 0
+    input_cached_tokens: TokenCount = 0
+    output_text_tokens: TokenCount = 0
+    output_audio_tokens: TokenCount = 0
 
 
 _D = Decimal

@@ -17,6 +17,9 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 6
 _LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _IGNORED = str.maketrans("", "", " -_.\t")
+# Exactly what `normalize_code` accepts, as a regular expression (the API's schema says it):
+# six letters or digits but U, in any case, with spaces, tabs, dashes, dots or underscores.
+INPUT_PATTERN = r"^[ \t._-]*(?:[0-9A-TV-Za-tv-z][ \t._-]*){6}$"
 
 
 class InvalidCode(ValueError):
@@ -30,6 +33,8 @@ def new_code() -> str:
 
 def normalize_code(text: str) -> str:
     """The canonical code for what a person typed (`ab3-x9k`, `AB3 X9K` → `AB3X9K`)."""
+    if not text.isascii():
+        raise InvalidCode("a provisioning code has only letters, digits, spaces and dashes")
     code = text.translate(_IGNORED).upper().translate(_LOOK_ALIKES)
     if len(code) != LENGTH:
         raise InvalidCode(f"a provisioning code has {LENGTH} characters; {len(code)} were given")

@@ -29,6 +29,11 @@ from cloud_api.db.admin import admin_transaction
 
 PASSWORD = "correct horse"
 
+# Kiosk-made ids (sessions, events, voice starts) are stored scoped to the kiosk's gym: in SQL,
+# the row whose id derives from its own gym and the id the kiosk made (or one of a list).
+MADE = "private.gym_record_id(gym_id, %s::uuid)"
+ANY_MADE = "any(select private.gym_record_id(gym_id, m) from unnest(%s::uuid[]) m)"
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -14,9 +14,16 @@ from psycopg.conninfo import conninfo_to_dict
 
 from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres, with_params
 from cloud_api.db.migrate import migrate
+from cloud_api.supervisor import install_signal_handlers
 from tests.cloud_server import CloudServer, add_standard_gyms
 
 _names = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run stopped with SIGTERM (`timeout`, CI) unwinds as for Ctrl-C: the session's
+    # Postgres and every server a fixture started are stopped, not left behind.
+    install_signal_handlers()
 
 
 class PostgresServer:

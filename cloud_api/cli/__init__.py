@@ -7,6 +7,7 @@ import sys
 import typer
 
 from cloud_api.cli import db, jobs, members, operators, serving
+from cloud_api.supervisor import install_signal_handlers
 
 app = typer.Typer(
     name="jarvis-cloud",
@@ -30,6 +31,9 @@ app.add_typer(members.members_app, name="members")
 
 
 def main() -> None:
+    # SIGTERM (systemd, Docker, `timeout`) unwinds like Ctrl-C, so whatever a command
+    # started (the embedded Postgres, helper processes) is stopped on the way out.
+    install_signal_handlers()
     try:
         app()
     except KeyboardInterrupt:

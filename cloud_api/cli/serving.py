@@ -19,6 +19,7 @@ from cloud_api.cli.common import (
 from cloud_api.config import CloudSettings
 from cloud_api.db import migrate as migrations
 from cloud_api.db.errors import MigrationsPending
+from cloud_api.supervisor import Supervisor
 
 
 def prepare_schema(settings: CloudSettings, *, embedded: bool) -> None:
@@ -49,7 +50,6 @@ def run_server(settings: CloudSettings, host: str, port: int, workers: int = 1) 
 
     from cloud_api.app import create_app
 
-    ensure_port_free(host, port)
     typer.echo(f"JARVIS cloud on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
@@ -82,9 +82,12 @@ WorkersOption = Annotated[
 def serve(host: HostOption = None, port: PortOption = None, workers: WorkersOption = 1) -> None:
     """Serve the cloud API (OpenAPI docs at /docs)."""
     settings = load_settings()
-    with database(settings) as resolved:
+    host, port = host or settings.host, port or settings.port
+    ensure_port_free(host, port)  # before anything starts
+    with Supervisor() as supervisor:
+        resolved = supervisor.enter(database(settings))
         prepare_schema(resolved, embedded=settings.uses_embedded_database)
-        run_server(resolved, host or settings.host, port or settings.port, workers)
+        run_server(resolved, host, port, workers)
 
 
 def demo(
@@ -108,8 +111,16 @@ def demo(
 
     settings = load_settings()
     host, port = host or settings.host, port or settings.port
+    # Every port is checked before anything starts: a port in use leaves nothing behind.
     ensure_port_free(host, port)
-    with database(settings) as resolved:
+    if settings.openai_api_key is None:
+        ensure_port_free("127.0.0.1", simulator_port)
+    if kiosk:
+        ensure_port_free("127.0.0.1", badge_port)
+    home = settings.data_dir.resolve() / "demo"
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    with Supervisor(home / "logs") as supervisor:
+        resolved = supervisor.enter(database(settings))
         assert resolved.database_url
         url = resolved.database_url
         guarded(lambda: migrations.migrate(url))
@@ -118,37 +129,29 @@ def demo(
         summary = guarded(lambda: seed_demo(url, worker_url=worker_url))
         typer.echo(summary.describe())
         typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
-        home = resolved.data_dir.resolve() / "demo"
-        (home / "logs").mkdir(parents=True, exist_ok=True)
-        processes = demo_parts.DemoProcesses(home / "logs")
         mailbox = demo_parts.start_mailbox(home / "mail", typer.echo)
-        try:
-            if resolved.openai_api_key is None:
-                ensure_port_free("127.0.0.1", simulator_port)
-                key, base = demo_parts.start_simulator(processes, simulator_port, typer.echo)
-                resolved = resolved.model_copy(
-                    update={"openai_api_key": SecretStr(key), "openai_base_url": base}
-                )
-            else:
-                typer.echo("OPENAI_API_KEY is set: voice sessions use OpenAI (and cost money)")
-            demo_parts.start_worker(
-                processes, resolved, mailbox.port, f"http://{host}:{port}", typer.echo
+        supervisor.callback(mailbox.stop)
+        if resolved.openai_api_key is None:
+            key, base = demo_parts.start_simulator(supervisor, simulator_port, typer.echo)
+            resolved = resolved.model_copy(
+                update={"openai_api_key": SecretStr(key), "openai_base_url": base}
             )
-            if kiosk:
-                ensure_port_free("127.0.0.1", badge_port)
-                demo_parts.launch_kiosk_when_ready(
-                    processes,
-                    home,
-                    f"http://127.0.0.1:{port}",
-                    lambda: _demo_kiosk_code(resolved),
-                    _demo_badge(resolved),
-                    badge_port,
-                    typer.echo,
-                )
-            run_server(resolved, host, port)
-        finally:
-            processes.stop()
-            mailbox.stop()
+        else:
+            typer.echo("OPENAI_API_KEY is set: voice sessions use OpenAI (and cost money)")
+        demo_parts.start_worker(
+            supervisor, resolved, mailbox.port, f"http://{host}:{port}", typer.echo
+        )
+        if kiosk:
+            demo_parts.launch_kiosk_when_ready(
+                supervisor,
+                home,
+                f"http://127.0.0.1:{port}",
+                lambda: _demo_kiosk_code(resolved),
+                _demo_badge(resolved),
+                badge_port,
+                typer.echo,
+            )
+        run_server(resolved, host, port)
 
 
 def _demo_badge(settings: CloudSettings) -> str:

@@ -2,6 +2,8 @@
 
 Uploads are idempotent on the id the kiosk made: storing the same record twice stores it
 once. Each record of a batch is its own savepoint, so one bad record does not sink the batch.
+A kiosk-made id is stored scoped to the kiosk's gym (`private.kiosk_record_id`, migration
+20261129004100): the same id made in another gym is another row, invisible here.
 """
 
 from __future__ import annotations
@@ -48,14 +50,15 @@ insert into realtime_sessions (id, gym_id, kiosk_id, member_id, started_at, ende
     input_cached_tokens, output_text_tokens, output_audio_tokens, transcription_tokens, cost_usd,
     turn_count, first_response_ms, avg_response_ms, p95_response_ms, avg_playback_ms,
     tool_calls, errors)
-values (%(id)s, (select private.kiosk_gym_id()), (select private.kiosk_id()), %(member_id)s,
+values ((select private.kiosk_record_id(%(id)s)), (select private.kiosk_gym_id()),
+    (select private.kiosk_id()), %(member_id)s,
     %(started_at)s, %(ended_at)s, 'closed', %(end_reason)s, %(model)s, %(voice)s, %(language)s,
     %(input_text_tokens)s, %(input_audio_tokens)s, %(input_cached_tokens)s,
     %(output_text_tokens)s, %(output_audio_tokens)s, %(transcription_tokens)s, %(cost)s,
     %(turn_count)s, %(first_response_ms)s, %(avg_response_ms)s, %(p95_response_ms)s,
     %(avg_playback_ms)s, %(tool_calls)s, %(errors)s)
 on conflict (id) do nothing
-returning gym_id
+returning id, gym_id
 """
 
 INSERT_TURN = (
@@ -92,7 +95,8 @@ async def store_session(
             stored = await cur.fetchone()
             if stored is None:
                 cur = await conn.execute(
-                    "select 1 from realtime_sessions where id = %s "
+                    "select 1 from realtime_sessions "
+                    "where id = (select private.kiosk_record_id(%s)) "
                     "and kiosk_id = (select private.kiosk_id())",
                     (record.id,),
                 )
@@ -104,7 +108,7 @@ async def store_session(
                         INSERT_TURN,
                         [
                             (
-                                record.id,
+                                stored["id"],
                                 stored["gym_id"],
                                 t.index,
                                 t.role,
@@ -132,7 +136,8 @@ async def store_event(conn: Conn, event: api.KioskEvent) -> Stored:
         async with conn.transaction():
             cur = await conn.execute(
                 "insert into kiosk_events (id, kiosk_id, gym_id, kind, occurred_at, "
-                "badge_id, member_id, detail) values (%s, (select private.kiosk_id()), "
+                "badge_id, member_id, detail) values ((select private.kiosk_record_id(%s)), "
+                "(select private.kiosk_id()), "
                 "(select private.kiosk_gym_id()), %s, %s, %s, "
                 "(select id from gym_members where id = %s), %s) "
                 "on conflict (id) do nothing returning id",

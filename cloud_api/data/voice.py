@@ -128,10 +128,16 @@ async def lock_member(conn: Conn, member_id: UUID) -> None:
     )
 
 
+# Voice sessions are filed under the id the kiosk made, scoped to its gym: functions taking
+# `session_id` take the kiosk's id; `id` in what they return (and `end_session`'s argument)
+# is the stored one, which the session record, bookings and alerts share.
+SESSION = "(select private.kiosk_record_id(%s))"
+
+
 async def find_start(conn: Conn, session_id: UUID) -> dict[str, Any] | None:
     cur = await conn.execute(
-        "select kiosk_id, member_id, status, ended_at is not null as ended, requested_at "
-        "from voice_session_starts where id = %s",
+        "select id, kiosk_id, member_id, status, ended_at is not null as ended, requested_at "
+        f"from voice_session_starts where id = {SESSION}",
         (session_id,),
     )
     return await cur.fetchone()
@@ -145,7 +151,7 @@ async def recent_starts(conn: Conn, member_id: UUID, session_id: UUID) -> tuple[
         "  extract(epoch from (min(requested_at) + interval '1 hour' - now())) as wait "
         "from voice_session_starts "
         "where member_id = %s and requested_at > now() - interval '1 hour' "
-        "  and status <> 'failed' and id <> %s",
+        f"  and status <> 'failed' and id <> {SESSION}",
         (member_id, session_id),
     )
     row = await cur.fetchone()
@@ -177,11 +183,11 @@ async def record_start(
     conn: Conn, *, session_id: UUID, member_id: UUID, model: str, voice: str, language: str
 ) -> bool:
     """Files the start (or re-arms an earlier attempt of this kiosk with the same id); False
-    when the id is taken elsewhere (another gym's session: invisible, but unique)."""
+    when another kiosk of the gym, or another member, has a session with this id."""
     cur = await conn.execute(
         "insert into voice_session_starts (id, gym_id, kiosk_id, member_id, model, voice, "
-        "language) values (%s, (select private.kiosk_gym_id()), (select private.kiosk_id()), "
-        "%s, %s, %s, %s) on conflict (id) do nothing returning id",
+        f"language) values ({SESSION}, (select private.kiosk_gym_id()), "
+        "(select private.kiosk_id()), %s, %s, %s, %s) on conflict (id) do nothing returning id",
         (session_id, member_id, model, voice, language),
     )
     if await cur.fetchone() is not None:
@@ -189,7 +195,7 @@ async def record_start(
     cur = await conn.execute(
         "update voice_session_starts set status = 'minting', error = null, model = %s, "
         "voice = %s, language = %s "
-        "where id = %s and kiosk_id = (select private.kiosk_id()) and member_id = %s "
+        f"where id = {SESSION} and kiosk_id = (select private.kiosk_id()) and member_id = %s "
         "returning id",
         (model, voice, language, session_id, member_id),
     )
@@ -199,20 +205,22 @@ async def record_start(
 async def mark_started(
     conn: Conn, session_id: UUID, expires_at: datetime, details: dict[str, Any]
 ) -> None:
-    await conn.execute(
+    cur = await conn.execute(
         "update voice_session_starts set status = 'started', secret_expires_at = %s "
-        "where id = %s and kiosk_id = (select private.kiosk_id())",
+        f"where id = {SESSION} and kiosk_id = (select private.kiosk_id()) returning id",
         (expires_at, session_id),
     )
+    row = await cur.fetchone()
+    assert row is not None, "mark_started after record_start, in the same kiosk's hands"
     await audit.record(
-        conn, audit.CALLING_KIOSK, "voice.session_started", "voice_session", session_id, details
+        conn, audit.CALLING_KIOSK, "voice.session_started", "voice_session", row["id"], details
     )
 
 
 async def mark_failed(conn: Conn, session_id: UUID, error: str) -> None:
     await conn.execute(
         "update voice_session_starts set status = 'failed', error = %s "
-        "where id = %s and kiosk_id = (select private.kiosk_id())",
+        f"where id = {SESSION} and kiosk_id = (select private.kiosk_id())",
         (error, session_id),
     )
 
@@ -228,7 +236,8 @@ async def started_longer_ago_than(conn: Conn, requested_at: datetime, minutes: i
 
 
 async def end_session(conn: Conn, session_id: UUID, reason: str) -> None:
-    """Marks the calling kiosk's session ended: later tool calls for it are refused."""
+    """Marks the calling kiosk's session (its stored id, as `find_start` returns) ended:
+    later tool calls for it are refused."""
     await conn.execute(
         "update voice_session_starts set ended_at = now(), end_reason = %s "
         "where id = %s and kiosk_id = (select private.kiosk_id())",

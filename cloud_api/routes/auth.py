@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_api.data import users
 from cloud_api.deps import ServicesDep, anonymous
@@ -19,7 +19,9 @@ LoginLimit = Annotated[str, Depends(anonymous("login"))]
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: EmailStr
+    # A lookup key, not an address to deliver to: any name@domain is looked up (and an
+    # account that does not exist is refused like a wrong password).
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@ \t\r\n\x00]+@[^@ \t\r\n\x00]+$")
     password: str = Field(min_length=1, max_length=200)
 
 

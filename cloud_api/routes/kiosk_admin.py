@@ -16,6 +16,7 @@ from cloud_api.data.audit import Actor
 from cloud_api.deps import ServicesDep, UserAdmin
 from cloud_api.errors import ApiError, error_responses
 from contract.errors import ErrorCode
+from contract.kiosk_api import NO_NUL
 from provisioning.code import display_code
 
 router = APIRouter(prefix="/api/kiosks", tags=["kiosk management"])
@@ -24,9 +25,9 @@ ERRORS = error_responses(401, 403, 404, 422, 429)
 
 class KioskCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    gym_slug: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    location_in_gym: str | None = Field(default=None, max_length=200)
+    gym_slug: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    location_in_gym: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
 
 
 class ProvisioningCode(BaseModel):

@@ -3,16 +3,17 @@
 Two kinds of failure, on purpose:
 - the call itself is wrong — unknown tool, a member or session that is not this kiosk's
   (row-level security makes another gym's ids read as absent) — a 4xx for the kiosk;
-- the tool cannot do what was asked — invalid arguments, a full class, a booking that is
-  not the member's, a timeout — `200 {"ok": false, "error": "<sentence>"}`, which the kiosk
-  hands to the model as the function's output so that JARVIS can say it. The tool's
-  database changes are rolled back.
+- the tool cannot do what was asked — invalid arguments (checked before any query), a full
+  class, a booking that is not the member's, a timeout — `200 {"ok": false, "error":
+  "<sentence>"}`, which the kiosk hands to the model as the function's output so that JARVIS
+  can say it (or, for arguments, fix its call). The tool's database changes are rolled back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from uuid import UUID
 
 import psycopg
 from fastapi import APIRouter, Request
@@ -34,15 +35,16 @@ log = logging.getLogger("jarvis.cloud.tools")
 router = APIRouter(tags=["tools"], lifespan=openai_lifespan)
 
 
-def _invalid(exc: ValidationError, language: str) -> str:
+def _invalid(exc: ValidationError) -> str:
     error = exc.errors()[0]
     field = ".".join(str(part) for part in error["loc"]) or "arguments"
-    return say(language, "invalid_arguments", field=field, problem=error["msg"])
+    return say("en", "invalid_arguments", field=field, problem=error["msg"])
 
 
 async def _check_session(
     conn: Conn, body: api.ToolCallRequest, place: store.Place, max_age_min: int
-) -> None:
+) -> UUID:
+    """The live session's stored id, or the 4xx saying why there is none."""
     start = await store.find_start(conn, body.session_id)
     if start is None or start["kiosk_id"] != place.kiosk_id or start["status"] != "started":
         raise ApiError(
@@ -61,6 +63,8 @@ async def _check_session(
             ErrorCode.SESSION_EXPIRED,
             f"This voice session started more than {max_age_min} minutes ago: start a new one.",
         )
+    stored: UUID = start["id"]
+    return stored
 
 
 @router.post(
@@ -82,6 +86,13 @@ async def call_tool(
             ErrorCode.UNKNOWN_TOOL,
             f"There is no tool called {name[:64]!r}. Tools: {', '.join(sorted(TOOLS))}.",
         )
+    # Arguments first, before any query: a call the model got wrong costs the database
+    # nothing, and the answer is the same whatever the ids. The sentence is for the model,
+    # which fixes its call (it speaks to the member in their language), hence English.
+    try:
+        arguments = tool.arguments.model_validate(body.arguments)
+    except ValidationError as exc:
+        return api.ToolCallResponse(ok=False, error=_invalid(exc))
     settings = services.settings
     client = openai_for(request)
     language = "en"
@@ -103,11 +114,7 @@ async def call_tool(
                     ErrorCode.MEMBER_NOT_FOUND, "This member is not one of this kiosk's gym."
                 )
             language = text_language(member.facts.language)
-            await _check_session(conn, body, place, settings.tool_session_max_age_min)
-            try:
-                arguments = tool.arguments.model_validate(body.arguments)
-            except ValidationError as exc:
-                return api.ToolCallResponse(ok=False, error=_invalid(exc, language))
+            session_id = await _check_session(conn, body, place, settings.tool_session_max_age_min)
             caller = Caller(
                 kiosk_id=place.kiosk_id,
                 kiosk_language=place.language,
@@ -115,7 +122,7 @@ async def call_tool(
                 member_id=member.id,
                 first_name=member.first_name,
                 member_language=member.language,
-                session_id=body.session_id,
+                session_id=session_id,
             )
             context = ToolContext(conn, caller, settings, client)
             try:

@@ -30,7 +30,9 @@ Priority = Literal["low", "medium", "high", "urgent"]
 
 
 class ToolArguments(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every number, text and list below is bounded, and the bounds are in the schema the
+    # model is given (tests/unit/cloud/test_tool_arguments.py holds both to that).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod

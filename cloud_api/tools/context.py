@@ -36,7 +36,7 @@ class Caller:
     member_id: UUID
     first_name: str
     member_language: str | None
-    session_id: UUID
+    session_id: UUID  # as stored (scoped to the gym), shared with the session record
 
     @property
     def language(self) -> str:

@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 
 from cloud_api.db.embedded import EmbeddedPostgres
+from tests.cli_process import postgres_running, still_running
 from tests.cloud_server import free_port
 
 
@@ -51,6 +53,7 @@ def test_make_demo_runs_the_whole_product() -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    children: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 240
         while "JARVIS is talking" not in log.read_text():
@@ -120,20 +123,18 @@ def test_make_demo_runs_the_whole_product() -> None:
         while "kiosk_health done" not in worker_log.read_text(errors="replace"):
             assert time.monotonic() < deadline, worker_log.read_text(errors="replace")[-3000:]
             time.sleep(0.5)
+        database.stop()  # let go first: the demo is the one to stop the server
+        children = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(child.cmdline()) for child in children)
+        assert "simulator" in names
+        assert "kiosk_agent.cli" in names
+        assert "worker --name demo-worker" in names
     finally:
-        proc.send_signal(signal.SIGINT)
+        # What systemd, Docker and `timeout` send: the demo stops everything it started.
+        proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=90)
         database.stop()
-        shutil.rmtree(home, ignore_errors=True)
-    assert proc.returncode == 0
-    leftovers = subprocess.run(
-        [
-            "pgrep",
-            "-f",
-            f"--badge-port {badge}|simulator --port {simulator}|worker --name demo-worker",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert leftovers.stdout == ""
+    assert proc.returncode == 0, log.read_text()
+    assert still_running(children) == []
+    assert not postgres_running(home / "jarvis" / "postgres")
+    shutil.rmtree(home, ignore_errors=True)

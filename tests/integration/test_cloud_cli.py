@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from cloud_api.db.migrate import discover
+from tests.cli_process import CloudProcess, postgres_running, still_running
 from tests.conftest import PostgresServer
 
 CLI = [sys.executable, "-c", "from cloud_api.cli import main; main()"]
@@ -132,41 +132,44 @@ def test_port_in_use(env: dict[str, str], migrated_db: str) -> None:
 def test_serve_on_the_embedded_default_and_stop_cleanly(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                health = httpx.get(f"{base}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.3)
-        assert health.status_code == 200
-        assert health.json()["database"] == "ok"
-        assert httpx.get(f"{base}/docs").status_code == 200
-        assert "/health" in httpx.get(f"{base}/openapi.json").json()["paths"]
-        missing = httpx.get(f"{base}/no-such-page")
-        assert missing.status_code == 404
-        assert missing.json()["error"]["code"] == "not_found"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
-    assert proc.returncode == 0, log.read_text()
-    assert f"applied {len(discover())} migration(s)" in log.read_text()
+    """Stopped by Ctrl-C, then (the same folder, served again) by SIGTERM as systemd, Docker
+    and `timeout` stop it: each time the embedded Postgres and every child stop too."""
     pgdata = Path(env["JARVIS_DATA_DIR"]) / "postgres"
-    assert (pgdata / "PG_VERSION").exists()
-    deadline = time.monotonic() + 20
-    while (pgdata / "postmaster.pid").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not (pgdata / "postmaster.pid").exists(), "embedded Postgres was left running"
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = CloudProcess(["serve", "--port", str(port)], env, tmp_path / f"{sig.name}.log")
+        try:
+            server.wait_for_health(base, timeout=90)
+            assert httpx.get(f"{base}/health", timeout=2).json()["database"] == "ok"
+            if sig is signal.SIGINT:
+                assert httpx.get(f"{base}/docs").status_code == 200
+                assert "/health" in httpx.get(f"{base}/openapi.json").json()["paths"]
+                missing = httpx.get(f"{base}/no-such-page")
+                assert missing.status_code == 404
+                assert missing.json()["error"]["code"] == "not_found"
+                assert f"applied {len(discover())} migration(s)" in server.output()
+            children = server.descendants()
+        finally:
+            returncode = server.stop(sig, timeout=60)
+        assert returncode == 0, server.output()
+        assert still_running(children) == []
+        assert (pgdata / "PG_VERSION").exists()
+        assert not postgres_running(pgdata), f"embedded Postgres left running after {sig.name}"
+        assert not (pgdata / "postmaster.pid").exists()
+
+
+def test_demo_with_a_port_in_use_starts_nothing(env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        result = run(
+            ["demo", "--port", str(free_port()), "--simulator-port", str(busy)], env, timeout=60
+        )
+    assert result.returncode == 1
+    assert f"port {busy} on 127.0.0.1 is already in use" in result.stderr
+    assert not postgres_running(Path(env["JARVIS_DATA_DIR"]) / "postgres", timeout=0)
 
 
 def test_simulator_needs_the_organisation_key(env: dict[str, str]) -> None:

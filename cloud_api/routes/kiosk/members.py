@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from cloud_api.data import members
 from cloud_api.data.identity import current_kiosk
@@ -16,7 +16,7 @@ from cloud_api.deps import KioskApi, ServicesDep, kiosk_revoked
 from cloud_api.errors import ApiError
 from cloud_api.routes.kiosk.common import ERRORS
 from contract import kiosk_api as api
-from contract.badge import BadgeIdError, normalize_badge_id
+from contract.badge import BADGE_INPUT_PATTERN, BadgeIdError, read_badge_input
 from contract.errors import ErrorCode
 
 router = APIRouter(tags=["kiosk"])
@@ -43,9 +43,17 @@ def _card(row: dict[str, Any]) -> api.MemberCard:
     responses=ERRORS,
     summary="Look a badge up in this kiosk's gym",
 )
-async def member_by_badge(badge_id: str, kiosk: KioskApi, services: ServicesDep) -> api.MemberCard:
+async def member_by_badge(
+    badge_id: Annotated[
+        str,
+        # Documented here, checked below with the specific `badge_malformed`.
+        Path(json_schema_extra={"pattern": BADGE_INPUT_PATTERN}, max_length=100),
+    ],
+    kiosk: KioskApi,
+    services: ServicesDep,
+) -> api.MemberCard:
     try:
-        canonical = normalize_badge_id(badge_id)
+        canonical = read_badge_input(badge_id)
     except BadgeIdError as exc:
         raise ApiError(ErrorCode.BADGE_MALFORMED, f"Invalid badge id: {exc}") from exc
     async with services.database.transaction(kiosk.claims) as conn:
@@ -122,7 +130,12 @@ def _advance(
 async def member_sync(
     kiosk: KioskApi,
     services: ServicesDep,
-    cursor: str | None = Query(default=None, max_length=1000),
+    cursor: str | None = Query(
+        default=None,
+        max_length=1000,
+        pattern=r"^[A-Za-z0-9_-]*={0,2}$",
+        description="Opaque: the `next_cursor` of an earlier page (only those are valid).",
+    ),
     limit: int = Query(default=500, ge=1, le=2000),
 ) -> api.MemberSyncPage:
     position = _decode_cursor(cursor)

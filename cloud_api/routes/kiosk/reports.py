@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -21,6 +22,10 @@ log = logging.getLogger("jarvis.cloud.kiosk")
 router = APIRouter(tags=["kiosk"])
 
 # What became of an uploaded record → what the kiosk is told.
+# Longer is a clock gone wrong on the kiosk (sessions end after an hour at most): the record
+# is refused alone rather than overflowing the stored duration and failing the batch.
+MAX_SESSION_LENGTH = timedelta(days=1)
+
 UPLOAD_RESULTS: dict[Stored, tuple[api.UploadOutcome, str | None]] = {
     Stored.STORED: (api.UploadOutcome.STORED, None),
     Stored.DUPLICATE: (api.UploadOutcome.DUPLICATE, None),
@@ -73,6 +78,12 @@ async def _store_session(conn: Conn, record: api.SessionRecord) -> api.UploadRes
             id=record.id,
             outcome=api.UploadOutcome.REJECTED,
             message="ended_at is before started_at",
+        )
+    if record.ended_at - record.started_at > MAX_SESSION_LENGTH:
+        return api.UploadResult(
+            id=record.id,
+            outcome=api.UploadOutcome.REJECTED,
+            message=f"a session cannot last more than {MAX_SESSION_LENGTH}",
         )
     stored = await reports.store_session(conn, record, cost=cost, errors=errors)
     return _result(record.id, stored, "session")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cloud_server import CloudServer
+from tests.cloud_server import ANY_MADE, MADE, CloudServer
 from tests.conftest import PostgresServer
 
 
@@ -174,22 +174,21 @@ def test_session_batch_is_idempotent(cloud: CloudServer, world: dict[str, Any]) 
     ids = tuple(s["id"] for s in batch["sessions"])
     assert (
         cloud.sql(
-            "select count(*) as n from realtime_sessions where id in %s".replace(
-                "in %s", "= any(%s)"
-            ),
+            f"select count(*) as n from realtime_sessions where id = {ANY_MADE}",
             (list(ids),),
         )[0]["n"]
         == 2
     )
     assert (
         cloud.sql(
-            "select count(*) as n from conversation_turns where session_id = any(%s)", (list(ids),)
+            f"select count(*) as n from conversation_turns where session_id = {ANY_MADE}",
+            (list(ids),),
         )[0]["n"]
         == 4
     )
     row = cloud.sql(
         "select cost_usd, total_tokens, duration_seconds, turn_count from realtime_sessions "
-        "where id = %s",
+        f"where id = {MADE}",
         (ids[0],),
     )[0]
     assert row["total_tokens"] == 900 + 1500 + 700 + 80
@@ -198,7 +197,7 @@ def test_session_batch_is_idempotent(cloud: CloudServer, world: dict[str, Any]) 
     # The pipeline's queue got one pending summary per session, and Ana's visit was counted.
     assert (
         cloud.sql(
-            "select count(*) as n from conversation_summaries where session_id = any(%s) "
+            f"select count(*) as n from conversation_summaries where session_id = {ANY_MADE} "
             "and status = 'pending'",
             (list(ids),),
         )[0]["n"]
@@ -233,7 +232,8 @@ def test_concurrent_uploads_store_once(cloud: CloudServer, world: dict[str, Any]
     ids = [s["id"] for s in batch["sessions"]]
     assert (
         cloud.sql(
-            "select count(*) as n from conversation_turns where session_id = any(%s)", (ids,)
+            f"select count(*) as n from conversation_turns where session_id = {ANY_MADE}",
+            (ids,),
         )[0]["n"]
         == 10
     )
@@ -251,10 +251,11 @@ def test_a_bad_record_does_not_sink_the_batch(cloud: CloudServer, world: dict[st
     assert [r["outcome"] for r in results] == ["stored", "rejected", "rejected", "rejected"]
     assert "gym" in results[1]["message"]
     stored = cloud.sql(
-        "select id::text from realtime_sessions where id = any(%s)",
+        f"select id from realtime_sessions where id = {ANY_MADE}",
         ([good["id"], foreign["id"], unknown["id"], backwards["id"]],),
     )
-    assert stored == [{"id": good["id"]}]
+    assert len(stored) == 1
+    assert cloud.sql(f"select id from realtime_sessions where id = {MADE}", (good["id"],)) == stored
 
 
 def test_a_kiosk_cannot_overwrite_another_kiosks_session(
@@ -267,16 +268,20 @@ def test_a_kiosk_cannot_overwrite_another_kiosks_session(
         .json()["results"][0]["outcome"]
         == "stored"
     )
-    taken = world["a"].post(
+    # The same id from another gym's kiosk is a record of its own (ids are scoped per gym).
+    mine = world["a"].post(
         "/api/kiosk/sessions", {"sessions": [record | {"member_id": str(world["members"]["ana"])}]}
     )
-    assert taken.json()["results"][0]["outcome"] == "rejected"
-    assert (
-        cloud.sql("select kiosk_id::text from realtime_sessions where id = %s", (record["id"],))[0][
-            "kiosk_id"
-        ]
-        == world["b"].id
+    assert mine.json()["results"][0]["outcome"] == "stored"
+    rows = cloud.sql(
+        f"select kiosk_id::text, member_id from realtime_sessions where id = {ANY_MADE} "
+        "order by kiosk_id = %s",
+        ([record["id"]], world["a"].id),
     )
+    assert rows == [
+        {"kiosk_id": world["b"].id, "member_id": world["members"]["bob"]},
+        {"kiosk_id": world["a"].id, "member_id": world["members"]["ana"]},
+    ]
 
 
 def test_unknown_model_is_stored_with_a_note(cloud: CloudServer, world: dict[str, Any]) -> None:
@@ -288,7 +293,7 @@ def test_unknown_model_is_stored_with_a_note(cloud: CloudServer, world: dict[str
         == "stored"
     )
     row = cloud.sql(
-        "select cost_usd, errors from realtime_sessions where id = %s", (record["id"],)
+        f"select cost_usd, errors from realtime_sessions where id = {MADE}", (record["id"],)
     )[0]
     assert row["cost_usd"] == 0
     assert "no price known" in row["errors"][0]
@@ -309,11 +314,14 @@ def test_events_are_idempotent_and_scoped(cloud: CloudServer, world: dict[str, A
     assert [r["outcome"] for r in first] == ["stored", "stored"]
     assert again[0]["outcome"] == "duplicate"
     rows = cloud.sql(
-        "select id::text, member_id::text, gym_id from kiosk_events where id = any(%s) "
-        "order by occurred_at",
-        ([event["id"], foreign["id"]],),
+        f"select id, member_id::text, gym_id from kiosk_events where id = {MADE} or id = {MADE}",
+        (event["id"], foreign["id"]),
     )
-    by_id = {r["id"]: r for r in rows}
+    assert len(rows) == 2
+    by_id = {
+        event["id"]: next(r for r in rows if r["member_id"] is not None),
+        foreign["id"]: next(r for r in rows if r["member_id"] is None),
+    }
     assert by_id[event["id"]]["member_id"] == str(world["members"]["ben"])
     assert by_id[foreign["id"]]["member_id"] is None  # another gym's member is not linked
 
@@ -415,8 +423,10 @@ def test_values_the_database_refuses_are_a_clear_422(world: dict[str, Any]) -> N
     response = world["a"].post(
         "/api/kiosk/heartbeat", {"software_version": "1", "last_error": "bad\u0000byte"}
     )
+    # Text Postgres cannot store is refused by the schema already, naming the field.
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid_value"
+    assert response.json()["error"]["code"] == "validation_failed"
+    assert response.json()["error"]["details"][0]["field"] == "last_error"
     tiny = world["a"].post(
         "/api/kiosk/heartbeat", {"software_version": "1", "health": {"cpu_percent": 1e-310}}
     )

@@ -16,7 +16,7 @@ import pytest
 from cloud_api.tools.arguments import parameters_schema
 from cloud_api.tools.registry import TOOLS, realtime_tools
 from simulator import Simulator
-from tests.cloud_server import CloudServer, ServerThread, add_standard_gyms, free_port
+from tests.cloud_server import MADE, CloudServer, ServerThread, add_standard_gyms, free_port
 from tests.conftest import PostgresServer
 from tests.integration.cloud.voice_peers import (
     ORG_KEY,
@@ -210,14 +210,14 @@ def test_french_member_config_profile_hours_memory_tools_voice(
 
     row = voice_cloud.sql(
         "select status, kiosk_id, member_id, secret_expires_at from "
-        "voice_session_starts where id = %s",
+        f"voice_session_starts where id = {MADE}",
         (session_id,),
     )[0]
     assert (row["status"], str(row["kiosk_id"]), row["member_id"]) == ("started", kiosk, member)
     audit = voice_cloud.sql(
         "select actor_type, details from audit_log where action = "
-        "'voice.session_started' and target_id = %s",
-        (str(session_id),),
+        f"'voice.session_started' and target_id = ({MADE})::text",
+        (session_id,),
     )
     assert len(audit) == 1
     assert audit[0]["actor_type"] == "kiosk"
@@ -287,7 +287,10 @@ def test_another_gyms_member_reads_as_not_found(
     assert error["message"].startswith("Je ne trouve pas ce badge")  # the kiosk's language
     assert error["details"]["language"] == "fr"
     assert len(simulator[0].secrets) == minted_before
-    assert voice_cloud.sql("select 1 from voice_session_starts where id = %s", (session_id,)) == []
+    assert (
+        voice_cloud.sql(f"select 1 from voice_session_starts where id = {MADE}", (session_id,))
+        == []
+    )
 
 
 def test_suspended_and_expired_members_are_refused_clearly(voice_cloud: CloudServer) -> None:
@@ -337,7 +340,7 @@ def test_hourly_limit_per_member_across_kiosks(voice_cloud: CloudServer) -> None
     )
     voice_cloud.sql(
         "update voice_session_starts set requested_at = now() - interval '61 minutes' "
-        "where id = %s",
+        f"where id = {MADE}",
         (first,),
     )
     assert start(voice_cloud, cardio, member).status_code == 200
@@ -374,18 +377,26 @@ def test_daily_budget_per_gym_in_its_timezone(voice_cloud: CloudServer) -> None:
 
 def test_session_id_of_another_kiosk_is_refused(voice_cloud: CloudServer) -> None:
     _, mine = kiosk_headers(voice_cloud, "gym-a")
-    _, theirs = kiosk_headers(voice_cloud, "gym-b")
+    _, neighbour = kiosk_headers(voice_cloud, "gym-a")
+    _, elsewhere = kiosk_headers(voice_cloud, "gym-b")
     member_a = voice_cloud.add_member("gym-a", badge(), "Eva")
+    other_a = voice_cloud.add_member("gym-a", badge(), "Léo")
     member_b = voice_cloud.add_member("gym-b", badge(), "Bob")
     taken = uuid.uuid4()
-    assert start(voice_cloud, theirs, member_b, taken).status_code == 200
+    assert start(voice_cloud, neighbour, other_a, taken).status_code == 200
 
     reused = start(voice_cloud, mine, member_a, taken)
+    # Another gym's kiosk has ids of its own: the same id there is a session of its own.
+    elsewhere_answer = start(voice_cloud, elsewhere, member_b, taken)
 
     assert reused.status_code == 409
     assert reused.json()["error"]["code"] == "session_id_in_use"
-    row = voice_cloud.sql("select member_id from voice_session_starts where id = %s", (taken,))
-    assert row == [{"member_id": member_b}]
+    assert elsewhere_answer.status_code == 200, elsewhere_answer.text
+    rows = voice_cloud.sql(
+        f"select member_id from voice_session_starts where id = {MADE} order by member_id = %s",
+        (taken, member_b),
+    )
+    assert rows == [{"member_id": other_a}, {"member_id": member_b}]
 
 
 def test_malformed_request_and_revoked_kiosk(voice_cloud: CloudServer) -> None:
@@ -458,7 +469,9 @@ def test_refused_org_key_is_503_and_never_echoed(
     assert error["message"].startswith("JARVIS is not available right now.")
     assert wrong not in response.text
     assert wrong[-8:] not in response.text
-    row = server.sql("select status, error from voice_session_starts where id = %s", (session_id,))
+    row = server.sql(
+        f"select status, error from voice_session_starts where id = {MADE}", (session_id,)
+    )
     assert row[0]["status"] == "failed"
     assert wrong not in row[0]["error"]
 

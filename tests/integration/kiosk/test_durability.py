@@ -110,16 +110,27 @@ def test_killed_agents_and_a_cloud_outage_lose_and_double_nothing(
     assert killed_alive >= ROUNDS - 1, "the children were supposed to be killed mid-run"
 
     expected = {record_id(seed, i): turns_of(i) for i in range(TOTAL)}
+    # The cloud stores a kiosk-made id scoped to the kiosk's gym: read back the kiosk's ids.
     stored = cloud.sql(
-        "select id, turn_count from realtime_sessions where kiosk_id = %s", (identity.kiosk_id,)
+        "select m.made as id, s.turn_count from realtime_sessions s "
+        "join kiosks k on k.id = s.kiosk_id "
+        "join unnest(%s::uuid[]) m(made) on s.id = private.gym_record_id(k.gym_id, m.made) "
+        "where s.kiosk_id = %s",
+        (list(expected), identity.kiosk_id),
     )
     assert len(stored) == TOTAL
+    everything = cloud.sql(
+        "select count(*) as n from realtime_sessions where kiosk_id = %s", (identity.kiosk_id,)
+    )
+    assert everything == [{"n": TOTAL}]  # nothing stored twice
     assert {row["id"] for row in stored} == set(expected)
     assert {row["id"]: row["turn_count"] for row in stored} == expected
     turns = cloud.sql(
-        "select session_id, count(*) as n from conversation_turns t join realtime_sessions s "
-        "on s.id = t.session_id where s.kiosk_id = %s group by session_id",
-        (identity.kiosk_id,),
+        "select m.made as session_id, count(*) as n from conversation_turns t "
+        "join realtime_sessions s on s.id = t.session_id join kiosks k on k.id = s.kiosk_id "
+        "join unnest(%s::uuid[]) m(made) on s.id = private.gym_record_id(k.gym_id, m.made) "
+        "where s.kiosk_id = %s group by m.made",
+        (list(expected), identity.kiosk_id),
     )
     assert {row["session_id"]: row["n"] for row in turns} == {
         rid: n for rid, n in expected.items() if n

@@ -92,3 +92,59 @@ def test_text_with_nul_is_refused_before_it_reaches_postgres() -> None:
 
     with pytest.raises(ValidationError, match="NUL"):
         ReportEquipmentIssueArgs(equipment="rameur\x00", problem="cassé")
+
+
+def _bounds(prop: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of an optional property."""
+    for branch in prop.get("anyOf", []):
+        if branch.get("type") != "null":
+            return {**branch, **{k: v for k, v in prop.items() if k != "anyOf"}}
+    return prop
+
+
+@pytest.mark.parametrize("name", sorted(TOOLS))
+def test_every_argument_is_bounded_and_the_model_is_told_the_bounds(name: str) -> None:
+    """Each number has a minimum and a maximum, each text a maximum length, each list a
+    maximum size; the values at the bounds pass validation and the values past them fail."""
+    model = TOOLS[name].arguments
+    for field, raw in parameters_schema(model)["properties"].items():
+        prop = _bounds(raw)
+        kind = prop.get("type")
+        if "enum" in prop or prop.get("format") == "uuid":
+            continue
+        valid: list[Any]
+        invalid: list[Any]
+        if kind in ("integer", "number"):
+            assert {"minimum", "maximum"} <= set(prop), (name, field, prop)
+            valid = [prop["minimum"], prop["maximum"]]
+            step = 1 if kind == "integer" else 0.001
+            invalid = [prop["minimum"] - step, prop["maximum"] + step]
+        elif kind == "string":
+            assert "maxLength" in prop, (name, field, prop)
+            valid = ["x" * prop["maxLength"]]
+            invalid = ["x" * (prop["maxLength"] + 1)]
+            if prop.get("minLength"):
+                invalid.append("x" * (prop["minLength"] - 1))
+        elif kind == "array":
+            assert "maxItems" in prop, (name, field, prop)
+            continue  # items are enums here: their bounds are the enum's
+        else:
+            raise AssertionError(f"{name}.{field}: unbounded kind {kind!r}: {prop}")
+        for value in valid:
+            model.model_validate({**_required(model), field: value})
+        for value in invalid:
+            with pytest.raises(ValidationError):
+                model.model_validate({**_required(model), field: value})
+
+
+def _required(model: Any) -> dict[str, Any]:
+    """Valid values for the model's required fields, taken from its schema."""
+    values: dict[str, Any] = {}
+    schema = parameters_schema(model)
+    for field in schema.get("required", []):
+        prop = _bounds(schema["properties"][field])
+        if prop.get("format") == "uuid":
+            values[field] = "7f3c1a52-0c1b-4c59-9b43-3bd1c1e7a001"
+        elif prop.get("type") == "string":
+            values[field] = "x" * max(prop.get("minLength", 1), 3)
+    return values
