@@ -29,6 +29,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contract.pricing import PRICES, UnknownModel, prices_for
@@ -106,12 +107,14 @@ class Simulator:
         self.secrets = ClientSecretStore(clock)
         self.sessions: list[SimulatedSession] = []
 
-    def app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
-                WebSocketRoute("/v1/realtime", self._realtime),
-            ]
+    def app(self) -> ASGIApp:
+        return _with_transport(
+            Starlette(
+                routes=[
+                    Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
+                    WebSocketRoute("/v1/realtime", self._realtime),
+                ]
+            )
         )
 
     # ------------------------------------------------------------------ HTTP
@@ -283,7 +286,10 @@ async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
             for event in session.poll(time.monotonic()):
                 await websocket.send_text(json.dumps(event, ensure_ascii=False))
             if session.close is not None:
-                await websocket.close(session.close.code, session.close.reason)
+                if session.close.abrupt and await _drop(websocket, inbox):
+                    return
+                code = 1011 if session.close.abrupt else session.close.code
+                await websocket.close(code, session.close.reason)
                 return
             wait = max(0.0, session.next_due() - time.monotonic())
             try:
@@ -301,6 +307,43 @@ async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
             await reader
+
+
+_TRANSPORT = "jarvis.simulator.transport"
+
+
+def _with_transport(app: ASGIApp) -> ASGIApp:
+    """The app, with each WebSocket's TCP transport in its scope, so a scripted network drop
+    can lose the connection without a close frame. ASGI has no message for that; uvicorn's
+    protocol object, the owner of the send callable it hands the outermost app, holds the
+    transport."""
+
+    async def with_transport(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            protocol = getattr(send, "__self__", None)
+            scope[_TRANSPORT] = getattr(protocol, "transport", None)
+        await app(scope, receive, send)
+
+    return with_transport
+
+
+async def _drop(websocket: WebSocket, inbox: asyncio.Queue[str | bytes | None]) -> bool:
+    """Lose the connection as a network failure does: what was sent before arrives, then the
+    stream ends with no close frame (FIN without a WebSocket close; a reset would discard
+    what the client had not read yet). The socket is torn down once the client has noticed,
+    or after 2 s. False when the server underneath did not give the transport."""
+    transport = websocket.scope.get(_TRANSPORT)
+    if not isinstance(transport, asyncio.Transport) or not transport.can_write_eof():
+        return False
+    transport.write_eof()
+    try:
+        async with asyncio.timeout(2.0):
+            while await inbox.get() is not None:
+                pass  # what the client still sends is lost with the connection
+    except TimeoutError:
+        pass
+    transport.abort()
+    return True
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contract.kiosk_api import EndReason, ToolCallRecord, ToolCallResponse
-from kiosk_agent.core.realtime.actions import Action, Reconnect, SendEvent, SessionEnded, send
+from kiosk_agent.core.realtime.actions import (
+    Action,
+    FlushPlayback,
+    Reconnect,
+    SendEvent,
+    SessionEnded,
+    send,
+)
 from kiosk_agent.core.realtime.barge_in import Playback
 from kiosk_agent.core.realtime.facts import RealtimeFacts
 from kiosk_agent.core.realtime.latency import LatencyClock
 from kiosk_agent.core.realtime.limits import SessionLimits
 from kiosk_agent.core.realtime.protocol import BYTES_PER_MS, FATAL_CODES, ProtocolViolation, redact
+from kiosk_agent.core.realtime.sent_audio import SentAudio
 from kiosk_agent.core.realtime.server_events import ServerEvents
-from kiosk_agent.core.realtime.state import Call, Phase, Response
+from kiosk_agent.core.realtime.state import Call, Owed, Phase, Response
 from kiosk_agent.core.realtime.transcript import Transcript
 
 
@@ -44,7 +52,8 @@ class RealtimeSession(ServerEvents):
             raise ValueError("the session config must be a GA session object")
         self._session_update = {"type": "session.update", "session": dict(inner)}
         detection = (inner.get("audio") or {}).get("input", {}).get("turn_detection") or {}
-        self._playback = Playback(barge_in=bool(detection.get("interrupt_response", True)))
+        self._barge_in = bool(detection.get("interrupt_response", True))
+        self._playback = Playback(self._barge_in)
         self.limits = limits or SessionLimits()
         self._rng = rng or random.Random()
         self._t0 = now
@@ -65,12 +74,21 @@ class RealtimeSession(ServerEvents):
         self._attempts = 0
         self._fatal: str | None = None
         self._update_event_id = ""
+        self._owed: Owed | None = None
+        self._response_seq = 0
+        self._sent_audio = SentAudio()
 
     # ------------------------------------------------------------------ connection
 
     def connected(self, now: float) -> list[Action]:
-        """A socket is open: configure the session (and replay the conversation after a
-        reconnect, as text, so JARVIS keeps its context)."""
+        """A socket is open: configure the session, then greet the member on the first one;
+        after a reconnect, replay the conversation so JARVIS keeps its context, and ask again
+        for the answer the member was still waiting for.
+
+        What is asked for goes out right behind `session.update`, without waiting for
+        `session.updated`: the server applies client events in order, and the greeting is a
+        round trip sooner. A refused `session.update` still ends the session (it names its
+        `event_id`)."""
         if self.phase is Phase.ENDED:
             return []
         self._connection += 1
@@ -80,6 +98,17 @@ class RealtimeSession(ServerEvents):
         actions: list[Action] = [send({**self._session_update, "event_id": self._update_event_id})]
         if self._connection > 1:
             actions.extend(self._transcript.replay())
+        elif self.limits.greet_first and not self._greeted:
+            self._greeted = True
+            self._owed = Owed(None, after=self._response_seq)
+        owed = self._owed
+        if owed is not None and owed.asked_on != self._connection:
+            owed.asked_on = self._connection
+            if owed.user_item is not None:
+                again = self._latency.asked_again(owed.user_item)
+                if again is not None:
+                    self.facts.latencies.append(again)
+            actions.append(send({"type": "response.create"}))
         return actions
 
     def connection_lost(
@@ -103,23 +132,35 @@ class RealtimeSession(ServerEvents):
 
     def _retry(self, now: float, why: str) -> list[Action]:
         self.phase = Phase.RECONNECTING
-        self._forget_connection()
+        actions = self._forget_connection()
         self._attempts += 1
         if self._attempts > self.limits.max_reconnects:
-            return self._end(EndReason.NETWORK_ERROR, why, now)
+            return actions + self._end(EndReason.NETWORK_ERROR, why, now)
         self.facts.reconnects += 1
         base = min(
             self.limits.backoff_max_s, self.limits.backoff_initial_s * 2 ** (self._attempts - 1)
         )
         delay = base / 2 + self._rng.uniform(0, base / 2)
-        return [Reconnect(delay_s=delay, attempt=self._attempts)]
+        return [*actions, Reconnect(delay_s=delay, attempt=self._attempts)]
 
-    def _forget_connection(self) -> None:
-        """State that belonged to the lost connection (the server's conversation is gone)."""
+    def _forget_connection(self) -> list[Action]:
+        """Let go of what belonged to the lost connection (the server's conversation is
+        gone): its responses, the audio sent on it, and its playback — an answer cut short
+        stops playing (it will be asked for again), and nothing of it is ever truncated on
+        the next connection."""
+        active = self._responses.get(self._active) if self._active else None
+        owed = self._owed
+        if owed is not None and active is not None and active.seq > owed.after and active.answers:
+            self._owed = None  # all of the answer arrived; only its `response.done` was lost
+        unfinished = self._playback.unfinished()
+        self._playback = Playback(self._barge_in)
+        self._sent_audio.reset()
         self._active = None
         self._continue_after_active = False
         self._user_speaking = False
-        self._latency.forget_pending()
+        if self._owed is None or self._owed.user_item is None:
+            self._latency.forget_pending()
+        return [FlushPlayback(unfinished)] if unfinished else []
 
     # ------------------------------------------------------------------ inputs
 
@@ -129,6 +170,7 @@ class RealtimeSession(ServerEvents):
             if self.phase is not Phase.ENDED:
                 self.facts.dropped_audio_ms += len(pcm) // BYTES_PER_MS
             return []
+        self._sent_audio.add(pcm)
         audio = base64.b64encode(pcm).decode("ascii")
         return [
             SendEvent(
@@ -158,13 +200,14 @@ class RealtimeSession(ServerEvents):
             return []
 
     def playback_flushed(self, item_id: str, played_ms: int, now: float) -> list[Action]:
-        """Answer to :class:`FlushPlayback`: ``played_ms`` of the item reached the speaker."""
+        """Answer to :class:`FlushPlayback`: ``played_ms`` of the item reached the speaker.
+        The item is truncated there when it belongs to the current connection."""
+        draft = self._transcript.drafts.get(item_id)
+        if draft is not None and draft.audio_ms is not None:
+            draft.audio_ms = min(draft.audio_ms, max(0, played_ms))  # what the member heard
         end = self._playback.flushed(item_id, played_ms)
         if end is None or self.phase is Phase.ENDED:
             return []
-        draft = self._transcript.drafts.get(item_id)
-        if draft is not None:
-            draft.audio_ms = end
         self.facts.truncations.append((item_id, end))
         return [
             send(

@@ -1,9 +1,10 @@
 """The conversation as the member heard it: one draft per item (the member's speech, JARVIS's
-answers, tool calls), turned into the session record's turns, and replayed as text after a
-reconnect so JARVIS keeps its context."""
+answers, tool calls), turned into the session record's turns, and replayed after a reconnect
+so JARVIS keeps its context."""
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,11 @@ class Draft:
     text: str = ""
     audio_ms: int | None = None
     audio_start_ms: int | None = None
+    audio_end_ms: int | None = None
+    complete: bool = False
+    """The member's words were transcribed / all of JARVIS's answer arrived."""
+    pcm: bytes | None = None
+    """The member's words as sent, kept until they are transcribed (to replay them)."""
 
 
 class Transcript:
@@ -50,15 +56,21 @@ class Transcript:
         self.drafts[f"tool:{call_id}"] = Draft("tool", call_id, started_at, text[:20_000])
 
     def replay(self) -> list[Action]:
+        """The conversation so far for a new connection: the last turns as text, the member's
+        words that were never transcribed as their audio; JARVIS's answers that did not all
+        arrive are left out (they will be asked for again)."""
         actions: list[Action] = []
-        spoken = [d for d in self.drafts.values() if d.role in ("user", "assistant") and d.text]
-        for draft in spoken[-_REPLAYED_TURNS:]:
-            kind = "input_text" if draft.role == "user" else "output_text"
-            item = {
-                "type": "message",
-                "role": draft.role,
-                "content": [{"type": kind, "text": draft.text}],
-            }
+        replayed = [d for d in self.drafts.values() if _replayable(d)]
+        for draft in replayed[-_REPLAYED_TURNS:]:
+            content: dict[str, Any]
+            if draft.role == "assistant":
+                content = {"type": "output_text", "text": draft.text}
+            elif draft.text:
+                content = {"type": "input_text", "text": draft.text}
+            else:
+                assert draft.pcm is not None
+                content = {"type": "input_audio", "audio": base64.b64encode(draft.pcm).decode()}
+            item = {"type": "message", "role": draft.role, "content": [content]}
             actions.append(send({"type": "conversation.item.create", "item": item}))
         return actions
 
@@ -79,3 +91,11 @@ class Transcript:
                 )
             )
         return turns
+
+
+def _replayable(draft: Draft) -> bool:
+    if draft.role == "assistant":
+        return draft.complete and bool(draft.text)
+    if draft.role == "user":
+        return bool(draft.text) or bool(draft.pcm)
+    return False

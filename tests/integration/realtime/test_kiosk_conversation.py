@@ -297,11 +297,15 @@ async def test_the_echo_policy_decides_whether_speech_over_jarvis_is_heard(
         assert heard == [SCHEDULE.member]
 
 
-async def test_a_dropped_connection_is_reopened_and_the_conversation_goes_on(
+async def test_a_connection_dropped_mid_answer_is_reopened_and_the_question_answered(
     member: MemberAtKiosk,
 ) -> None:
+    # The simulator loses the TCP connection halfway through the answer (no close frame);
+    # the member says nothing more: the kiosk reconnects, replays, and asks for the answer.
     dropped = ScriptTurn(
-        member="Quand ferme la salle ?", assistant="À vingt-deux heures.", fault=Fault.DISCONNECT
+        member="Quand ferme la salle ?",
+        assistant="Ce soir, la salle ferme à vingt-deux heures.",
+        fault=Fault.DISCONNECT,
     )
     async with serve(simulated(dropped)) as simulator:
         conv = conversation(member, backoff_initial_s=0.1)
@@ -309,18 +313,23 @@ async def test_a_dropped_connection_is_reopened_and_the_conversation_goes_on(
         watcher = Watcher(conv)
         await reply(member, watcher, 1, dropped.member)
         await until(lambda: len(simulator.simulator.sessions) == 2)
-        await reply(member, watcher, 1, dropped.member)
         await until(lambda: watcher.said >= 2)
         facts = await conv.end(EndReason.NEW_BADGE)
         realtime = conv.realtime_facts
     assert realtime is not None
     assert realtime.reconnects == 1
     second = simulator.simulator.sessions[1]
-    # The greeting is replayed as text (the member's words were lost with the connection).
-    assert second.log.client_events[:2] == ["session.update", "conversation.item.create"]
-    assert second.log.client_events[2] != "conversation.item.create"
+    # The greeting and the question replayed as text, then the answer asked for, once.
+    assert second.log.client_events[:4] == [
+        "session.update",
+        "conversation.item.create",
+        "conversation.item.create",
+        "response.create",
+    ]
+    assert second.log.client_events.count("response.create") == 1
     assert [t.content for t in facts.turns if t.role == "assistant"][-1] == dropped.assistant
     assert facts.errors == ()
+    assert [s.log.errors for s in simulator.simulator.sessions] == [[], []]
 
 
 async def test_an_unknown_client_secret_cannot_start_a_conversation(
