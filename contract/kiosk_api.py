@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from contract.badge import CanonicalBadgeId
-from contract.pricing import TokenUsage
+from contract.pricing import TokenUsage, TranscriptionUsage
 
 # -- paths ----------------------------------------------------------------------------------
 
@@ -269,8 +269,17 @@ class SessionRecord(WireModel):
     model: ShortText
     voice: ShortText | None = None
     language: ShortText | None = None
-    usage: TokenUsage = Field(default_factory=TokenUsage)
-    transcription_tokens: int = Field(default=0, ge=0)
+    usage: TokenUsage = Field(
+        default_factory=TokenUsage,
+        description="Realtime tokens by kind over every response.done (cancelled included).",
+    )
+    transcription_tokens: int = Field(
+        default=0, ge=0, description="All transcription tokens (see `transcription`)."
+    )
+    transcription: TranscriptionUsage = Field(
+        default_factory=TranscriptionUsage,
+        description="The member's words transcribed, by kind, with the transcription model.",
+    )
     latency: Latency = Field(default_factory=Latency)
     turns: list[Turn] = Field(default_factory=list, max_length=2000)
     tool_calls: list[ToolCallRecord] = Field(default_factory=list, max_length=500)

@@ -45,7 +45,7 @@ from contract.kiosk_api import (
     Turn,
     VoiceStartResponse,
 )
-from contract.pricing import TokenUsage
+from contract.pricing import TokenUsage, TranscriptionUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,8 @@ class SessionFacts:
     tool_calls: tuple[ToolCallRecord, ...] = ()
     usage: TokenUsage = field(default_factory=TokenUsage)
     """Summed over the session's ``response.done`` events (cancelled responses included)."""
-    transcription_tokens: int = 0
+    transcription: TranscriptionUsage = field(default_factory=TranscriptionUsage)
+    """The member's words transcribed (priced at the transcription model's rates)."""
     latency: Latency = field(default_factory=Latency)
     end_reason: EndReason | None = None
     """Why the conversation ended by itself (goodbye, idle timeout, end-session tool, realtime

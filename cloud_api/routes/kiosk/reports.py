@@ -98,7 +98,7 @@ returning gym_id
 async def _store_session(conn: Conn, record: api.SessionRecord) -> api.UploadResult:
     errors = list(record.errors)
     try:
-        cost = session_cost(record.model, record.usage)
+        cost = session_cost(record.model, record.usage, record.transcription)
     except UnknownModel as exc:
         cost = Decimal(0)
         errors.append(f"cloud: {exc}; cost recorded as 0")

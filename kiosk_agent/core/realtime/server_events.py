@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from contract.kiosk_api import EndReason, ToolCallResponse
+from contract.pricing import TokenUsage
 from kiosk_agent.core.realtime.actions import Action, Caption, PlayAudio, RunTool, send
 from kiosk_agent.core.realtime.barge_in import Playback
-from kiosk_agent.core.realtime.facts import RealtimeFacts, add_usage
+from kiosk_agent.core.realtime.facts import RealtimeFacts
 from kiosk_agent.core.realtime.latency import LatencyClock
 from kiosk_agent.core.realtime.limits import SessionLimits, said_goodbye
 from kiosk_agent.core.realtime.protocol import (
@@ -123,9 +124,7 @@ class ServerEvents(ABC):
         draft = self._transcript.draft("user", item_id, now)
         draft.text = transcript
         draft.complete, draft.pcm = True, None
-        usage = event.get("usage")
-        if isinstance(usage, Mapping) and usage.get("type") == "tokens":
-            self.facts.transcription_tokens += int(usage.get("total_tokens") or 0)
+        self.facts.transcription = self.facts.transcription.plus_event(event.get("usage"))
         if self._closing is None and said_goodbye(transcript, self.limits.goodbyes):
             self._closing, self._closing_since = EndReason.GOODBYE, draft.at
         return [Caption("user", transcript, item_id)]
@@ -240,7 +239,7 @@ class ServerEvents(ABC):
         owed = self._owed
         if status == "completed" and owed and response.seq > owed.after and response.answers:
             self._owed = None
-        add_usage(self.facts, body.get("usage"))
+        self.facts.usage += TokenUsage.of_response(body.get("usage"))
         details = body.get("status_details") or {}
         if status == "failed":
             error = details.get("error") or {}

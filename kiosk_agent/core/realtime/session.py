@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contract.kiosk_api import EndReason, ToolCallRecord, ToolCallResponse
+from contract.pricing import TranscriptionUsage
 from kiosk_agent.core.realtime.actions import (
     Action,
     FlushPlayback,
@@ -59,6 +60,9 @@ class RealtimeSession(ServerEvents):
         self._t0 = now
         self.phase = Phase.CONNECTING
         self.facts = RealtimeFacts(model=model, started_at=started_at)
+        transcribe = (inner.get("audio") or {}).get("input", {}).get("transcription") or {}
+        if isinstance(transcribe.get("model"), str):
+            self.facts.transcription = TranscriptionUsage(model=transcribe["model"])
         self._transcript = Transcript()
         self._responses: dict[str, Response] = {}
         self._active: str | None = None
