@@ -239,7 +239,26 @@ class Turn(WireModel):
     content: Annotated[str, StringConstraints(max_length=20_000)] = ""
     item_id: ShortText | None = None
     started_at: AwareDatetime | None = None
-    audio_ms: int | None = Field(default=None, ge=0)
+    audio_ms: int | None = Field(
+        default=None,
+        ge=0,
+        description="The member's speech; for JARVIS, the audio the member actually heard.",
+    )
+    # An answer's figures (assistant turns that answer the member's words):
+    response_ms: int | None = Field(
+        default=None, ge=0, description="End of the member's words → first answer audio received."
+    )
+    playback_ms: int | None = Field(
+        default=None, ge=0, description="End of the member's words → first answer sample played."
+    )
+    interrupted: bool | None = Field(
+        default=None,
+        description="JARVIS's audio was cut short: the member spoke over it, or the connection "
+        "dropped (then the answer was asked for again).",
+    )
+    after_reconnect: bool | None = Field(
+        default=None, description="The answer came on a new connection (the first was lost)."
+    )
 
 
 class ToolCallRecord(WireModel):
@@ -258,6 +277,22 @@ class Latency(WireModel):
     avg_response_ms: int | None = Field(default=None, ge=0)
     p95_response_ms: int | None = Field(default=None, ge=0)
     avg_playback_ms: int | None = Field(default=None, ge=0)
+
+
+class Reconnection(WireModel):
+    """A Realtime connection lost during a session, and what became of it."""
+
+    at: AwareDatetime = Field(description="When the connection was lost.")
+    cause: LongText = Field(description="The close code and reason, or why connecting failed.")
+    attempt: int = Field(ge=1, le=100, description="Losses in a row, this one included.")
+    resumed_after_ms: int | None = Field(
+        default=None, ge=0, description="Until the next connection was configured; null: never."
+    )
+    asked_again: bool = Field(
+        default=False,
+        description="The member was waiting for an answer (or the greeting): it was asked for "
+        "again on the new connection.",
+    )
 
 
 class SessionRecord(WireModel):
@@ -283,6 +318,7 @@ class SessionRecord(WireModel):
     latency: Latency = Field(default_factory=Latency)
     turns: list[Turn] = Field(default_factory=list, max_length=2000)
     tool_calls: list[ToolCallRecord] = Field(default_factory=list, max_length=500)
+    reconnects: list[Reconnection] = Field(default_factory=list, max_length=100)
     errors: list[LongText] = Field(default_factory=list, max_length=100)
 
 

@@ -39,6 +39,7 @@ from contract.kiosk_api import (
     EndReason,
     Latency,
     MemberCard,
+    Reconnection,
     ToolCallRecord,
     ToolCallRequest,
     ToolCallResponse,
@@ -59,6 +60,8 @@ class SessionFacts:
     transcription: TranscriptionUsage = field(default_factory=TranscriptionUsage)
     """The member's words transcribed (priced at the transcription model's rates)."""
     latency: Latency = field(default_factory=Latency)
+    reconnects: tuple[Reconnection, ...] = ()
+    """Realtime connections lost and retried during the conversation."""
     end_reason: EndReason | None = None
     """Why the conversation ended by itself (goodbye, idle timeout, end-session tool, realtime
     error); None when it was ended from outside."""

@@ -60,6 +60,7 @@ def build_session_record(
         latency=facts.latency,
         turns=turns,
         tool_calls=tools,
+        reconnects=list(facts.reconnects[:100]),
         errors=errors,
     )
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from contract.kiosk_api import EndReason, Latency, ToolCallRecord, Turn
+from contract.kiosk_api import EndReason, Latency, Reconnection, ToolCallRecord, Turn
 from contract.pricing import CostBreakdown, TokenUsage, TranscriptionUsage, cost_breakdown
 from kiosk_agent.core.conversation import SessionFacts
 from kiosk_agent.core.realtime.latency import TurnLatency
@@ -38,7 +38,8 @@ class RealtimeFacts:
     cancelled_responses: int = 0
     truncations: list[tuple[str, int]] = field(default_factory=list)
     """(item id, audio_end_ms) of every barge-in truncation sent."""
-    reconnects: int = 0
+    reconnections: list[Reconnection] = field(default_factory=list)
+    """Every connection lost and retried, with its cause and what became of it."""
     dropped_audio_ms: int = 0
     """Microphone audio that could not be sent (no connection)."""
     ignored_events: Counter[str] = field(default_factory=Counter)
@@ -62,6 +63,10 @@ class RealtimeFacts:
         )
 
     @property
+    def reconnects(self) -> int:
+        return len(self.reconnections)
+
+    @property
     def transcription_tokens(self) -> int:
         return self.transcription.tokens
 
@@ -81,6 +86,7 @@ class RealtimeFacts:
             tool_calls=tuple(self.tool_calls),
             usage=self.usage,
             transcription=self.transcription,
+            reconnects=tuple(self.reconnections),
             latency=self.latency,
             end_reason=self.end_reason if self.ended_by_itself else None,
             errors=tuple(self.errors),

@@ -11,6 +11,8 @@ class TurnLatency:
 
     user_item_id: str | None
     speech_stopped_at: float
+    answer_item_id: str | None = None
+    """JARVIS's item whose first audio answered (its first item, when a tool comes next)."""
     response_ms: int | None = None
     playback_ms: int | None = None
     first_audio_at: float | None = None
@@ -58,6 +60,7 @@ class LatencyClock:
         """The first audio of answer ``item_id`` arrived."""
         if self._pending is not None:
             latency = self._pending
+            latency.answer_item_id = item_id
             latency.first_audio_at = now
             latency.response_ms = max(0, round((now - latency.speech_stopped_at) * 1000))
             self._awaiting_play[item_id] = latency

@@ -58,6 +58,7 @@ class ServerEvents(ABC):
     _owed: Owed | None
     _response_seq: int
     _sent_audio: SentAudio
+    _lost_at: float | None
 
     @abstractmethod
     def tool_finished(self, call_id: str, result: ToolCallResponse, now: float) -> list[Action]:
@@ -76,6 +77,11 @@ class ServerEvents(ABC):
         if self.phase is Phase.CONFIGURING:
             self.phase = Phase.ACTIVE
             self._attempts = 0
+            if self._lost_at is not None and self.facts.reconnections:
+                waited = max(0, round((now - self._lost_at) * 1000))
+                last = self.facts.reconnections[-1]
+                self.facts.reconnections[-1] = last.model_copy(update={"resumed_after_ms": waited})
+                self._lost_at = None
         return []
 
     def _on_input_audio_buffer_speech_started(

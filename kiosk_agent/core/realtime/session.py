@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from contract.kiosk_api import EndReason, ToolCallRecord, ToolCallResponse
+from contract.kiosk_api import EndReason, Reconnection, ToolCallRecord, ToolCallResponse
 from contract.pricing import TranscriptionUsage
 from kiosk_agent.core.realtime.actions import (
     Action,
@@ -81,6 +81,7 @@ class RealtimeSession(ServerEvents):
         self._owed: Owed | None = None
         self._response_seq = 0
         self._sent_audio = SentAudio()
+        self._lost_at: float | None = None
 
     # ------------------------------------------------------------------ connection
 
@@ -108,6 +109,9 @@ class RealtimeSession(ServerEvents):
         owed = self._owed
         if owed is not None and owed.asked_on != self._connection:
             owed.asked_on = self._connection
+            if self._connection > 1 and self.facts.reconnections:
+                last = self.facts.reconnections[-1]
+                self.facts.reconnections[-1] = last.model_copy(update={"asked_again": True})
             if owed.user_item is not None:
                 again = self._latency.asked_again(owed.user_item)
                 if again is not None:
@@ -140,7 +144,10 @@ class RealtimeSession(ServerEvents):
         self._attempts += 1
         if self._attempts > self.limits.max_reconnects:
             return actions + self._end(EndReason.NETWORK_ERROR, why, now)
-        self.facts.reconnects += 1
+        self._lost_at = now
+        self.facts.reconnections.append(
+            Reconnection(at=self._wall(now), cause=why[:4000] or "?", attempt=self._attempts)
+        )
         base = min(
             self.limits.backoff_max_s, self.limits.backoff_initial_s * 2 ** (self._attempts - 1)
         )
@@ -208,6 +215,7 @@ class RealtimeSession(ServerEvents):
         The item is truncated there when it belongs to the current connection."""
         draft = self._transcript.drafts.get(item_id)
         if draft is not None and draft.audio_ms is not None:
+            draft.interrupted = not draft.complete or played_ms < draft.audio_ms
             draft.audio_ms = min(draft.audio_ms, max(0, played_ms))  # what the member heard
         end = self._playback.flushed(item_id, played_ms)
         if end is None or self.phase is Phase.ENDED:
@@ -337,15 +345,23 @@ class RealtimeSession(ServerEvents):
         self.facts.ended_by_itself = True
         self.facts.end_reason = reason
         self.facts.end_detail = redact(detail)
-        self.facts.ended_at = self.facts.started_at + timedelta(seconds=now - self._t0)
-        self.facts.turns = self._transcript.turns(self.facts.started_at, self._t0)
+        self.facts.ended_at = self._wall(now)
+        self.facts.turns = self._transcript.turns(
+            self.facts.started_at, self._t0, self.facts.latencies
+        )
         return [SessionEnded(reason, self.facts.end_detail)]
 
     def snapshot(self) -> RealtimeFacts:
         """The facts so far (turns included) without ending the session."""
         if self.phase is not Phase.ENDED:
-            self.facts.turns = self._transcript.turns(self.facts.started_at, self._t0)
+            self.facts.turns = self._transcript.turns(
+                self.facts.started_at, self._t0, self.facts.latencies
+            )
         return self.facts
+
+    def _wall(self, now: float) -> datetime:
+        """The adapter's clock reading ``now`` as a UTC time."""
+        return self.facts.started_at + timedelta(seconds=now - self._t0)
 
     def awaiting_playback(self) -> list[str]:
         """Items whose first played sample the latency figures still wait for."""

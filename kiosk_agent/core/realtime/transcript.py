@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from contract.kiosk_api import ToolCallResponse, Turn
 from kiosk_agent.core.realtime.actions import Action, send
+from kiosk_agent.core.realtime.latency import TurnLatency
 
 _REPLAYED_TURNS = 20
 
@@ -31,6 +32,8 @@ class Draft:
     """The member's words were transcribed / all of JARVIS's answer arrived."""
     pcm: bytes | None = None
     """The member's words as sent, kept until they are transcribed (to replay them)."""
+    interrupted: bool = False
+    """JARVIS's audio was cut short (barge-in, or the connection dropped)."""
 
 
 class Transcript:
@@ -74,12 +77,17 @@ class Transcript:
             actions.append(send({"type": "conversation.item.create", "item": item}))
         return actions
 
-    def turns(self, started_at: datetime, t0: float) -> list[Turn]:
-        """The turns so far; ``t0`` is the adapter's clock at ``started_at``."""
+    def turns(
+        self, started_at: datetime, t0: float, latencies: list[TurnLatency] | None = None
+    ) -> list[Turn]:
+        """The turns so far; ``t0`` is the adapter's clock at ``started_at``. Answers carry
+        their figures from ``latencies``."""
+        answers = {t.answer_item_id: t for t in latencies or [] if t.answer_item_id}
         turns: list[Turn] = []
         for draft in self.drafts.values():
             if draft.role != "tool" and not draft.text and not draft.audio_ms:
                 continue
+            answer = answers.get(draft.item_id) if draft.role == "assistant" else None
             turns.append(
                 Turn(
                     index=len(turns),
@@ -88,6 +96,10 @@ class Transcript:
                     item_id=draft.item_id[:200],
                     started_at=started_at + timedelta(seconds=draft.at - t0),
                     audio_ms=draft.audio_ms,
+                    response_ms=answer.response_ms if answer else None,
+                    playback_ms=answer.playback_ms if answer else None,
+                    interrupted=draft.interrupted if draft.role == "assistant" else None,
+                    after_reconnect=answer.after_reconnect if answer else None,
                 )
             )
         return turns

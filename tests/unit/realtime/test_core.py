@@ -7,12 +7,19 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
-from contract.kiosk_api import EndReason, ToolCallResponse
+from contract.kiosk_api import (
+    EndReason,
+    KioskConfig,
+    MemberCard,
+    MembershipStatus,
+    ToolCallResponse,
+)
 from contract.pricing import session_cost
 from kiosk_agent.core.realtime import (
     Action,
@@ -28,6 +35,7 @@ from kiosk_agent.core.realtime import (
     SessionEnded,
     SessionLimits,
 )
+from kiosk_agent.core.session_record import build_session_record
 from tests.unit.realtime.server_events import Server, pcm, usage
 
 T0 = 1000.0
@@ -746,3 +754,44 @@ def test_latency_is_measured_from_the_end_of_speech_to_first_audio_and_first_sam
         latency.p95_response_ms,
         latency.avg_playback_ms,
     ) == (420, 443, 610, 537)
+
+
+def test_the_record_carries_each_answers_figures_and_each_reconnect_with_its_cause() -> None:
+    # Defect 4: only session aggregates reached the record.
+    server = Server()
+    core = active(server)
+    feed(core, user_turn(server, "u1", "Mes cours ?", 0, 1200), T0 + 1)
+    feed(core, [server.response_created("r1"), server.message_added("r1", "a1")], T0 + 1.1)
+    feed(core, [server.audio_delta("r1", "a1", 1000)], T0 + 1.35)
+    core.first_sample_played("a1", T0 + 1.40)
+    feed(core, [server.speech_started("u2", 2500)], T0 + 1.9)  # the member cuts in
+    core.playback_flushed("a1", 500, T0 + 1.91)
+    feed(core, [server.speech_stopped("u2", 3400), server.committed("u2")], T0 + 2.8)
+    feed(core, [server.transcription("u2", "Et demain ?")], T0 + 2.8)
+    core.connection_lost(T0 + 3.0, 1011, "server_error")
+    core.connected(T0 + 3.5)
+    feed(core, [server.session_updated()], T0 + 3.6)
+    feed(core, server.spoken_answer("r2", "a2", "Rien demain.", 600), T0 + 4.0)
+    core.first_sample_played("a2", T0 + 4.06)
+    record = build_session_record(
+        session_id=uuid4(),
+        member=MemberCard(badge_id="04A1B2C3", status=MembershipStatus.ACTIVE, member_id=uuid4()),
+        start=None,
+        config=KioskConfig(),
+        facts=core.snapshot().session_facts(),
+        reason=EndReason.GOODBYE,
+        started_at=STARTED,
+        ended_at=STARTED + timedelta(seconds=5),
+    )
+    answers = [t for t in record.turns if t.role == "assistant"]
+    assert [
+        (t.item_id, t.response_ms, t.playback_ms, t.audio_ms, t.interrupted, t.after_reconnect)
+        for t in answers
+    ] == [
+        ("a1", 350, 400, 500, True, False),
+        ("a2", 1200, 1260, 600, False, True),  # from the end of "Et demain ?", outage included
+    ]
+    [lost] = record.reconnects
+    assert lost.cause == "connection closed (1011: server_error)"
+    assert lost.at == STARTED + timedelta(seconds=3)
+    assert (lost.attempt, lost.resumed_after_ms, lost.asked_again) == (1, 600, True)
