@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from cloud_api.data import users
 from cloud_api.deps import ServicesDep, anonymous
 from cloud_api.errors import ApiError, error_responses
 from cloud_api.passwords import verify_password
+from contract.errors import ErrorCode
 
 router = APIRouter(tags=["auth"])
 LoginLimit = Annotated[str, Depends(anonymous("login"))]
@@ -38,33 +40,28 @@ async def login(body: LoginRequest, services: ServicesDep, ip: LoginLimit) -> Lo
     issuer = services.local_issuer
     if issuer is None:
         raise ApiError(
-            404, "use_supabase_auth", "This cloud uses Supabase Auth: sign in through Supabase."
+            ErrorCode.USE_SUPABASE_AUTH, "This cloud uses Supabase Auth: sign in through Supabase."
         )
-    refused = ApiError(401, "invalid_credentials", "Wrong email or password.")
     async with services.database.transaction(None) as conn:
-        cur = await conn.execute("select * from private.local_login_lookup(%s)", (body.email,))
-        row = await cur.fetchone()
+        account = await users.login_account(conn, body.email)
         ok = bool(
-            row
-            and row["is_active"]
-            and row["password_hash"]
-            and verify_password(row["password_hash"], body.password)
+            account
+            and account.is_active
+            and account.password_hash
+            and verify_password(account.password_hash, body.password)
         )
-        await conn.execute(
-            "select private.local_login_record(%s, %s, %s, %s)",
-            (row["user_id"] if row else None, body.email, ok, ip),
-        )
-    if not ok or row is None:
-        raise refused
+        await users.record_login(conn, account.user_id if account else None, body.email, ok, ip)
+    if not ok or account is None:
+        raise ApiError(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
     return LoginResponse(
-        access_token=issuer.mint(row["user_id"], body.email),
+        access_token=issuer.mint(account.user_id, body.email),
         expires_in=issuer.ttl_s,
-        user_id=str(row["user_id"]),
+        user_id=str(account.user_id),
     )
 
 
 @router.get("/auth/v1/.well-known/jwks.json", summary="The local issuer's public keys")
 async def jwks(services: ServicesDep) -> dict[str, Any]:
     if services.local_issuer is None:
-        raise ApiError(404, "use_supabase_auth", "Keys are published by the Supabase project.")
+        raise ApiError(ErrorCode.USE_SUPABASE_AUTH, "Keys are published by the Supabase project.")
     return services.local_issuer.jwks()
