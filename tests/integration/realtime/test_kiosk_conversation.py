@@ -218,7 +218,7 @@ async def test_a_member_asks_jarvis_uses_a_tool_answers_and_says_goodbye(
     usage = facts.usage
     assert usage.input_audio_tokens > 0
     assert usage.output_audio_tokens > 0
-    assert facts.transcription_tokens > 0
+    assert facts.transcription.tokens > 0
     assert facts.latency.first_response_ms is not None
     assert facts.latency.avg_playback_ms is not None
     assert facts.errors == ()
