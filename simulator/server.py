@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -37,6 +38,7 @@ from simulator.config import check_session, default_session, merge_session
 from simulator.errors import redact
 from simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
 from simulator.model import ScriptProgress
+from simulator.network import SlowLink, slow_link
 from simulator.responses import Pacing
 from simulator.script import DEMO_SCRIPT, Script
 from simulator.session import SimulatedSession
@@ -55,6 +57,9 @@ class SimulatorSettings:
     pacing: Pacing = field(default_factory=Pacing)
     default_model: str = "gpt-realtime-mini"
     max_session_s: float = 3600.0
+    network_rtt_ms: float = 0.0
+    """Round trip between clients and the simulator (a :class:`SlowLink` in front of it);
+    the model's time to first audio is ``pacing.response_delay_ms``."""
 
 
 class HttpRefusal(Exception):
@@ -351,6 +356,9 @@ class RunningSimulator:
     simulator: Simulator
     host: str
     port: int
+    link: SlowLink | None = None
+    """The slow network in front of it (``network_rtt_ms``); ``link.cut()`` drops every
+    connection."""
 
     @property
     def base_url(self) -> str:
@@ -386,9 +394,11 @@ async def serve(
     port: int = 0,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningSimulator]:
-    """Run the simulator in this event loop (port 0: any free port) for the block."""
+    """Run the simulator in this event loop (port 0: any free port) for the block; behind a
+    :class:`~simulator.network.SlowLink` when ``settings.network_rtt_ms`` is set."""
     simulator = Simulator(settings, clock)
-    server = _server(simulator, host, port, quiet=True)
+    slow = settings.network_rtt_ms > 0
+    server = _server(simulator, host, 0 if slow else port, quiet=True)
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -396,8 +406,12 @@ async def serve(
                 task.result()
                 raise RuntimeError("the simulator stopped while starting")
             await asyncio.sleep(0.005)
-        bound = server.servers[0].sockets[0].getsockname()[1]
-        yield RunningSimulator(simulator, host, int(bound))
+        bound = int(server.servers[0].sockets[0].getsockname()[1])
+        if not slow:
+            yield RunningSimulator(simulator, host, bound)
+            return
+        async with slow_link(bound, settings.network_rtt_ms, target_host=host) as link:
+            yield RunningSimulator(simulator, host, link.port, link)
     finally:
         server.should_exit = True
         await task
@@ -411,15 +425,41 @@ def run(
     script: Script = DEMO_SCRIPT,
     voice: VoiceKind = VoiceKind.AUTO,
     pacing: Pacing | None = None,
+    network_rtt_ms: float = 0.0,
 ) -> None:
     """Serve the simulator until interrupted (what `jarvis-cloud simulator` runs)."""
     settings = SimulatorSettings(
-        api_key=api_key, script=script, voice=voice, pacing=pacing or Pacing()
+        api_key=api_key,
+        script=script,
+        voice=voice,
+        pacing=pacing or Pacing(),
+        network_rtt_ms=network_rtt_ms,
     )
+    if network_rtt_ms > 0:
+        asyncio.run(_serve_forever(settings, host, port))
+        return
     simulator = Simulator(settings)
+    _announce(simulator, host, port)
+    _server(simulator, host, port, quiet=False).run()
+
+
+def _announce(simulator: Simulator, host: str, port: int) -> None:
+    settings = simulator.settings
+    extra = f", {settings.network_rtt_ms:g} ms round trips" if settings.network_rtt_ms else ""
     print(  # the command's one line of output before uvicorn's own
         f"OpenAI Realtime simulator on http://{host}:{port}/v1 "
-        f"(voice: {simulator.voice.kind.value}, {len(script.turns)} scripted turns)",
+        f"(voice: {simulator.voice.kind.value}, {len(settings.script.turns)} scripted turns"
+        f"{extra})",
         flush=True,
     )
-    _server(simulator, host, port, quiet=False).run()
+
+
+async def _serve_forever(settings: SimulatorSettings, host: str, port: int) -> None:
+    """The simulator behind its slow link, until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve(settings, host, port) as running:
+        _announce(running.simulator, host, running.port)
+        await stop.wait()

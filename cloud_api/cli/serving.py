@@ -195,11 +195,17 @@ def simulator(
     ] = None,
     voice: Annotated[str, typer.Option(help="auto, espeak or tone.")] = "auto",
     response_delay_ms: Annotated[
-        int, typer.Option(min=0, help="Simulated model latency before each response (ms).")
+        int, typer.Option(min=0, help="The model's time to first audio, per response (ms).")
     ] = 0,
     generation_speed: Annotated[
         float,
         typer.Option(min=0, help="Audio seconds generated per second (0: as fast as possible)."),
+    ] = 0.0,
+    rtt_ms: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Network round trip to the simulator (ms; new connections pay 2 more)."
+        ),
     ] = 0.0,
 ) -> None:
     """The project's OpenAI Realtime simulator (client secrets + GA WebSocket protocol).
@@ -230,4 +236,5 @@ def simulator(
         script=loaded,
         voice=kind,
         pacing=Pacing(response_delay_ms=response_delay_ms, generation_speed=generation_speed),
+        network_rtt_ms=rtt_ms,
     )
