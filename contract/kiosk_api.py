@@ -43,6 +43,7 @@ EVENTS = "/api/kiosk/events"
 MEMBER_BY_BADGE = "/api/kiosk/members/by-badge/{badge_id}"
 MEMBER_SYNC = "/api/kiosk/members"
 VOICE_START = "/api/voice/sessions"
+VOICE_STANDBY = "/api/voice/standby"
 TOOL_CALL = "/api/jarvis/tools/{name}"
 HEALTH = "/health"
 
@@ -376,14 +377,36 @@ class EventBatch(WireModel):
 class VoiceStartRequest(WireModel):
     session_id: UUID = Field(description="The id the kiosk will file the session record under.")
     member_id: UUID
+    warm_model: ShortText | None = Field(
+        default=None,
+        description="The model of the warm Realtime connection the kiosk holds (opened with a "
+        "standby secret). When it is the kiosk's model, no client secret is minted: the kiosk "
+        "binds the member on that connection with the returned session (session.update).",
+    )
 
 
 class VoiceStartResponse(WireModel):
-    client_secret: str = Field(description="Ephemeral Realtime key (ek_...), never the org key.")
-    expires_at: datetime
+    client_secret: str | None = Field(
+        description="Ephemeral Realtime key (ek_...), never the org key; null when the kiosk "
+        "continues on its warm connection (`warm_model`)."
+    )
+    expires_at: datetime | None
     model: str
     realtime_url: str = Field(description="WebSocket URL to connect to with the client secret.")
     session: dict[str, Any] = Field(description="The GA `session.update` payload to send.")
+
+
+class VoiceStandbyResponse(WireModel):
+    """A client secret bound to no member, for the kiosk's warm Realtime connection."""
+
+    client_secret: str = Field(description="Ephemeral Realtime key (ek_...), never the org key.")
+    expires_at: datetime = Field(description="Connections must be opened before this.")
+    model: str
+    realtime_url: str
+    session: dict[str, Any] = Field(
+        description="The standby session the secret was minted with: the kiosk's voice and "
+        "audio formats, no member, no tools, no turn detection."
+    )
 
 
 class ToolCallRequest(WireModel):
