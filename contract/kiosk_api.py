@@ -285,6 +285,9 @@ class Latency(WireModel):
     avg_response_ms: int | None = Field(default=None, ge=0)
     p95_response_ms: int | None = Field(default=None, ge=0)
     avg_playback_ms: int | None = Field(default=None, ge=0)
+    greeting_ms: int | None = Field(
+        default=None, ge=0, description="The badge tap → the greeting's first sample played."
+    )
 
 
 class Reconnection(WireModel):

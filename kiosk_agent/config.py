@@ -164,6 +164,16 @@ class SessionSection(_Section):
         description="Seconds a conversation asked to end may take to say goodbye and close "
         "before it is closed and recorded as it stands.",
     )
+    warm_connection: bool = Field(
+        default=True,
+        description="Keep a Realtime connection open and configured before anyone taps (bound "
+        "to the member at the tap), so JARVIS greets within half a second.",
+    )
+    cache_first: bool = Field(
+        default=True,
+        description="Check an active member's badge against the local cache at the tap; the "
+        "cloud checks the member again when it starts the session.",
+    )
 
 
 class AnnounceSection(_Section):

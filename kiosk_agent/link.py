@@ -123,6 +123,7 @@ class CloudLink:
             agent,
             lookup_timeout_s=settings.cloud.member_lookup_timeout_s,
             sync_interval_s=settings.member_sync.interval_s,
+            cache_first=settings.session.cache_first,
         )
         self.runner = SessionRunner(
             client,
@@ -133,6 +134,9 @@ class CloudLink:
             voice_start_timeout_s=settings.cloud.voice_start_timeout_s,
             end_grace_s=settings.session.end_grace_s,
         )
+        attach = getattr(agent.conversation_factory, "attach_cloud", None)
+        if attach is not None:  # before the first tap: audio devices, a warm connection
+            agent.spawn(attach(client), "voice preparation")
         self._tasks = [
             agent.spawn(self.uploader.run(), "outbox uploader"),
             agent.spawn(self.heartbeat.run(), "heartbeat"),
@@ -230,6 +234,9 @@ class CloudLink:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._tasks = []
+        attach = getattr(self._agent.conversation_factory, "attach_cloud", None)
+        if attach is not None:
+            await attach(None)
         client, self.client = self.client, None
         if client is not None:
             await client.aclose()

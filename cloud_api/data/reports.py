@@ -82,7 +82,7 @@ insert into realtime_sessions (id, gym_id, kiosk_id, member_id, started_at, ende
     transcription_input_audio_tokens, transcription_input_text_tokens,
     transcription_output_tokens, transcription_seconds, cost_usd, cost_breakdown,
     turn_count, first_response_ms, avg_response_ms, p95_response_ms, avg_playback_ms,
-    tool_calls, reconnects, reconnect_count, errors)
+    greeting_ms, tool_calls, reconnects, reconnect_count, errors)
 values (%(id)s, (select private.kiosk_gym_id()), (select private.kiosk_id()), %(member_id)s,
     %(started_at)s, %(ended_at)s, 'closed', %(end_reason)s, %(model)s, %(voice)s, %(language)s,
     %(input_text_tokens)s, %(input_audio_tokens)s, %(input_cached_tokens)s,
@@ -92,7 +92,8 @@ values (%(id)s, (select private.kiosk_gym_id()), (select private.kiosk_id()), %(
     %(transcription_input_text_tokens)s, %(transcription_output_tokens)s,
     %(transcription_seconds)s, %(cost)s, %(cost_breakdown)s,
     %(turn_count)s, %(first_response_ms)s, %(avg_response_ms)s, %(p95_response_ms)s,
-    %(avg_playback_ms)s, %(tool_calls)s, %(reconnects)s, %(reconnect_count)s, %(errors)s)
+    %(avg_playback_ms)s, %(greeting_ms)s, %(tool_calls)s, %(reconnects)s, %(reconnect_count)s,
+    %(errors)s)
 on conflict (id) do nothing
 returning gym_id
 """

@@ -62,6 +62,9 @@ class SessionFacts:
     latency: Latency = field(default_factory=Latency)
     reconnects: tuple[Reconnection, ...] = ()
     """Realtime connections lost and retried during the conversation."""
+    greeting_played_at: float | None = None
+    """``time.monotonic()`` when the greeting's first sample reached the speaker (the tap →
+    greeting figure is measured from the tap with it)."""
     end_reason: EndReason | None = None
     """Why the conversation ended by itself (goodbye, idle timeout, end-session tool, realtime
     error); None when it was ended from outside."""
@@ -91,6 +94,11 @@ ConversationEvent = ConversationFinished | ConversationProgress
 
 class ConversationError(Exception):
     """The conversation could not start or broke; the message says why, for a person."""
+
+
+class WarmConnectionLost(ConversationError):
+    """The cloud started the session for the kiosk's warm connection (no secret minted),
+    which is gone: ask the cloud again, without ``warm_model``, for a secret of its own."""
 
 
 class ToolRunner(Protocol):

@@ -22,6 +22,7 @@ from kiosk_agent.core.conversation import (
     ConversationFactory,
     ConversationFinished,
     SessionFacts,
+    WarmConnectionLost,
 )
 from kiosk_agent.core.machine import (
     ConversationEnded,
@@ -57,9 +58,15 @@ class SessionRunner:
         self._end_requests: dict[UUID, asyncio.Future[EndReason]] = {}
 
     async def start_voice(self, session_id: UUID, member: MemberCard) -> None:
-        """Ask the cloud for a voice session; always answers the machine."""
+        """Ask the cloud for a voice session (on the warm connection when one is ready);
+        always answers the machine."""
         assert member.member_id is not None
-        request = VoiceStartRequest(session_id=session_id, member_id=member.member_id)
+        warm_model = getattr(self._factory, "warm_model", None)
+        request = VoiceStartRequest(
+            session_id=session_id,
+            member_id=member.member_id,
+            warm_model=warm_model() if warm_model is not None else None,
+        )
         try:
             async with asyncio.timeout(self._voice_start_timeout_s + 1):
                 start = await self._client.voice_start(
@@ -140,7 +147,19 @@ class SessionRunner:
                 errors=(f"the conversation could not be created: {exc}",),
             )
         try:
-            await conversation.start(start)
+            try:
+                await conversation.start(start)
+            except WarmConnectionLost as lost:
+                # The warm connection went between the cloud's answer and the start: the
+                # same session (same id), with a secret of its own this time.
+                logger.warning("%s: starting the session without it", lost)
+                assert member.member_id is not None
+                request = VoiceStartRequest(session_id=session_id, member_id=member.member_id)
+                start = await self._client.voice_start(
+                    request, timeout_s=self._voice_start_timeout_s
+                )
+                conversation = self._factory(session_id, member, self._client)
+                await conversation.start(start)
         except Exception as exc:
             logger.error("the conversation did not start: %s", exc)
             facts = await self._close(conversation, EndReason.REALTIME_ERROR)

@@ -42,6 +42,12 @@ class RealtimeFacts:
     """Every connection lost and retried, with its cause and what became of it."""
     dropped_audio_ms: int = 0
     """Microphone audio that could not be sent (no connection)."""
+    greeting_item: str | None = None
+    """JARVIS's first item, said before the member spoke: the greeting."""
+    greeting_audio_at: float | None = None
+    """When the greeting's first audio arrived (the adapter's clock)."""
+    greeting_played_at: float | None = None
+    """When its first sample was played (the adapter's clock: ``time.monotonic``)."""
     ignored_events: Counter[str] = field(default_factory=Counter)
     rate_limits: list[dict[str, Any]] = field(default_factory=list)
     end_reason: EndReason | None = None
@@ -87,6 +93,7 @@ class RealtimeFacts:
             usage=self.usage,
             transcription=self.transcription,
             reconnects=tuple(self.reconnections),
+            greeting_played_at=self.greeting_played_at,
             latency=self.latency,
             end_reason=self.end_reason if self.ended_by_itself else None,
             errors=tuple(self.errors),

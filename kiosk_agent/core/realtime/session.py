@@ -235,6 +235,8 @@ class RealtimeSession(ServerEvents):
     def first_sample_played(self, item_id: str, now: float) -> None:
         """The speaker played the first sample of ``item_id`` (for the latency figures)."""
         self._latency.first_sample_played(item_id, now)
+        if item_id == self.facts.greeting_item and self.facts.greeting_played_at is None:
+            self.facts.greeting_played_at = now
 
     def tool_finished(self, call_id: str, result: ToolCallResponse, now: float) -> list[Action]:
         """The tool behind a :class:`RunTool` answered (or failed: ``result.ok`` False)."""
@@ -365,4 +367,8 @@ class RealtimeSession(ServerEvents):
 
     def awaiting_playback(self) -> list[str]:
         """Items whose first played sample the latency figures still wait for."""
-        return self._latency.awaiting_playback()
+        waiting = self._latency.awaiting_playback()
+        greeting = self.facts.greeting_item
+        if greeting is not None and self.facts.greeting_played_at is None:
+            waiting.append(greeting)
+        return waiting

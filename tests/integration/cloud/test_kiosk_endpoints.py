@@ -295,6 +295,7 @@ def test_the_cost_breakdown_answer_figures_and_reconnects_are_stored(
             "output_audio_tokens": 315,
         },
         transcription_tokens=73,
+        latency={"first_response_ms": 350, "greeting_ms": 430},
         transcription={
             "model": "gpt-4o-mini-transcribe",
             "input_audio_tokens": 57,
@@ -329,7 +330,7 @@ def test_the_cost_breakdown_answer_figures_and_reconnects_are_stored(
     row = cloud.sql(
         "select cost_usd, cost_breakdown, input_cached_text_tokens, input_cached_audio_tokens, "
         "transcription_model, transcription_input_audio_tokens, transcription_output_tokens, "
-        "reconnect_count, reconnects from realtime_sessions where id = %s",
+        "reconnect_count, reconnects, greeting_ms from realtime_sessions where id = %s",
         (record["id"],),
     )[0]
     # The recorded session of tests/unit/realtime/test_cost.py: the same table, the same cost.
@@ -350,6 +351,7 @@ def test_the_cost_breakdown_answer_figures_and_reconnects_are_stored(
         row["transcription_output_tokens"],
     ) == ("gpt-4o-mini-transcribe", 57, 16)
     assert row["reconnect_count"] == 1
+    assert row["greeting_ms"] == 430
     assert row["reconnects"][0]["cause"] == "connection closed (1011: server_error)"
     assert row["reconnects"][0]["asked_again"] is True
     [answer] = cloud.sql(

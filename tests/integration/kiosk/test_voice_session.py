@@ -105,8 +105,19 @@ def test_a_member_talks_a_new_badge_ends_it_and_shutdown_keeps_the_record(
     agent = home.start()
     try:
         agent.wait_for_line("reporting to")
+        kiosk_id = home.identity().kiosk_id  # type: ignore[union-attr]
+        wait_for(  # before anyone taps, the kiosk holds a warm Realtime connection
+            lambda: voice_cloud.sql(
+                "select 1 from voice_standbys where kiosk_id = %s", (kiosk_id,)
+            ),
+            what="a standby key for the warm connection",
+        )
         home.tap("0A11CE00")
         wait_for(lambda: started(voice_cloud, alice), what="Alice's voice session to start")
+        [start] = voice_cloud.sql(
+            "select secret_expires_at from voice_session_starts where member_id = %s", (alice,)
+        )
+        assert start["secret_expires_at"] is None  # bound on the warm connection: no mint
         agent.wait_for_line("state: in_session")  # the state machine holds the conversation
         wait_for(lambda: answered(agent.lines), what="JARVIS answering Alice's question")
         home.tap("0B0B0000")  # Bob is waiting: Alice's session ends politely
@@ -116,7 +127,6 @@ def test_a_member_talks_a_new_badge_ends_it_and_shutdown_keeps_the_record(
         assert record["errors"] == [], record
         assert record["model"].startswith("gpt-realtime")
         wait_for(lambda: started(voice_cloud, bob), what="Bob's voice session to start")
-        kiosk_id = home.identity().kiosk_id  # type: ignore[union-attr]
         wait_for(  # Alice was heard: the heartbeat now vouches for the microphone
             lambda: voice_cloud.sql(
                 "select 1 from kiosk_heartbeats where kiosk_id = %s and mic_ok", (kiosk_id,)
