@@ -99,21 +99,29 @@ async def voice_start(
     simulator: RunningSimulator, session: dict[str, Any] = SESSION
 ) -> VoiceStartResponse:
     """What the cloud's voice-start does: mint a client secret with the organisation key."""
-    client = AsyncOpenAI(api_key=ORG_KEY, base_url=simulator.base_url, max_retries=0)
-    try:
-        secret = await client.realtime.client_secrets.create(
-            session={**session, "model": "gpt-realtime-mini"},
-            expires_after={"anchor": "created_at", "seconds": 600},
-        )
-    finally:
-        await client.close()
+    value, expires_at = await mint(simulator, session)
     return VoiceStartResponse(
-        client_secret=secret.value,
-        expires_at=datetime.fromtimestamp(secret.expires_at, UTC),
+        client_secret=value,
+        expires_at=expires_at,
         model="gpt-realtime-mini",
         realtime_url=simulator.realtime_url + "?model=gpt-realtime-mini",
         session=session,
     )
+
+
+async def mint(
+    simulator: RunningSimulator, session: dict[str, Any], ttl_s: int = 600
+) -> tuple[str, datetime]:
+    """A client secret for ``session``, minted with the organisation key, and its expiry."""
+    client = AsyncOpenAI(api_key=ORG_KEY, base_url=simulator.base_url, max_retries=0)
+    try:
+        secret = await client.realtime.client_secrets.create(
+            session={**session, "model": "gpt-realtime-mini"},
+            expires_after={"anchor": "created_at", "seconds": ttl_s},
+        )
+    finally:
+        await client.close()
+    return secret.value, datetime.fromtimestamp(secret.expires_at, UTC)
 
 
 def conversation(

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from openai import AsyncOpenAI
 
 from contract.kiosk_api import EndReason, VoiceStandbyResponse, VoiceStartResponse
 from kiosk_agent.adapters.realtime import RealtimeConversation, RealtimeOptions, audio_source
@@ -21,10 +19,10 @@ from tests.integration.realtime.kiosk_audio import MemberAtKiosk, until
 from tests.integration.realtime.test_kiosk_conversation import (
     GREETING,
     MEMBER,
-    ORG_KEY,
     SESSION,
     Tools,
     Watcher,
+    mint,
     simulated,
 )
 
@@ -49,17 +47,10 @@ class Cloud:
 
     async def voice_standby(self, *, timeout_s: float) -> VoiceStandbyResponse:
         self.asked += 1
-        client = AsyncOpenAI(api_key=ORG_KEY, base_url=self.simulator.base_url, max_retries=0)
-        try:
-            secret = await client.realtime.client_secrets.create(
-                session={**STANDBY, "model": "gpt-realtime-mini"},
-                expires_after={"anchor": "created_at", "seconds": self.ttl_s},
-            )
-        finally:
-            await client.close()
+        value, expires_at = await mint(self.simulator, STANDBY, self.ttl_s)
         return VoiceStandbyResponse(
-            client_secret=secret.value,
-            expires_at=datetime.fromtimestamp(secret.expires_at, UTC),
+            client_secret=value,
+            expires_at=expires_at,
             model="gpt-realtime-mini",
             realtime_url=self.simulator.realtime_url + "?model=gpt-realtime-mini",
             session=STANDBY,
