@@ -129,12 +129,50 @@ async def _carry(
 
 @contextlib.asynccontextmanager
 async def slow_link(
-    target_port: int, rtt_ms: float, *, target_host: str = "127.0.0.1", handshake_rtts: int = 2
+    target_port: int,
+    rtt_ms: float,
+    *,
+    target_host: str = "127.0.0.1",
+    handshake_rtts: int = 2,
+    port: int = 0,
 ) -> AsyncIterator[SlowLink]:
-    """A :class:`SlowLink` for the block (on a free port)."""
-    link = SlowLink(target_port, rtt_ms, target_host, handshake_rtts)
+    """A :class:`SlowLink` for the block (``port`` 0: a free one)."""
+    link = SlowLink(target_port, rtt_ms, target_host, handshake_rtts, target_host, port)
     await link.start()
     try:
         yield link
     finally:
         await link.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m simulator.network --to PORT [--port P] --rtt-ms MS`: a slow link for
+    benchmarks and the demo, until SIGINT or SIGTERM."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m simulator.network", description=main.__doc__)
+    parser.add_argument("--to", type=int, required=True, help="the port to relay to")
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on")
+    parser.add_argument("--rtt-ms", type=float, required=True, help="round trip (ms)")
+    args = parser.parse_args(argv)
+
+    async def relay() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        link = SlowLink(args.to, args.rtt_ms, port=args.port)
+        await link.start()
+        print(f"slow link on 127.0.0.1:{link.port} -> {args.to}, {args.rtt_ms:g} ms", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await link.stop()
+
+    asyncio.run(relay())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

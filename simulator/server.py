@@ -410,7 +410,7 @@ async def serve(
         if not slow:
             yield RunningSimulator(simulator, host, bound)
             return
-        async with slow_link(bound, settings.network_rtt_ms, target_host=host) as link:
+        async with slow_link(bound, settings.network_rtt_ms, target_host=host, port=port) as link:
             yield RunningSimulator(simulator, host, link.port, link)
     finally:
         server.should_exit = True

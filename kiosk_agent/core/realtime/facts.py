@@ -43,7 +43,8 @@ class RealtimeFacts:
     dropped_audio_ms: int = 0
     """Microphone audio that could not be sent (no connection)."""
     greeting_item: str | None = None
-    """JARVIS's first item, said before the member spoke: the greeting."""
+    """JARVIS's first item with audio: the greeting (or, had the member spoken first, the
+    first thing JARVIS said to them)."""
     greeting_audio_at: float | None = None
     """When the greeting's first audio arrived (the adapter's clock)."""
     greeting_played_at: float | None = None

@@ -169,10 +169,7 @@ class ServerEvents(ABC):
         if not self._playback.started(item_id):
             self._transcript.draft("assistant", item_id, now)
             self._latency.first_audio(item_id, now)
-            greeting = self.facts.greeting_item is None and not any(
-                d.role == "user" for d in self._transcript.drafts.values()
-            )
-            if greeting:
+            if self.facts.greeting_item is None:  # JARVIS's first words: the greeting
                 self.facts.greeting_item, self.facts.greeting_audio_at = item_id, now
         self._transcript.drafts[item_id].audio_ms = self._playback.received(item_id, pcm)
         return [PlayAudio(item_id, pcm)]
