@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.kiosk_outbox import JARVIS_KIOSK, ROOT, Cloud, kiosk_env, new_code
+from bench.kiosk_outbox import JARVIS_KIOSK, ROOT, Cloud, provision
 from bench.machine import machine
 from cloud_api.db.embedded import EmbeddedPostgres
 from simulator.script import Script, ScriptTurn
@@ -141,11 +141,14 @@ def run_mode(
     """``--sessions`` taps on a fresh kiosk in ``mode`` (warm or cold)."""
     warm = mode == "warm"
     state = folder / mode / "state"
-    state.parent.mkdir(parents=True)
     badge_port = free_port()
-    env = kiosk_env(
-        state,
+    env, kiosk_id = provision(
+        cloud,
+        admin_url,
+        "bench-greeting",
+        folder / mode,
         [],
+        url=link,
         JARVIS_KIOSK_BADGE__KIND="simulated",
         JARVIS_KIOSK_BADGE__SIMULATED__HTTP_PORT=str(badge_port),
         JARVIS_KIOSK_SESSION__DEBOUNCE_S="0",
@@ -156,17 +159,6 @@ def run_mode(
         JARVIS_KIOSK_AUDIO__FILE_LOOP="true",
         PYTHONUNBUFFERED="1",
     )
-    code = new_code(cloud, admin_url, "bench-greeting")
-    provision = subprocess.run(
-        [JARVIS_KIOSK, "provision", "--cloud-url", link, "--code", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if provision.returncode != 0:
-        raise SystemExit(f"provisioning failed: {provision.stderr}")
-    kiosk_id = json.loads((state / "credential.json").read_text())["kiosk_id"]
     agent = start([JARVIS_KIOSK, "run"], folder / f"{mode}-kiosk.log", env)
 
     def sql(query: str, *params: Any) -> list[tuple[Any, ...]]:
