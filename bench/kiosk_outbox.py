@@ -142,6 +142,7 @@ def kiosk_env(state: Path, members: list[str], **extra: str) -> dict[str, str]:
             "JARVIS_KIOSK_BADGE__SIMULATED__STDIN": "false",
             "JARVIS_KIOSK_BADGE__SIMULATED__HTTP_PORT": "0",
             "JARVIS_KIOSK_ANNOUNCE__SPEAK": "false",
+            "JARVIS_KIOSK_SCREEN__PORT": "0",
             "JARVIS_TEST_MEMBERS": json.dumps(members),
             **extra,
         }

@@ -8,6 +8,7 @@ Besides the API (served by the CLI), the demo runs:
   code for Atlas Bordeaux Centre, whose badge reader listens on a local HTTP port and whose
   microphone is a WAV file of a member speaking (espeak-ng when installed, tone bursts
   otherwise). Once it is up, the demo taps one member's badge so a conversation happens.
+  Its screen is served on http://127.0.0.1:8610/ (with a "simulate badge" control).
 
 Everything lives under `<data_dir>/demo/` and stops with the demo.
 """
@@ -32,6 +33,8 @@ from pathlib import Path
 import httpx
 
 DEMO_GYM = "atlas-bordeaux-centre"
+DEMO_SCREEN_PORT = 8610
+"""Where the demo kiosk serves its screen by default (docs/KIOSK.md, "Screen")."""
 WAV_RATE = 22_050
 # What the member says, with room for JARVIS to answer in between (seconds of silence first).
 MEMBER_LINES = (
@@ -119,7 +122,9 @@ def _tone_burst(seconds: float) -> bytes:
     )
 
 
-def kiosk_env(home: Path, cloud_url: str, badge_port: int) -> dict[str, str]:
+def kiosk_env(
+    home: Path, cloud_url: str, badge_port: int, screen_port: int = DEMO_SCREEN_PORT
+) -> dict[str, str]:
     """The simulated kiosk's configuration, written where an installer would put it."""
     config = home / "kiosk.env"
     config.write_text(
@@ -135,6 +140,8 @@ def kiosk_env(home: Path, cloud_url: str, badge_port: int) -> dict[str, str]:
                 f"JARVIS_KIOSK_AUDIO__OUTPUT_WAV={home / 'jarvis-said.wav'}",
                 "JARVIS_KIOSK_AUDIO__FILE_LOOP=true",
                 "JARVIS_KIOSK_ANNOUNCE__SPEAK=false",
+                f"JARVIS_KIOSK_SCREEN__PORT={screen_port}",
+                "JARVIS_KIOSK_SCREEN__SIMULATE_BADGE=true",
                 "",
             ]
         )
@@ -152,9 +159,10 @@ def run_kiosk(
     badge: str,
     badge_port: int,
     say: Callable[[str], None],
+    screen_port: int = DEMO_SCREEN_PORT,
 ) -> None:
     """Provision the simulated kiosk with `code`, run it, and tap `badge` once it is up."""
-    env = kiosk_env(home, cloud_url, badge_port)
+    env = kiosk_env(home, cloud_url, badge_port, screen_port)
     provision = subprocess.run(
         [*cli("kiosk_agent.cli"), "provision", "--code", code, "--force"],
         env=env,
@@ -192,10 +200,16 @@ def launch_kiosk_when_ready(
     badge: str,
     badge_port: int,
     say: Callable[[str], None],
+    *,
+    screen_port: int = DEMO_SCREEN_PORT,
 ) -> threading.Thread:
     """In the background: wait for the API, then provision and run the demo kiosk."""
 
     def launch() -> None:
+        say(
+            f"the demo kiosk's screen: http://127.0.0.1:{screen_port}/ (open it in a "
+            "browser; its 'simulate badge' control taps a badge)"
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -206,7 +220,7 @@ def launch_kiosk_when_ready(
         else:
             say("the API did not come up; the demo kiosk was not started")
             return
-        run_kiosk(processes, home, cloud_url, issue_code(), badge, badge_port, say)
+        run_kiosk(processes, home, cloud_url, issue_code(), badge, badge_port, say, screen_port)
 
     thread = threading.Thread(target=launch, name="demo-kiosk", daemon=True)
     thread.start()

@@ -190,6 +190,20 @@ class AnnounceSection(_Section):
     )
 
 
+class ScreenSection(_Section):
+    """The kiosk's screen: a local page served by the agent, shown full screen by Chromium."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Serve the screen page on 127.0.0.1 (costs nothing without a display).",
+    )
+    port: int = Field(default=8610, ge=0, le=65535, description="The screen page's port.")
+    simulate_badge: bool = Field(
+        default=False,
+        description="Development: a 'simulate badge' control on the page taps a badge.",
+    )
+
+
 class DoctorSection(_Section):
     """`jarvis-kiosk doctor` thresholds."""
 
@@ -246,6 +260,7 @@ class KioskSettings(BaseSettings):
     member_sync: MemberSyncSection = Field(default_factory=MemberSyncSection)
     session: SessionSection = Field(default_factory=SessionSection)
     announce: AnnounceSection = Field(default_factory=AnnounceSection)
+    screen: ScreenSection = Field(default_factory=ScreenSection)
     doctor: DoctorSection = Field(default_factory=DoctorSection)
     log: LogSection = Field(default_factory=LogSection)
     badge: BadgeReaderSettings = Field(default_factory=BadgeReaderSettings)

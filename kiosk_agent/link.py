@@ -133,6 +133,7 @@ class CloudLink:
             now=now,
             voice_start_timeout_s=settings.cloud.voice_start_timeout_s,
             end_grace_s=settings.session.end_grace_s,
+            progress=lambda event: agent.screen.conversation(event.kind, event.detail),
         )
         attach = getattr(agent.conversation_factory, "attach_cloud", None)
         if attach is not None:  # before the first tap: audio devices, a warm connection
@@ -143,6 +144,7 @@ class CloudLink:
             agent.spawn(self.members.run(), "member sync"),
         ]
         logger.info("this is %s, reporting to %s", identity.describe(), url)
+        agent.screen.identity({"kiosk": identity.kiosk_name, "gym": identity.gym_name})
         agent.feed(ProvisioningChanged(now(), provisioned=True))
 
     def wake_uploader(self) -> None:
@@ -160,6 +162,7 @@ class CloudLink:
         if retire:
             await asyncio.to_thread(retire_identity, path, reason)
         self._refused_mtime = _mtime(path)
+        self._agent.screen.identity(None)
         self._agent.feed(ProvisioningChanged(now(), provisioned=False))
         self.watch_for_identity()
 

@@ -97,6 +97,7 @@ def demo(
     badge_port: Annotated[
         int, typer.Option(help="Port of the demo kiosk's simulated badge reader.")
     ] = 8300,
+    screen_port: Annotated[int, typer.Option(help="Port of the demo kiosk's screen page.")] = 8610,
 ) -> None:
     """Everything on the embedded default: database, demo data, API, Realtime simulator
     (unless OPENAI_API_KEY is set) and a simulated kiosk."""
@@ -129,6 +130,7 @@ def demo(
                 typer.echo("OPENAI_API_KEY is set: voice sessions use OpenAI (and cost money)")
             if kiosk:
                 ensure_port_free("127.0.0.1", badge_port)
+                ensure_port_free("127.0.0.1", screen_port)
                 demo_parts.launch_kiosk_when_ready(
                     processes,
                     home,
@@ -137,6 +139,7 @@ def demo(
                     _demo_badge(resolved),
                     badge_port,
                     typer.echo,
+                    screen_port=screen_port,
                 )
             run_server(resolved, host, port)
         finally:

@@ -453,8 +453,13 @@ class _Live:
                 await self.apply(self.core.playback_flushed(item_id, played, self.clock()))
             case RunTool():
                 self.spawn(self.run_tool(action), f"tool {action.name}")
-            case Caption(role=role, text=text):
-                kind = "heard" if role == "user" else "said"
+            case Caption(role=role, text=text, final=final):
+                kind = {
+                    ("user", True): "heard",
+                    ("user", False): "hearing",
+                    ("assistant", True): "said",
+                    ("assistant", False): "saying",
+                }[(role, final)]
                 self.events.put_nowait(ConversationProgress(kind, text))
             case SessionEnded(reason=reason, detail=detail):
                 self.finished.set()
@@ -512,6 +517,14 @@ class RealtimeConversations:
             options=self.options,
             warm=self.standby,
         )
+
+    def level(self) -> float | None:
+        """The microphone's level since the last call, 0 (silence, -60 dBFS) to 1 (0 dBFS);
+        None before the audio path is open."""
+        opened = self._opened
+        if opened is None or opened.capture is None:
+            return None
+        return min(1.0, max(0.0, (opened.level().rms_dbfs + 60.0) / 60.0))
 
     def warm_model(self) -> str | None:
         """The model of the warm connection ready now, if any (told to the voice start)."""

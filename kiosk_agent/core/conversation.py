@@ -85,7 +85,8 @@ class ConversationProgress:
     """Something a person watching the kiosk may want to see (on screen, in `status`)."""
 
     kind: str
-    """e.g. ``listening``, ``speaking``, ``tool``."""
+    """``listening``, ``speaking``, ``tool``; captions: ``heard`` / ``said`` (a finished line
+    of the member's / JARVIS's, in ``detail``), ``hearing`` / ``saying`` (the line so far)."""
     detail: str = ""
 
 

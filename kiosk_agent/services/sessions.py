@@ -21,6 +21,7 @@ from kiosk_agent.core.conversation import (
     Conversation,
     ConversationFactory,
     ConversationFinished,
+    ConversationProgress,
     SessionFacts,
     WarmConnectionLost,
 )
@@ -47,8 +48,11 @@ class SessionRunner:
         now: Callable[[], Moment],
         voice_start_timeout_s: float,
         end_grace_s: float,
+        progress: Callable[[ConversationProgress], None] | None = None,
     ) -> None:
+        """``progress``: told every ConversationProgress (the screen)."""
         self._client = client
+        self._progress = progress
         self._factory = factory
         self._hooks = hooks
         self._feed = feed
@@ -165,7 +169,8 @@ class SessionRunner:
             facts = await self._close(conversation, EndReason.REALTIME_ERROR)
             return _with(facts, EndReason.REALTIME_ERROR, f"the conversation did not start: {exc}")
         finished: asyncio.Task[ConversationFinished | None] = asyncio.create_task(
-            _until_finished(conversation, session_id), name=f"conversation {session_id}"
+            _until_finished(conversation, session_id, self._progress),
+            name=f"conversation {session_id}",
         )
         try:
             waiting: set[asyncio.Future[object]] = {finished, end_request}  # type: ignore[arg-type]
@@ -205,13 +210,18 @@ class SessionRunner:
 
 
 async def _until_finished(
-    conversation: Conversation, session_id: UUID
+    conversation: Conversation,
+    session_id: UUID,
+    progress: Callable[[ConversationProgress], None] | None,
 ) -> ConversationFinished | None:
     async for event in conversation.events():
         if isinstance(event, ConversationFinished):
             return event
-        # What was said stays out of the journal: only that something happened.
-        logger.info("session %s: %s", str(session_id)[:8], event.kind)
+        if progress is not None:
+            progress(event)
+        if event.kind not in ("hearing", "saying"):
+            # What was said stays out of the journal: only that something happened.
+            logger.info("session %s: %s", str(session_id)[:8], event.kind)
     return None
 
 

@@ -189,9 +189,22 @@ class ServerEvents(ABC):
     def _on_response_output_audio_transcript_delta(
         self, event: Mapping[str, Any], now: float
     ) -> list[Action]:
-        draft = self._transcript.draft("assistant", text_field(event, "item_id"), now)
+        item_id = text_field(event, "item_id")
+        draft = self._transcript.draft("assistant", item_id, now)
         draft.text += text_field(event, "delta")
-        return []
+        if self._playback.interrupted(item_id):
+            return []
+        return [Caption("assistant", draft.text, item_id, final=False)]
+
+    def _on_conversation_item_input_audio_transcription_delta(
+        self, event: Mapping[str, Any], now: float
+    ) -> list[Action]:
+        item_id = text_field(event, "item_id")
+        draft = self._transcript.draft("user", item_id, now)
+        if draft.complete:
+            return []
+        draft.text += text_field(event, "delta")
+        return [Caption("user", draft.text, item_id, final=False)]
 
     def _on_response_output_audio_transcript_done(
         self, event: Mapping[str, Any], now: float

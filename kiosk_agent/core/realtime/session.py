@@ -369,6 +369,10 @@ class RealtimeSession(ServerEvents):
         """Items whose first played sample the latency figures still wait for."""
         waiting = self._latency.awaiting_playback()
         greeting = self.facts.greeting_item
-        if greeting is not None and self.facts.greeting_played_at is None:
+        if (
+            greeting is not None
+            and self.facts.greeting_played_at is None
+            and greeting not in waiting
+        ):
             waiting.append(greeting)
         return waiting

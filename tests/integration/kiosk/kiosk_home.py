@@ -74,6 +74,7 @@ class KioskHome:
                 "JARVIS_KIOSK_BADGE__SIMULATED__STDIN": "false",
                 "JARVIS_KIOSK_BADGE__SIMULATED__HTTP_PORT": str(self.badge_port),
                 "JARVIS_KIOSK_ANNOUNCE__SPEAK": "false",
+                "JARVIS_KIOSK_SCREEN__PORT": "0",  # any free port: several agents run at once
                 "JARVIS_KIOSK_HEARTBEAT__INTERVAL_S": "1",
                 "JARVIS_KIOSK_CLOUD__MEMBER_LOOKUP_TIMEOUT_S": "2",
                 "JARVIS_KIOSK_OUTBOX__BACKOFF_INITIAL_S": "0.2",

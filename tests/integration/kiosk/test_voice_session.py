@@ -14,10 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
+from tests.browser import SCREENSHOTS, chromium
 from tests.cloud_server import CloudServer
 from tests.conftest import PostgresServer
-from tests.integration.kiosk.kiosk_home import KioskHome, cloud_with, free_port, wait_for
+from tests.integration.kiosk.kiosk_home import (
+    AgentProcess,
+    KioskHome,
+    cloud_with,
+    free_port,
+    wait_for,
+)
 from tests.integration.realtime.kiosk_audio import member_speech, silence, write_wav
 
 ORG_KEY = "sk-simulator-organisation-key"
@@ -63,6 +71,20 @@ def member_at_the_microphone(path: Path) -> Path:
     return write_wav(path, pcm)
 
 
+def talking_kiosk(tmp_path: Path, speed: float, **extra: str) -> KioskHome:
+    """A kiosk whose microphone is a member asking, on a loop, at ``speed`` times real time."""
+    return KioskHome(
+        tmp_path / "kiosk",
+        extra={
+            "JARVIS_KIOSK_AUDIO__BACKEND": "file",
+            "JARVIS_KIOSK_AUDIO__INPUT_WAV": str(member_at_the_microphone(tmp_path / "mic.wav")),
+            "JARVIS_KIOSK_AUDIO__FILE_LOOP": "true",
+            "JARVIS_KIOSK_AUDIO__FILE_SPEED": str(speed),
+            **extra,
+        },
+    )
+
+
 def answered(lines: list[str]) -> bool:
     """The member was heard, and JARVIS said something after that."""
     heard = next((i for i, line in enumerate(lines) if line.endswith(": heard")), None)
@@ -92,15 +114,7 @@ def test_a_member_talks_a_new_badge_ends_it_and_shutdown_keeps_the_record(
 ) -> None:
     alice = voice_cloud.add_member("gym-v", "0A11CE00", "Alice", language="fr")
     bob = voice_cloud.add_member("gym-v", "0B0B0000", "Bob", language="en")
-    home = KioskHome(
-        tmp_path / "kiosk",
-        extra={
-            "JARVIS_KIOSK_AUDIO__BACKEND": "file",
-            "JARVIS_KIOSK_AUDIO__INPUT_WAV": str(member_at_the_microphone(tmp_path / "mic.wav")),
-            "JARVIS_KIOSK_AUDIO__FILE_LOOP": "true",
-            "JARVIS_KIOSK_AUDIO__FILE_SPEED": "3",  # microphone and speaker 3x real time
-        },
-    )
+    home = talking_kiosk(tmp_path, speed=3)  # microphone and speaker 3x real time
     home.provision(voice_cloud.base_url, voice_cloud.create_kiosk("gym-v", "Voice"))
     agent = home.start()
     try:
@@ -151,3 +165,48 @@ def test_a_member_talks_a_new_badge_ends_it_and_shutdown_keeps_the_record(
         finally:
             assert restarted.stop() == 0, restarted.output
     assert bob_record["end_reason"] == "kiosk_shutdown"
+
+
+def screen_url(agent: AgentProcess) -> str:
+    line = agent.wait_for_line("screen on http://")
+    return line[line.index("http://") :].strip()
+
+
+def test_the_screen_follows_a_whole_session_in_a_real_browser(
+    voice_cloud: CloudServer, tmp_path: Path
+) -> None:
+    """An unprovisioned kiosk, then provisioned; a member taps from the page's simulate-badge
+    control, JARVIS greets her, hears her and answers; the screen goes back to 'tap'."""
+    voice_cloud.add_member("gym-v", "0A11CE10", "Julie", language="fr")
+    home = talking_kiosk(tmp_path, speed=2, JARVIS_KIOSK_SCREEN__SIMULATE_BADGE="true")
+    code = voice_cloud.create_kiosk("gym-v", "Écran")  # before Playwright runs its own loop
+    agent = home.start()
+    shots = SCREENSHOTS / "session"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        url = screen_url(agent)
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            expect(page.locator("body")).to_have_attribute("data-mode", "unprovisioned")
+            page.screenshot(path=str(shots / "1-unprovisioned.png"))
+            home.provision(voice_cloud.base_url, code)
+            expect(page.locator("body")).to_have_attribute("data-mode", "tap", timeout=30_000)
+            expect(page.locator("#place")).to_contain_text("Écran")
+            page.screenshot(path=str(shots / "2-tap.png"))
+            page.fill("#badge", "0A11CE10")
+            page.click("#badge-button")
+            expect(page.locator(".caption.jarvis").first).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(shots / "3-greeted.png"))
+            expect(page.locator(".caption.member").first).to_be_visible(timeout=60_000)
+            page.screenshot(path=str(shots / "4-heard.png"))
+            page.wait_for_function(  # the greeting, then the answer to her question
+                "document.querySelectorAll('.caption.jarvis').length >= 2", timeout=60_000
+            )
+            page.screenshot(path=str(shots / "5-answered.png"))
+            seen = page.evaluate("window.jarvisModes")
+            for mode in ("unprovisioned", "tap", "checking", "listening", "speaking"):
+                assert mode in seen, seen
+            assert "Julie" in page.evaluate("document.body.innerText") or "welcome" in seen
+    finally:
+        assert agent.stop() == 0, agent.output

@@ -16,8 +16,6 @@ from openai import AsyncOpenAI
 from contract.kiosk_api import (
     EndReason,
     KioskConfig,
-    MemberCard,
-    MembershipStatus,
     ToolCallRequest,
     ToolCallResponse,
     VoiceStartResponse,
@@ -58,16 +56,10 @@ from tests.integration.realtime.kiosk_audio import (
     until,
     write_wav,
 )
-from tests.unit.realtime.kiosk_session import KIOSK_SESSION
+from tests.unit.realtime.kiosk_session import JULIE, KIOSK_SESSION
 
 ORG_KEY = "sk-kiosk-test-0123456789"
-MEMBER = MemberCard(
-    badge_id="04A1B2C3D4",
-    status=MembershipStatus.ACTIVE,
-    member_id=uuid4(),
-    first_name="Julie",
-    language="fr",
-)
+MEMBER = JULIE
 SESSION = KIOSK_SESSION
 SCHEDULE = ScriptTurn(
     member="Quels sont mes cours cette semaine ?",
