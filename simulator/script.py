@@ -120,13 +120,30 @@ DEMO_SCRIPT = Script(
             assistant="Cette semaine, tu as yoga mardi à dix-huit heures et spinning jeudi à midi.",
         ),
         ScriptTurn(
-            member="Super, et la salle ferme à quelle heure ce soir ?",
+            member="Et la salle ferme à quelle heure ce soir ?",
             tool=ScriptedToolCall(name="get_opening_hours", arguments={"day": "today"}),
             assistant="Ce soir, la salle ferme à vingt-deux heures.",
         ),
+        # An unhappy member reporting broken equipment: the pipeline's showcase (a summary,
+        # a negative sentiment, an equipment alert and a negative-feedback alert by email).
         ScriptTurn(
-            member="Merci, au revoir !",
-            before_tool="Avec plaisir. Bonne séance !",
+            member="Par contre, le tapis de course numéro trois est encore en panne. "
+            "C'est vraiment pénible, j'en ai marre.",
+            before_tool="Je suis désolé.",
+            tool=ScriptedToolCall(
+                name="report_equipment_issue",
+                arguments={
+                    "equipment": "tapis de course 3",
+                    "problem": "encore en panne",
+                    "location": "zone cardio",
+                    "severity": "high",
+                },
+            ),
+            assistant="Je préviens l'équipe tout de suite, ils vont s'en occuper.",
+        ),
+        ScriptTurn(
+            member="Au revoir.",
+            before_tool="Bonne séance !",
             tool=ScriptedToolCall(name="end_session", arguments={"reason": "goodbye"}),
             assistant="À bientôt !",
         ),

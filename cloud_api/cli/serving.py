@@ -99,8 +99,9 @@ def demo(
     ] = 8300,
     screen_port: Annotated[int, typer.Option(help="Port of the demo kiosk's screen page.")] = 8610,
 ) -> None:
-    """Everything on the embedded default: database, demo data, API, Realtime simulator
-    (unless OPENAI_API_KEY is set) and a simulated kiosk."""
+    """Everything on the embedded default: database, demo data (derived by the pipeline),
+    API, a job worker, a local mailbox for alert emails, the Realtime simulator (unless
+    OPENAI_API_KEY is set) and a simulated kiosk."""
     from pydantic import SecretStr
 
     from cloud_api import demo as demo_parts
@@ -113,12 +114,15 @@ def demo(
         assert resolved.database_url
         url = resolved.database_url
         guarded(lambda: migrations.migrate(url))
-        summary = guarded(lambda: seed_demo(url))
+        worker_url = resolved.worker_database_url
+        typer.echo("seeding the demo and deriving its analytics with the pipeline's jobs…")
+        summary = guarded(lambda: seed_demo(url, worker_url=worker_url))
         typer.echo(summary.describe())
         typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
         home = resolved.data_dir.resolve() / "demo"
         (home / "logs").mkdir(parents=True, exist_ok=True)
         processes = demo_parts.DemoProcesses(home / "logs")
+        mailbox = demo_parts.start_mailbox(home / "mail", typer.echo)
         try:
             if resolved.openai_api_key is None:
                 ensure_port_free("127.0.0.1", simulator_port)
@@ -128,6 +132,9 @@ def demo(
                 )
             else:
                 typer.echo("OPENAI_API_KEY is set: voice sessions use OpenAI (and cost money)")
+            demo_parts.start_worker(
+                processes, resolved, mailbox.port, f"http://{host}:{port}", typer.echo
+            )
             if kiosk:
                 ensure_port_free("127.0.0.1", badge_port)
                 ensure_port_free("127.0.0.1", screen_port)
@@ -144,6 +151,7 @@ def demo(
             run_server(resolved, host, port)
         finally:
             processes.stop()
+            mailbox.stop()
 
 
 def _demo_badge(settings: CloudSettings) -> str:
