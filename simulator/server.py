@@ -353,7 +353,11 @@ async def _drop(websocket: WebSocket, inbox: asyncio.Queue[str | bytes | None]) 
     what the client had not read yet). The socket is torn down once the client has noticed,
     or after 2 s. False when the server underneath did not give the transport."""
     transport = websocket.scope.get(_TRANSPORT)
-    if not isinstance(transport, asyncio.Transport) or not transport.can_write_eof():
+    # asyncio's transport, or uvloop's (not an asyncio.Transport subclass): the same methods.
+    if not all(hasattr(transport, m) for m in ("can_write_eof", "write_eof", "abort")):
+        return False
+    assert transport is not None
+    if not transport.can_write_eof():
         return False
     transport.write_eof()
     try:

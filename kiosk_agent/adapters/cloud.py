@@ -26,7 +26,7 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from contract import kiosk_api as api
+from contract.errors import ErrorCode
 from kiosk_agent import __version__
 from kiosk_agent.config import CloudSection
 
@@ -110,6 +111,32 @@ class CodeExpired(ClaimRefused):
 
 class CodeUsed(ClaimRefused):
     pass
+
+
+# Failures the cloud reports with a 5xx and its own error body: it answered, so they are not
+# an outage of the cloud; what each means for a person reading the kiosk's log. Nothing
+# retries a voice start: the member is told, and taps again later.
+ANSWERED: Mapping[ErrorCode, str] = {
+    ErrorCode.VOICE_NOT_CONFIGURED: "the cloud has no OpenAI key; voice sessions are off until "
+    "its operators set JARVIS's OPENAI_API_KEY",
+    ErrorCode.OPENAI_KEY_REFUSED: "OpenAI refused the cloud's key; its operators must replace "
+    "OPENAI_API_KEY",
+    ErrorCode.OPENAI_REFUSED_SESSION: "OpenAI refused the session's configuration (this "
+    "kiosk's voice or model); its operators must fix the kiosk's settings in the cloud",
+    ErrorCode.OPENAI_RATE_LIMITED: "OpenAI is limiting the cloud's requests; sessions start "
+    "again shortly",
+    ErrorCode.OPENAI_UNREACHABLE: "the cloud could not reach OpenAI; sessions start again once "
+    "it can",
+    ErrorCode.OPENAI_UNAVAILABLE: "OpenAI failed; sessions start again once it recovers",
+}
+
+
+def known_code(code: str) -> ErrorCode | None:
+    """``code`` as an :class:`ErrorCode`, or None when this kiosk does not know it."""
+    try:
+        return ErrorCode(code)
+    except ValueError:
+        return None
 
 
 _CLAIM_ERRORS: dict[str, type[ClaimRefused]] = {
@@ -284,10 +311,21 @@ class CloudClient:
                 f"the cloud is limiting requests ({told}); try again in {wait:.0f} s",
                 retry_after_s=wait,
             )
+        elif status >= 500 and error is not None and known_code(error.code) in ANSWERED:
+            # The cloud did answer: something behind it refused (the voice start's OpenAI).
+            meaning = ANSWERED[ErrorCode(error.code)]
+            refused = RequestRefused(
+                f"the cloud could not do it: {meaning} ({error.code})",
+                status=status,
+                code=error.code,
+                details=error.details,
+            )
+            refused.told, refused.retry_after_s = error.message, retry_after
+            return refused
         elif status >= 500:
             told = error.message if error else f"HTTP {status}"
             failure = CloudUnavailable(
-                f"the cloud at {self.base_url} failed to answer ({told}); it will be retried",
+                f"the cloud at {self.base_url} failed to answer ({told})",
                 status=status,
                 retry_after_s=retry_after,
             )

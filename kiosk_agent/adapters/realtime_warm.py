@@ -41,10 +41,15 @@ from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from contract.kiosk_api import VoiceStandbyResponse
-from kiosk_agent.adapters.cloud import CloudError
+from contract.errors import ErrorCode
+from kiosk_agent.adapters.cloud import CloudError, known_code
 
 logger = logging.getLogger(__name__)
 
+NEEDS_OPERATORS = frozenset(
+    {ErrorCode.VOICE_NOT_CONFIGURED, ErrorCode.OPENAI_KEY_REFUSED, ErrorCode.OPENAI_REFUSED_SESSION}
+)
+"""Refusals no retry fixes soon (the cloud's OpenAI setup): asked again 20 times less often."""
 REFRESH_MARGIN_S = 60.0
 """A warm connection is replaced once its secret has less than a session plus this left."""
 
@@ -161,7 +166,8 @@ class WarmStandby:
             standby = await self._source.voice_standby(timeout_s=self._timeout_s)
             line = await self._connect(standby, self._timeout_s)
         except CloudError as exc:
-            wait = exc.retry_after_s or self._jittered()
+            operators = exc.code is not None and known_code(exc.code) in NEEDS_OPERATORS
+            wait = exc.retry_after_s or self._jittered() * (20 if operators else 1)
             logger.warning("no warm Realtime connection (%s); again in %.0f s", exc, wait)
             return wait
         except (OSError, TimeoutError, InvalidHandshake, OpenAIError, WarmLineFailed) as exc:
