@@ -40,8 +40,8 @@ from openai import AsyncOpenAI, OpenAIError
 from openai.resources.realtime.realtime import AsyncRealtimeConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from contract.kiosk_api import VoiceStandbyResponse
 from contract.errors import ErrorCode
+from contract.kiosk_api import VoiceStandbyResponse
 from kiosk_agent.adapters.cloud import CloudError, known_code
 
 logger = logging.getLogger(__name__)

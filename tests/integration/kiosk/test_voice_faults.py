@@ -11,10 +11,6 @@ project's Realtime simulator as a separate process playing a script with faults.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,12 @@ import pytest
 from simulator import Fault, Script, ScriptTurn
 from tests.cloud_server import CloudServer
 from tests.conftest import PostgresServer
-from tests.integration.kiosk.kiosk_home import KioskHome, cloud_with, free_port, wait_for
+from tests.integration.kiosk.kiosk_home import (
+    KioskHome,
+    cloud_with,
+    simulator_process,
+    wait_for,
+)
 from tests.integration.realtime.kiosk_audio import member_speech, silence, write_wav
 
 ORG_KEY = "sk-simulator-faults-0123456789"
@@ -47,25 +48,8 @@ SCRIPT = Script(
 def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     script = tmp_path_factory.mktemp("faults") / "script.json"
     script.write_text(SCRIPT.model_dump_json())
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", str(port), "--voice", "tone"]
-        + ["--script", str(script), "--generation-speed", "4"],
-        env={**os.environ, "OPENAI_API_KEY": ORG_KEY},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def listening() -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
-
-    try:
-        wait_for(listening, what="the Realtime simulator")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(30)
+    with simulator_process(ORG_KEY, "--script", str(script), "--generation-speed", "4") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,6 @@ session cut by shutdown is written before the agent exits and uploaded after it 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +19,7 @@ from tests.integration.kiosk.kiosk_home import (
     AgentProcess,
     KioskHome,
     cloud_with,
-    free_port,
+    simulator_process,
     wait_for,
 )
 from tests.integration.realtime.kiosk_audio import member_speech, silence, write_wav
@@ -33,24 +29,8 @@ ORG_KEY = "sk-simulator-organisation-key"
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--port", str(port), "--voice", "tone"],
-        env={**os.environ, "OPENAI_API_KEY": ORG_KEY},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def listening() -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
-
-    try:
-        wait_for(listening, what="the Realtime simulator")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.kill()
-        process.wait(30)
+    with simulator_process(ORG_KEY) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")
