@@ -9,9 +9,12 @@ and every third answer is interrupted (flush, then truncate and cancel), as a ba
 The real path (hardware.audio.AudioIO) and a naive one (per-chunk ``np.interp``, fresh arrays,
 the work done in the callbacks, ``call_soon_threadsafe`` per block) run side by side, each in
 its own process, for the same minutes; the whole run is repeated with every core kept busy by
-other processes. Printed and written to ``bench/results/audio_path.json``.
+other processes. A third run ("paced") has the server send each 100 ms delta 100 ms after the
+previous one (1x real time, no barge-in) to the real path alone: it measures underruns inside
+answers and the latency the playout delay adds (first delta received -> first sample played).
+Printed and written to ``bench/results/audio_path.json``.
 
-    python -m bench.audio_path [--minutes 10]
+    python -m bench.audio_path [--minutes 10] [--only idle|loaded|paced]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import base64
 import collections
 import concurrent.futures
 import datetime
+import functools
 import itertools
 import json
 import multiprocessing
@@ -43,7 +47,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from hardware.audio import AudioIO
-from hardware.audio.capture import FRAME_LEAD, Audibility, CapturePath
+from hardware.audio.capture import Audibility, CapturePath
 from hardware.audio.echo import EchoPolicy
 from hardware.audio.resample import StreamResampler
 from hardware.settings import AudioSettings, EchoMode, ResampleQuality
@@ -60,6 +64,7 @@ DELTA_MS = 100  # audio per response.output_audio.delta
 # time, as the Realtime API streams faster than it speaks): a buffer that runs dry here does
 # so because the path fell behind, not because the network was late.
 SEND_INTERVAL_S = (DELTA_MS / 1000 / 3, DELTA_MS / 1000 / 1.5)
+REAL_TIME_S = (DELTA_MS / 1000, DELTA_MS / 1000)  # the "paced" run: 1x real time
 
 
 def percentiles(values: list[float] | np.ndarray[Any, Any]) -> dict[str, float]:
@@ -109,6 +114,9 @@ class SimulatedSoundCard:
         self.flush_blocks: list[int] = []
         self.started = 0  # ticks started: a flush asked during a tick waits for the next
         self.flush_asked_after = 0
+        self.sound_starts: list[float] = []
+        """When the speaker went from silence to sound (an answer starts playing)."""
+        self._audible = False
         self.done = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sound card", daemon=True)
@@ -147,6 +155,10 @@ class SimulatedSoundCard:
             self.input_us[k] = (t1 - t0) / 1000
             self.input_cpu_us[k] = (c1 - c0) / 1000
             self.output_us[k] = (t2 - t1) / 1000
+            audible = bool(outdata.any())
+            if audible and not self._audible:
+                self.sound_starts.append(now)
+            self._audible = audible
             asked = self.flush_requested_at
             if asked is not None and not outdata.any():
                 self.flush_ms.append((time.monotonic() - asked) * 1000)
@@ -264,7 +276,9 @@ class NaiveAudio:
         return self.played[item] * 1000 // DEVICE_RATE
 
 
-async def realtime_server(ws: ServerConnection) -> None:
+async def realtime_server(
+    ws: ServerConnection, interval: tuple[float, float] = SEND_INTERVAL_S
+) -> None:
     """A Realtime-like peer: swallows audio appends, streams answers, honours cancels."""
     rng = random.Random(11)
     cancelled: set[str] = set()
@@ -279,15 +293,19 @@ async def realtime_server(ws: ServerConnection) -> None:
 
     receiver = asyncio.create_task(receive())
     try:
-        await stream_answers(ws, rng, cancelled)
+        await stream_answers(ws, rng, cancelled, interval)
     except ConnectionClosed:
         pass  # the kiosk side hung up: the run is over
     finally:
         receiver.cancel()
 
 
-async def stream_answers(ws: ServerConnection, rng: random.Random, cancelled: set[str]) -> None:
-    """Answers of 2 to 6 s, in 100 ms deltas sent faster than real time, until hung up."""
+async def stream_answers(
+    ws: ServerConnection, rng: random.Random, cancelled: set[str], interval: tuple[float, float]
+) -> None:
+    """Answers of 2 to 6 s, in 100 ms deltas sent ``interval`` apart (on a clock, so time
+    spent sending does not slow the pace down), until hung up."""
+    loop = asyncio.get_running_loop()
     for number in itertools.count():
         await asyncio.sleep(rng.uniform(1.0, 2.5))
         item = f"item_{number}"
@@ -295,6 +313,7 @@ async def stream_answers(ws: ServerConnection, rng: random.Random, cancelled: se
         audio = answer_audio(length_ms, rng)
         await ws.send(json.dumps({"type": "response.created", "item_id": item}))
         step = DELTA_MS * 48  # bytes of 24 kHz PCM16 per delta
+        due = loop.time()
         for offset in range(0, len(audio), step):
             if item in cancelled:
                 break
@@ -310,7 +329,8 @@ async def stream_answers(ws: ServerConnection, rng: random.Random, cancelled: se
             await ws.send(
                 json.dumps({"type": "response.output_audio_transcript.delta", "delta": "bonjour "})
             )
-            await asyncio.sleep(rng.uniform(*SEND_INTERVAL_S))
+            due += rng.uniform(*interval)
+            await asyncio.sleep(max(0.0, due - loop.time()))
         await ws.send(json.dumps({"type": "response.output_audio.done", "item_id": item}))
 
 
@@ -332,8 +352,11 @@ def allocation_peak(on_input: Callable[[Any, float], None], on_output: Callable[
         tracemalloc.stop()
 
 
-async def run_path(path: str, seconds: float, prebuffer_ms: int) -> dict[str, Any]:
-    """One path for ``seconds`` against the local server; returns its figures."""
+async def run_path(
+    path: str, seconds: float, prebuffer_ms: int, paced: bool = False
+) -> dict[str, Any]:
+    """One path for ``seconds`` against the local server; returns its figures. ``paced``:
+    deltas at 1x real time and no barge-in."""
     loop = asyncio.get_running_loop()
     card = SimulatedSoundCard(microphone_source(), int(seconds / BLOCK_S))
     settings = AudioSettings(echo_mode=EchoMode.OPEN, playback_prebuffer_ms=prebuffer_ms)
@@ -376,9 +399,11 @@ async def run_path(path: str, seconds: float, prebuffer_ms: int) -> dict[str, An
     play_us: list[float] = []
     checked: list[tuple[int, bytes]] = []
     flushes = {"count": 0, "truncate_ms": []}
+    first_delta_at: dict[str, float] = {}
     cpu_start, wall_start = os.times(), time.monotonic()
+    handler = functools.partial(realtime_server, interval=REAL_TIME_S if paced else SEND_INTERVAL_S)
 
-    async with serve(realtime_server, "127.0.0.1", 0, compression=None, max_size=None) as server:
+    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
         port = server.sockets[0].getsockname()[1]
         async with connect(f"ws://127.0.0.1:{port}", compression=None, max_size=None) as ws:
 
@@ -396,7 +421,7 @@ async def run_path(path: str, seconds: float, prebuffer_ms: int) -> dict[str, An
                     if path == "optimized":
                         wall, cpu = drain_us.pop(frame.index, (0.0, 0.0))
                         if frame.index % 50 == 0:
-                            checked.append((frame.index, pcm))
+                            checked.append((frame.start, pcm))
                     else:
                         # The naive path does its work in the callback: one block, one frame.
                         block = min(index, card.blocks - 1)
@@ -422,12 +447,17 @@ async def run_path(path: str, seconds: float, prebuffer_ms: int) -> dict[str, An
                     event = json.loads(message)
                     kind = event["type"]
                     if kind == "response.output_audio.delta":
+                        first_delta_at.setdefault(event["item_id"], time.monotonic())
                         t0 = time.perf_counter_ns()
                         audio.play(event["item_id"], base64.b64decode(event["delta"]))
                         play_us.append((time.perf_counter_ns() - t0) / 1000 / (DELTA_MS / 20))
                     elif kind == "response.output_audio.done":
                         audio.finish_item(event["item_id"])
-                    elif kind == "response.created" and int(event["item_id"][5:]) % 3 == 2:
+                    elif (
+                        kind == "response.created"
+                        and not paced
+                        and int(event["item_id"][5:]) % 3 == 2
+                    ):
                         task = asyncio.create_task(barge_in(event["item_id"]))
                         tasks.add(task)
                         task.add_done_callback(tasks.discard)
@@ -446,9 +476,17 @@ async def run_path(path: str, seconds: float, prebuffer_ms: int) -> dict[str, An
         await audio.stop()
         stats = audio.stats()
         ring_overflows, buffer_underruns = stats.input_overflows, stats.output_underruns
+        inside_answers = audio.playback.buffer.underruns
+        playout_ms = audio.playback.buffer.playout.delay_ms
     else:
         ring_overflows, buffer_underruns = audio.overflows, audio.underruns
+        inside_answers, playout_ms = audio.underruns, None
     ticks = card.ticks
+    added = [
+        (next(s for s in card.sound_starts if s >= at) - at) * 1000
+        for at in sorted(first_delta_at.values())
+        if any(s >= at for s in card.sound_starts)
+    ]
     return {
         "path": path,
         "seconds": round(wall, 1),
@@ -468,6 +506,10 @@ async def run_path(path: str, seconds: float, prebuffer_ms: int) -> dict[str, An
         "flush_to_silence_blocks_max": max(card.flush_blocks, default=None),
         "cpu_percent_of_one_core": round(100 * cpu_s / wall, 1),
         "frames_checked": checked_errors(checked, ticks) if path == "optimized" else None,
+        "answers": len(first_delta_at),
+        "underruns_inside_answers": inside_answers,
+        "added_latency_ms": percentiles(added),
+        "playout_delay_ms_at_end": playout_ms,
     }
 
 
@@ -476,20 +518,20 @@ def checked_errors(checked: list[tuple[int, bytes]], ticks: int) -> dict[str, in
     source = microphone_source()
     stream = np.tile(source, ticks * BLOCK // len(source) + 1)[: ticks * BLOCK]
     reference = soxr.resample(stream, DEVICE_RATE, STREAM_RATE, quality="LQ")
-    # The stream opens with FRAME_LEAD samples of silence (see hardware.audio.capture).
-    reference = np.concatenate([np.zeros(FRAME_LEAD, dtype=np.int16), reference])
     worst = 0
-    for index, pcm in checked:
+    for start, pcm in checked:
         got = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
-        want = reference[index * 480 : index * 480 + 480].astype(np.int32)
+        want = reference[start : start + len(got)].astype(np.int32)
         worst = max(worst, int(np.abs(got[: len(want)] - want[: len(got)]).max()))
     return {"frames": len(checked), "max_error_lsb": worst}
 
 
-def worker(path: str, seconds: float, nice: int, prebuffer_ms: int) -> dict[str, Any]:
+def worker(
+    path: str, seconds: float, nice: int, prebuffer_ms: int, paced: bool = False
+) -> dict[str, Any]:
     if nice:
         os.nice(nice)  # as a kiosk's systemd unit would (Nice=); negative needs root
-    return asyncio.run(run_path(path, seconds, prebuffer_ms))
+    return asyncio.run(run_path(path, seconds, prebuffer_ms, paced))
 
 
 def busy_loop() -> None:
@@ -600,10 +642,11 @@ def run_condition(name: str, seconds: float, nice: int, prebuffer_ms: int) -> di
         for hog in hogs:
             hog.start()
     try:
+        paths = ("optimized",) if name == "paced" else ("optimized", "naive")
         with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
             futures = {
-                path: pool.submit(worker, path, seconds, nice, prebuffer_ms)
-                for path in ("optimized", "naive")
+                path: pool.submit(worker, path, seconds, nice, prebuffer_ms, name == "paced")
+                for path in paths
             }
             result: dict[str, Any] = {path: future.result() for path, future in futures.items()}
         result["load_average_1m"] = {
@@ -628,6 +671,17 @@ def report(results: dict[str, Any]) -> None:
         ("playback per 20 ms p50/p99 (us)", "playback_per_20ms_us", "p50", "p99", 1),
         ("flush-to-silence p50/max (ms)", "flush_to_silence_ms", "p50", "max", 1),
     ]
+    if "paced" in results:
+        paced = results["paced"]["optimized"]
+        added = paced["added_latency_ms"]
+        print(
+            f"\n== paced: 100 ms deltas at 1x real time, {paced['seconds']:.0f} s ==\n"
+            f"answers {paced['answers']}, underruns inside answers "
+            f"{paced['underruns_inside_answers']}, device xruns {paced['device_xruns']}, "
+            f"added latency p50 {added['p50']:.1f} / p99 {added['p99']:.1f} / max "
+            f"{added['max']:.1f} ms, playout delay at the end "
+            f"{paced['playout_delay_ms_at_end']} ms"
+        )
     for condition in ("idle", "loaded"):
         if condition not in results:
             continue
@@ -671,7 +725,7 @@ def report(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="per condition (10)")
-    parser.add_argument("--only", choices=("idle", "loaded"), help="run one condition")
+    parser.add_argument("--only", choices=("idle", "loaded", "paced"), help="run one condition")
     parser.add_argument(
         "--nice", type=int, default=0, help="niceness of the audio processes (-10: as root)"
     )
@@ -692,7 +746,7 @@ def main() -> None:
     }
     results["fidelity"] = fidelity()
     results["warm_per_frame_us"] = warm_per_frame()
-    for condition in ("idle", "loaded"):
+    for condition in ("idle", "loaded", "paced"):
         if args.only in (None, condition):
             print(f"running {condition}: {args.minutes:g} min ...", flush=True)
             results[condition] = run_condition(condition, seconds, args.nice, args.prebuffer_ms)

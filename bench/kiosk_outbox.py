@@ -142,6 +142,7 @@ def kiosk_env(state: Path, members: list[str], **extra: str) -> dict[str, str]:
             "JARVIS_KIOSK_BADGE__SIMULATED__STDIN": "false",
             "JARVIS_KIOSK_BADGE__SIMULATED__HTTP_PORT": "0",
             "JARVIS_KIOSK_ANNOUNCE__SPEAK": "false",
+            "JARVIS_KIOSK_SCREEN__PORT": "0",
             "JARVIS_TEST_MEMBERS": json.dumps(members),
             **extra,
         }
@@ -150,14 +151,23 @@ def kiosk_env(state: Path, members: list[str], **extra: str) -> dict[str, str]:
 
 
 def provision(
-    cloud: Cloud, admin_url: str, gym: str, folder: Path, members: list[str]
+    cloud: Cloud,
+    admin_url: str,
+    gym: str,
+    folder: Path,
+    members: list[str],
+    *,
+    url: str | None = None,
+    **extra: str,
 ) -> tuple[dict[str, str], str]:
+    """A new kiosk of ``gym`` in ``folder`` (``url``: the cloud as the kiosk reaches it);
+    its environment (with ``extra`` settings) and its id."""
     state = folder / "state"
     state.parent.mkdir(parents=True)
-    env = kiosk_env(state, members)
+    env = kiosk_env(state, members, **extra)
     code = new_code(cloud, admin_url, gym)
     result = subprocess.run(
-        [JARVIS_KIOSK, "provision", "--cloud-url", cloud.base_url, "--code", code],
+        [JARVIS_KIOSK, "provision", "--cloud-url", url or cloud.base_url, "--code", code],
         env=env,
         capture_output=True,
         text=True,

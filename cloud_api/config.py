@@ -128,6 +128,20 @@ class CloudSettings(BaseSettings):
         description="Life of the ephemeral Realtime key minted per session (s); "
         "a session opened with it may outlive it.",
     )
+    voice_standby_ttl_s: int = Field(
+        default=1800,
+        ge=60,
+        le=7200,
+        description="Life of a standby Realtime key (a kiosk's warm connection, bound to no "
+        "member until a tap) (s); kiosks refresh the connection before it runs out.",
+    )
+    voice_standbys_per_kiosk_per_hour: int = Field(
+        default=60,
+        ge=1,
+        le=1000,
+        description="Standby keys one kiosk may get in any rolling hour (keys); a warm "
+        "connection is used by one session, then replaced.",
+    )
     voice_memory_conversations: int = Field(
         default=3,
         ge=0,

@@ -12,6 +12,7 @@ Besides the API (served by the CLI), the demo runs:
   code for Atlas Bordeaux Centre, whose badge reader listens on a local HTTP port and whose
   microphone is a WAV file of a member speaking (espeak-ng when installed, tone bursts
   otherwise). Once it is up, the demo taps one member's badge so a conversation happens.
+  Its screen is served on http://127.0.0.1:8610/ (with a "simulate badge" control).
 
 Everything lives under `<data_dir>/demo/` and stops with the demo: one `Supervisor` owns every
 process it starts (and the embedded Postgres), whatever ends the demo.
@@ -41,6 +42,8 @@ from cloud_api.delivery.mailbox import LocalMailbox
 from cloud_api.supervisor import Stopping, Supervisor
 
 DEMO_GYM = "atlas-bordeaux-centre"
+DEMO_SCREEN_PORT = 8610
+"""Where the demo kiosk serves its screen by default (docs/KIOSK.md, "Screen")."""
 WAV_RATE = 22_050
 # What the member says, with room for JARVIS to answer in between (seconds of silence first).
 MEMBER_LINES = (
@@ -107,7 +110,9 @@ def _tone_burst(seconds: float) -> bytes:
     )
 
 
-def kiosk_env(home: Path, cloud_url: str, badge_port: int) -> dict[str, str]:
+def kiosk_env(
+    home: Path, cloud_url: str, badge_port: int, screen_port: int = DEMO_SCREEN_PORT
+) -> dict[str, str]:
     """The simulated kiosk's configuration, written where an installer would put it."""
     config = home / "kiosk.env"
     config.write_text(
@@ -123,6 +128,8 @@ def kiosk_env(home: Path, cloud_url: str, badge_port: int) -> dict[str, str]:
                 f"JARVIS_KIOSK_AUDIO__OUTPUT_WAV={home / 'jarvis-said.wav'}",
                 "JARVIS_KIOSK_AUDIO__FILE_LOOP=true",
                 "JARVIS_KIOSK_ANNOUNCE__SPEAK=false",
+                f"JARVIS_KIOSK_SCREEN__PORT={screen_port}",
+                "JARVIS_KIOSK_SCREEN__SIMULATE_BADGE=true",
                 "",
             ]
         )
@@ -140,9 +147,10 @@ def run_kiosk(
     badge: str,
     badge_port: int,
     say: Callable[[str], None],
+    screen_port: int = DEMO_SCREEN_PORT,
 ) -> None:
     """Provision the simulated kiosk with `code`, run it, and tap `badge` once it is up."""
-    env = kiosk_env(home, cloud_url, badge_port)
+    env = kiosk_env(home, cloud_url, badge_port, screen_port)
     status, output = supervisor.run(
         "kiosk-provision",
         [*cli("kiosk_agent.cli"), "provision", "--code", code, "--force"],
@@ -178,11 +186,17 @@ def launch_kiosk_when_ready(
     badge: str,
     badge_port: int,
     say: Callable[[str], None],
+    *,
+    screen_port: int = DEMO_SCREEN_PORT,
 ) -> threading.Thread:
     """In the background: wait for the API, then provision and run the demo kiosk (unless
     the demo is stopping by then)."""
 
     def launch() -> None:
+        say(
+            f"the demo kiosk's screen: http://127.0.0.1:{screen_port}/ (open it in a "
+            "browser; its 'simulate badge' control taps a badge)"
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not supervisor.stopping:
             try:
@@ -195,7 +209,9 @@ def launch_kiosk_when_ready(
                 say("the API did not come up; the demo kiosk was not started")
             return
         with contextlib.suppress(Stopping):
-            run_kiosk(supervisor, home, cloud_url, issue_code(), badge, badge_port, say)
+            run_kiosk(
+                supervisor, home, cloud_url, issue_code(), badge, badge_port, say, screen_port
+            )
 
     thread = threading.Thread(target=launch, name="demo-kiosk", daemon=True)
     thread.start()

@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     OPENAI_UNREACHABLE = "openai_unreachable"
     OPENAI_UNAVAILABLE = "openai_unavailable"
     OPENAI_REFUSED_SESSION = "openai_refused_session"
+    STANDBY_LIMIT = "standby_limit"
 
     # -- tools -----------------------------------------------------------------------------------
     SESSION_NOT_FOUND = "session_not_found"
@@ -104,6 +105,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.OPENAI_UNREACHABLE: 503,
         ErrorCode.OPENAI_UNAVAILABLE: 503,
         ErrorCode.OPENAI_REFUSED_SESSION: 502,
+        ErrorCode.STANDBY_LIMIT: 429,
         ErrorCode.SESSION_NOT_FOUND: 404,
         ErrorCode.SESSION_MEMBER_MISMATCH: 409,
         ErrorCode.SESSION_ENDED: 409,

@@ -31,7 +31,7 @@ from typing_extensions import TypeAliasType
 
 from contract.badge import CanonicalBadgeId
 from contract.errors import ErrorCode
-from contract.pricing import TokenCount, TokenUsage
+from contract.pricing import TokenCount, TokenUsage, TranscriptionUsage
 from provisioning.code import INPUT_PATTERN as CODE_INPUT_PATTERN
 
 # -- paths ----------------------------------------------------------------------------------
@@ -45,6 +45,7 @@ EVENTS = "/api/kiosk/events"
 MEMBER_BY_BADGE = "/api/kiosk/members/by-badge/{badge_id}"
 MEMBER_SYNC = "/api/kiosk/members"
 VOICE_START = "/api/voice/sessions"
+VOICE_STANDBY = "/api/voice/standby"
 TOOL_CALL = "/api/jarvis/tools/{name}"
 HEALTH = "/health"
 
@@ -352,7 +353,25 @@ class Turn(WireModel):
     content: Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)] = ""
     item_id: ShortText | None = None
     started_at: AwareDatetime | None = None
-    audio_ms: Milliseconds | None = None
+    audio_ms: Milliseconds | None = Field(
+        default=None,
+        description="The member's speech; for JARVIS, the audio the member actually heard.",
+    )
+    # An answer's figures (assistant turns that answer the member's words):
+    response_ms: Milliseconds | None = Field(
+        default=None, description="End of the member's words → first answer audio received."
+    )
+    playback_ms: Milliseconds | None = Field(
+        default=None, description="End of the member's words → first answer sample played."
+    )
+    interrupted: bool | None = Field(
+        default=None,
+        description="JARVIS's audio was cut short: the member spoke over it, or the connection "
+        "dropped (then the answer was asked for again).",
+    )
+    after_reconnect: bool | None = Field(
+        default=None, description="The answer came on a new connection (the first was lost)."
+    )
 
 
 class ToolCallRecord(WireModel):
@@ -371,6 +390,25 @@ class Latency(WireModel):
     avg_response_ms: Milliseconds | None = None
     p95_response_ms: Milliseconds | None = None
     avg_playback_ms: Milliseconds | None = None
+    greeting_ms: Milliseconds | None = Field(
+        default=None, description="The badge tap → the greeting's first sample played."
+    )
+
+
+class Reconnection(WireModel):
+    """A Realtime connection lost during a session, and what became of it."""
+
+    at: AwareDatetime = Field(description="When the connection was lost.")
+    cause: LongText = Field(description="The close code and reason, or why connecting failed.")
+    attempt: int = Field(ge=1, le=100, description="Losses in a row, this one included.")
+    resumed_after_ms: Milliseconds | None = Field(
+        default=None, description="Until the next connection was configured; null: never."
+    )
+    asked_again: bool = Field(
+        default=False,
+        description="The member was waiting for an answer (or the greeting): it was asked for "
+        "again on the new connection.",
+    )
 
 
 class SessionRecord(WireModel):
@@ -382,11 +420,21 @@ class SessionRecord(WireModel):
     model: ShortText
     voice: ShortText | None = None
     language: ShortText | None = None
-    usage: TokenUsage = Field(default_factory=TokenUsage)
-    transcription_tokens: TokenCount = 0
+    usage: TokenUsage = Field(
+        default_factory=TokenUsage,
+        description="Realtime tokens by kind over every response.done (cancelled included).",
+    )
+    transcription_tokens: TokenCount = Field(
+        default=0, description="All transcription tokens (see `transcription`)."
+    )
+    transcription: TranscriptionUsage = Field(
+        default_factory=TranscriptionUsage,
+        description="The member's words transcribed, by kind, with the transcription model.",
+    )
     latency: Latency = Field(default_factory=Latency)
     turns: list[Turn] = Field(default_factory=list, max_length=2000)
     tool_calls: list[ToolCallRecord] = Field(default_factory=list, max_length=500)
+    reconnects: list[Reconnection] = Field(default_factory=list, max_length=100)
     errors: list[LongText] = Field(default_factory=list, max_length=100)
 
 
@@ -437,14 +485,36 @@ class EventBatch(WireModel):
 class VoiceStartRequest(WireModel):
     session_id: UUID = Field(description="The id the kiosk will file the session record under.")
     member_id: UUID
+    warm_model: ShortText | None = Field(
+        default=None,
+        description="The model of the warm Realtime connection the kiosk holds (opened with a "
+        "standby secret). When it is the kiosk's model, no client secret is minted: the kiosk "
+        "binds the member on that connection with the returned session (session.update).",
+    )
 
 
 class VoiceStartResponse(WireModel):
-    client_secret: str = Field(description="Ephemeral Realtime key (ek_...), never the org key.")
-    expires_at: datetime
+    client_secret: str | None = Field(
+        description="Ephemeral Realtime key (ek_...), never the org key; null when the kiosk "
+        "continues on its warm connection (`warm_model`)."
+    )
+    expires_at: datetime | None
     model: str
     realtime_url: str = Field(description="WebSocket URL to connect to with the client secret.")
     session: dict[str, Any] = Field(description="The GA `session.update` payload to send.")
+
+
+class VoiceStandbyResponse(WireModel):
+    """A client secret bound to no member, for the kiosk's warm Realtime connection."""
+
+    client_secret: str = Field(description="Ephemeral Realtime key (ek_...), never the org key.")
+    expires_at: datetime = Field(description="Connections must be opened before this.")
+    model: str
+    realtime_url: str
+    session: dict[str, Any] = Field(
+        description="The standby session the secret was minted with: the kiosk's voice and "
+        "audio formats, no member, no tools, no turn detection."
+    )
 
 
 class ToolCallRequest(WireModel):

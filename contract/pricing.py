@@ -1,15 +1,34 @@
-"""OpenAI Realtime prices per model and token kind: cost is computed from usage, never guessed.
+"""OpenAI Realtime and transcription prices: cost is computed from usage, never guessed.
 
 Prices are USD per 1,000,000 tokens as OpenAI publishes them (checked 2025-10); update the
-table when OpenAI changes them. Kiosk and cloud share it, so a session costs the same on both.
+tables when OpenAI changes them. Kiosk and cloud share them, so a session costs the same on
+both.
+
+A session's cost is the price table applied to what the server reported, kind by kind:
+
+- each `response.done`'s `usage` (cancelled responses included: they are billed), split into
+  uncached text and audio input, cached text and audio input (`input_token_details.
+  cached_tokens_details`), text and audio output — cached input is a subset of input, and
+  each kind has its own price;
+- each `conversation.item.input_audio_transcription.completed`'s `usage`, priced at the
+  transcription model's rates (tokens, or seconds of audio for duration-billed models).
+
+When a `response.done` gives cached tokens without saying which kind (older servers), the
+cost is an upper bound: they are billed at the dearer cached rate and taken off the cheaper
+uncached kind first, so a budget is never reached later than configured.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+MILLION = Decimal(1_000_000)
+CENT_THOUSANDTH = Decimal("0.00001")
+"""Costs are kept to 1e-5 USD (the cloud's `numeric(10, 5)`)."""
 
 
 class ModelPrices(BaseModel):
@@ -30,16 +49,125 @@ class ModelPrices(BaseModel):
 TokenCount = Annotated[int, Field(ge=0, le=100_000_000)]
 
 
+class TranscriptionPrices(BaseModel):
+    """USD per million tokens (token-billed models), or per minute of audio."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text_input: Decimal = Decimal(0)
+    audio_input: Decimal = Decimal(0)
+    text_output: Decimal = Decimal(0)
+    per_minute: Decimal = Decimal(0)
+
+
 class TokenUsage(BaseModel):
-    """Token counts by kind, summed over a session's `response.done` events."""
+    """Realtime token counts by kind, summed over a session's `response.done` events.
+
+    Input counts include cached tokens (OpenAI reports cached input as a subset of input);
+    ``input_cached_tokens`` is all cached input, of which ``input_cached_text_tokens`` and
+    ``input_cached_audio_tokens`` are the kinds the server named (the rest, if any, was
+    reported without a kind).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     input_text_tokens: TokenCount = 0
     input_audio_tokens: TokenCount = 0
     input_cached_tokens: TokenCount = 0
+    input_cached_text_tokens: TokenCount = 0
+    input_cached_audio_tokens: TokenCount = 0
     output_text_tokens: TokenCount = 0
     output_audio_tokens: TokenCount = 0
+
+    @classmethod
+    def of_response(cls, usage: Any) -> TokenUsage:
+        """One `response.done`'s `usage` object (absent or malformed parts count as 0)."""
+        if not isinstance(usage, Mapping):
+            return cls()
+        given = _mapping(usage.get("input_token_details"))
+        made = _mapping(usage.get("output_token_details"))
+        cached = _mapping(given.get("cached_tokens_details"))
+        return cls(
+            input_text_tokens=_count(given, "text_tokens"),
+            input_audio_tokens=_count(given, "audio_tokens"),
+            input_cached_tokens=_count(given, "cached_tokens"),
+            input_cached_text_tokens=_count(cached, "text_tokens"),
+            input_cached_audio_tokens=_count(cached, "audio_tokens"),
+            output_text_tokens=_count(made, "text_tokens"),
+            output_audio_tokens=_count(made, "audio_tokens"),
+        )
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            **{name: getattr(self, name) + getattr(other, name) for name in type(self).model_fields}
+        )
+
+
+class TranscriptionUsage(BaseModel):
+    """The member's words transcribed during a session, summed over its
+    `conversation.item.input_audio_transcription.completed` events."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str | None = None
+    """The transcription model the session was configured with."""
+    input_text_tokens: TokenCount = 0
+    input_audio_tokens: TokenCount = 0
+    output_text_tokens: TokenCount = 0
+    seconds: Decimal = Decimal(0)
+    """Audio transcribed by a duration-billed model."""
+
+    @property
+    def tokens(self) -> int:
+        return self.input_text_tokens + self.input_audio_tokens + self.output_text_tokens
+
+    def plus_event(self, usage: Any) -> TranscriptionUsage:
+        """This usage plus one transcription event's `usage` (`tokens` or `duration`)."""
+        if not isinstance(usage, Mapping):
+            return self
+        if usage.get("type") == "duration":
+            seconds = usage.get("seconds")
+            if isinstance(seconds, int | float) and seconds >= 0:
+                return self.model_copy(update={"seconds": self.seconds + Decimal(str(seconds))})
+            return self
+        given = _mapping(usage.get("input_token_details"))
+        total_in = _count(usage, "input_tokens")
+        audio = _count(given, "audio_tokens") if given else total_in
+        text = _count(given, "text_tokens") if given else 0
+        return self.model_copy(
+            update={
+                "input_text_tokens": self.input_text_tokens + text,
+                "input_audio_tokens": self.input_audio_tokens + audio,
+                "output_text_tokens": self.output_text_tokens + _count(usage, "output_tokens"),
+            }
+        )
+
+
+class CostBreakdown(BaseModel):
+    """A session's cost in USD, kind by kind (unrounded: the total is rounded once)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text_input: Decimal = Decimal(0)
+    cached_text_input: Decimal = Decimal(0)
+    audio_input: Decimal = Decimal(0)
+    cached_audio_input: Decimal = Decimal(0)
+    text_output: Decimal = Decimal(0)
+    audio_output: Decimal = Decimal(0)
+    transcription: Decimal = Decimal(0)
+
+    @property
+    def total(self) -> Decimal:
+        """USD to 1e-5."""
+        parts = (getattr(self, name) for name in type(self).model_fields)
+        return sum(parts, Decimal(0)).quantize(CENT_THOUSANDTH)
+
+    def rounded(self) -> dict[str, str]:
+        """Each kind to 1e-6 USD, as strings (for JSON)."""
+        return {
+            name: str(getattr(self, name).quantize(Decimal("0.000001")))
+            for name in type(self).model_fields
+        }
 
 
 _D = Decimal
@@ -77,37 +205,90 @@ PRICES: dict[str, ModelPrices] = {
         audio_output=_D("20.00"),
     ),
 }
+TRANSCRIPTION_PRICES: dict[str, TranscriptionPrices] = {
+    "gpt-4o-transcribe": TranscriptionPrices(
+        text_input=_D("2.50"), audio_input=_D("6.00"), text_output=_D("10.00")
+    ),
+    "gpt-4o-mini-transcribe": TranscriptionPrices(
+        text_input=_D("1.25"), audio_input=_D("3.00"), text_output=_D("5.00")
+    ),
+    "whisper-1": TranscriptionPrices(per_minute=_D("0.006")),
+}
+
+
+_Price = TypeVar("_Price", "ModelPrices", "TranscriptionPrices", "TextModelPrices")
 
 
 class UnknownModel(KeyError):
-    """No price is known for this model: add it to `PRICES` rather than guessing."""
+    """No price is known for this model: add it to the tables rather than guessing."""
 
 
 def prices_for(model: str) -> ModelPrices:
     """Prices for a model name, accepting dated snapshots (`gpt-realtime-mini-2025-10-06`)."""
-    if model in PRICES:
-        return PRICES[model]
-    for name in sorted(PRICES, key=len, reverse=True):
-        if model.startswith(name + "-"):
-            return PRICES[name]
-    raise UnknownModel(f"no price known for model {model!r}; add it to contract.pricing.PRICES")
+    return _lookup(PRICES, model, "PRICES")
 
 
-def session_cost(model: str, usage: TokenUsage) -> Decimal:
-    """Cost in USD of the usage. Cached input tokens are billed at the cached audio rate:
-    Realtime caches the conversation, which is mostly audio."""
+def transcription_prices_for(model: str) -> TranscriptionPrices:
+    return _lookup(TRANSCRIPTION_PRICES, model, "TRANSCRIPTION_PRICES")
+
+
+def cost_breakdown(
+    model: str, usage: TokenUsage, transcription: TranscriptionUsage | None = None
+) -> CostBreakdown:
+    """What the usage costs, kind by kind (UnknownModel when a model has no price)."""
     p = prices_for(model)
-    cached = usage.input_cached_tokens
-    audio_uncached = max(usage.input_audio_tokens - cached, 0)
-    text_uncached = max(usage.input_text_tokens - max(cached - usage.input_audio_tokens, 0), 0)
-    total = (
-        text_uncached * p.text_input
-        + audio_uncached * p.audio_input
-        + cached * p.audio_cached_input
+    cached_text = min(usage.input_cached_text_tokens, usage.input_text_tokens)
+    cached_audio = min(usage.input_cached_audio_tokens, usage.input_audio_tokens)
+    uncached_text = usage.input_text_tokens - cached_text
+    uncached_audio = usage.input_audio_tokens - cached_audio
+    # Cached tokens the server did not attribute: off the cheaper uncached kind first, at
+    # the dearer cached rate (an upper bound, see the module docstring).
+    unnamed = max(0, usage.input_cached_tokens - cached_text - cached_audio)
+    if p.text_input <= p.audio_input:
+        off_text = min(unnamed, uncached_text)
+        off_audio = min(unnamed - off_text, uncached_audio)
+    else:
+        off_audio = min(unnamed, uncached_audio)
+        off_text = min(unnamed - off_audio, uncached_text)
+    unnamed = off_text + off_audio
+    uncached_text -= off_text
+    uncached_audio -= off_audio
+    if p.text_cached_input >= p.audio_cached_input:
+        cached_text += unnamed
+    else:
+        cached_audio += unnamed
+    breakdown = CostBreakdown(
+        text_input=uncached_text * p.text_input / MILLION,
+        cached_text_input=cached_text * p.text_cached_input / MILLION,
+        audio_input=uncached_audio * p.audio_input / MILLION,
+        cached_audio_input=cached_audio * p.audio_cached_input / MILLION,
+        text_output=usage.output_text_tokens * p.text_output / MILLION,
+        audio_output=usage.output_audio_tokens * p.audio_output / MILLION,
+    )
+    if transcription is None:
+        return breakdown
+    return breakdown.model_copy(update={"transcription": transcription_cost(transcription)})
+
+
+def transcription_cost(usage: TranscriptionUsage) -> Decimal:
+    """What the transcription of the member's words cost (0 when nothing was transcribed)."""
+    if not usage.tokens and not usage.seconds:
+        return Decimal(0)
+    if usage.model is None:
+        raise UnknownModel("transcription usage without its model cannot be priced")
+    p = transcription_prices_for(usage.model)
+    return (
+        usage.input_text_tokens * p.text_input
+        + usage.input_audio_tokens * p.audio_input
         + usage.output_text_tokens * p.text_output
-        + usage.output_audio_tokens * p.audio_output
-    ) / Decimal(1_000_000)
-    return total.quantize(Decimal("0.00001"))
+    ) / MILLION + usage.seconds * p.per_minute / 60
+
+
+def session_cost(
+    model: str, usage: TokenUsage, transcription: TranscriptionUsage | None = None
+) -> Decimal:
+    """Cost in USD of a session's usage, to 1e-5 (see :func:`cost_breakdown`)."""
+    return cost_breakdown(model, usage, transcription).total
 
 
 class TextModelPrices(BaseModel):
@@ -137,14 +318,7 @@ TEXT_PRICES: dict[str, TextModelPrices] = {
 
 def text_prices_for(model: str) -> TextModelPrices:
     """Prices of a text or embedding model, accepting dated snapshots."""
-    if model in TEXT_PRICES:
-        return TEXT_PRICES[model]
-    for name in sorted(TEXT_PRICES, key=len, reverse=True):
-        if model.startswith(name + "-"):
-            return TEXT_PRICES[name]
-    raise UnknownModel(
-        f"no price known for model {model!r}; add it to contract.pricing.TEXT_PRICES"
-    )
+    return _lookup(TEXT_PRICES, model, "TEXT_PRICES")
 
 
 def text_cost(model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Decimal:
@@ -155,3 +329,21 @@ def text_cost(model: str, input_tokens: int, output_tokens: int, cached_tokens: 
         uncached * p.input + cached_tokens * p.cached_input + output_tokens * p.output
     ) / Decimal(1_000_000)
     return total.quantize(Decimal("0.000001"))
+
+
+def _lookup(table: dict[str, _Price], model: str, name: str) -> _Price:
+    if model in table:
+        return table[model]
+    for known in sorted(table, key=len, reverse=True):
+        if model.startswith(known + "-"):
+            return table[known]
+    raise UnknownModel(f"no price known for model {model!r}; add it to contract.pricing.{name}")
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _count(values: Mapping[str, Any], key: str) -> int:
+    value = values.get(key)
+    return value if isinstance(value, int) and value > 0 else 0

@@ -204,8 +204,8 @@ class AudioSettings(BaseModel):
     )
     capture_quality: ResampleQuality = Field(
         default=ResampleQuality.LQ,
-        description="soxr recipe for the microphone: LQ keeps every frame to one block of "
-        "latency and is flat to 9 kHz.",
+        description="soxr recipe for the microphone: LQ gives each block's samples at once "
+        "and is flat to 9 kHz.",
     )
     playback_quality: ResampleQuality = Field(
         default=ResampleQuality.HQ, description="soxr recipe for the speaker."
@@ -219,8 +219,8 @@ class AudioSettings(BaseModel):
     frame_queue_ms: int = Field(
         default=1000,
         ge=20,
-        description="Milliseconds of 20 ms frames kept while nobody reads them (older ones "
-        "are dropped).",
+        description="Milliseconds of frames (one per device block) kept while nobody reads "
+        "them (older ones are dropped).",
     )
     playback_buffer_s: float = Field(
         default=120.0,
@@ -230,7 +230,14 @@ class AudioSettings(BaseModel):
     playback_prebuffer_ms: int = Field(
         default=60,
         ge=0,
-        description="Milliseconds queued before playback starts, absorbing network jitter.",
+        description="Milliseconds an answer's first audio waits before it plays (less when "
+        "plenty is queued), absorbing network jitter; the floor of the adaptive delay.",
+    )
+    playback_prebuffer_max_ms: int = Field(
+        default=300,
+        ge=0,
+        description="Milliseconds the playout delay may grow to after underruns inside answers "
+        "(it shrinks back when deliveries run ahead).",
     )
     input_wav: Path | None = Field(
         default=None, description="File backend: the WAV file used as the microphone."

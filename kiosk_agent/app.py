@@ -43,6 +43,7 @@ from kiosk_agent.core.machine import (
     AgentStarted,
     AgentState,
     Announce,
+    BadgeTapped,
     CloudReachable,
     CloudUnreachable,
     ConfigApplied,
@@ -66,6 +67,9 @@ from kiosk_agent.core.machine import (
 from kiosk_agent.link import CloudLink, load_conversation_factory
 from kiosk_agent.readers import READER_REPORT_KEY, BadgeLoop
 from kiosk_agent.records import RecordKeeper, microphone_evidence
+from kiosk_agent.screen.feed import ScreenFeed
+from kiosk_agent.screen.model import ScreenModel
+from kiosk_agent.screen.server import ScreenServer
 from kiosk_agent.tasks import stop_tasks
 
 logger = logging.getLogger(__name__)
@@ -111,6 +115,11 @@ class KioskAgent:
             repeats_ignored=lambda: self.machine.repeats_ignored,
             publish=lambda report: self._publish({READER_REPORT_KEY: report}),
         )
+        self.screen = ScreenFeed(
+            ScreenModel(simulate_badge=settings.screen.simulate_badge),
+            level=self.conversation_factory.level,
+        )
+        self.screen_server: ScreenServer | None = None
         self.link = CloudLink(self, settings, self.store, self.conversation_factory)
         self.records = RecordKeeper(
             self.store,
@@ -193,6 +202,8 @@ class KioskAgent:
         config = await self._saved_config() if store_ok else None
         if config is not None:
             self.machine.config = config
+        self.screen.model.language = self.machine.config.language
+        await self._open_screen()
         identity = await self.link.load_identity()
         self.records.ok = store_ok
         await self._note_start()  # may find the store cannot be written after all
@@ -220,6 +231,24 @@ class KioskAgent:
         await self._shutdown()
         return 0 if clean else 1
 
+    async def _open_screen(self) -> None:
+        """Serve the screen page (on 127.0.0.1): a kiosk with a display shows it."""
+        if not self.settings.screen.enabled:
+            return
+        server = ScreenServer(
+            self.screen,
+            port=self.settings.screen.port,
+            tap=lambda badge_id: self.feed(BadgeTapped(now(), badge_id)),
+        )
+        try:
+            await server.start()
+        except OSError as exc:
+            message = f"the screen page cannot be served: {exc}; the kiosk works without it"
+            logger.error("%s", message)
+            self.error(message)
+            return
+        self.screen_server = server
+
     async def _shutdown(self) -> None:
         self.notifier.stopping("stopping")
         await self.records.last_chance()
@@ -227,6 +256,11 @@ class KioskAgent:
         await self._publish({"agent_clean_exit": "1", "agent_state": AgentState.STOPPED.value})
         await stop_tasks(list(self._tasks), logger)
         await self.announcer.stop()
+        if self.screen_server is not None:
+            try:
+                await self.screen_server.stop()
+            except Exception:
+                logger.exception("stopping the kiosk screen failed")
         try:
             await self.conversation_factory.aclose()  # the realtime factory holds the audio
         except Exception:
@@ -261,6 +295,7 @@ class KioskAgent:
             case LookupMember(check_id=check_id, badge_id=badge_id):
                 self.spawn(self._lookup(check_id, badge_id), "member lookup")
             case StartVoice(session_id=session_id, member=member):
+                self.screen.serving(member)
                 runner = self.link.runner
                 if runner is None:
                     message = "this kiosk is not connected to a cloud"
@@ -275,6 +310,7 @@ class KioskAgent:
                 if self.link.runner is not None:
                     self.link.runner.end(session_id, reason)
             case Announce():
+                self.screen.announce(effect.notice.value, effect.text, effect.language)
                 self.spawn(
                     self.announcer.announce(
                         effect.notice.value, effect.text, effect.language, spoken=effect.spoken
@@ -294,6 +330,7 @@ class KioskAgent:
                 await self.records.keep(record)
             case StateChanged(state=state, detail=detail):
                 logger.info("state: %s (%s)", state.value, detail)
+                self.screen.agent_state(state)
                 self.notifier.status(f"{state.value}: {detail}")
                 self.spawn(
                     self._publish(
@@ -362,6 +399,7 @@ class KioskAgent:
             logger.info("applying the cloud's config: %s", config.model_dump_json())
             with contextlib.suppress(StoreError):
                 await self.store.write(lambda s: s.save_desired_config(config))
+        self.screen.identity(self.screen.model.kiosk, config.language)
         self.conversation_factory.apply_config(config)
         self.feed(ConfigApplied(now(), config))
 

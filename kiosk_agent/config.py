@@ -178,6 +178,16 @@ class SessionSection(_Section):
         description="Seconds a conversation asked to end may take to say goodbye and close "
         "before it is closed and recorded as it stands.",
     )
+    warm_connection: bool = Field(
+        default=True,
+        description="Keep a Realtime connection open and configured before anyone taps (bound "
+        "to the member at the tap), so JARVIS greets within half a second.",
+    )
+    cache_first: bool = Field(
+        default=True,
+        description="Check an active member's badge against the local cache at the tap; the "
+        "cloud checks the member again when it starts the session.",
+    )
 
 
 class AnnounceSection(_Section):
@@ -191,6 +201,20 @@ class AnnounceSection(_Section):
         default=None,
         description="JSON file holding the message on screen, for a display to show. Unset: "
         "screen.json in the state folder.",
+    )
+
+
+class ScreenSection(_Section):
+    """The kiosk's screen: a local page served by the agent, shown full screen by Chromium."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Serve the screen page on 127.0.0.1 (costs nothing without a display).",
+    )
+    port: int = Field(default=8610, ge=0, le=65535, description="The screen page's port.")
+    simulate_badge: bool = Field(
+        default=False,
+        description="Development: a 'simulate badge' control on the page taps a badge.",
     )
 
 
@@ -250,6 +274,7 @@ class KioskSettings(BaseSettings):
     member_sync: MemberSyncSection = Field(default_factory=MemberSyncSection)
     session: SessionSection = Field(default_factory=SessionSection)
     announce: AnnounceSection = Field(default_factory=AnnounceSection)
+    screen: ScreenSection = Field(default_factory=ScreenSection)
     doctor: DoctorSection = Field(default_factory=DoctorSection)
     log: LogSection = Field(default_factory=LogSection)
     badge: BadgeReaderSettings = Field(default_factory=BadgeReaderSettings)

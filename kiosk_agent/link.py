@@ -27,6 +27,7 @@ from kiosk_agent.config import KioskSettings
 from kiosk_agent.core.conversation import ConversationFactory, no_conversation_factory
 from kiosk_agent.core.heartbeat import DeviceFigures, SystemFigures
 from kiosk_agent.core.machine import AgentState, Input, ProvisioningChanged
+from kiosk_agent.screen.feed import ScreenFeed
 from kiosk_agent.services.heartbeat import HeartbeatService
 from kiosk_agent.services.hooks import AgentHooks
 from kiosk_agent.services.members import MemberDirectory
@@ -94,6 +95,11 @@ class LinkedAgent(AgentHooks, Protocol):
     async def apply_config(self, config: KioskConfig) -> None:
         """The cloud's desired config, for the state machine and the conversations."""
 
+    @property
+    def screen(self) -> ScreenFeed:
+        """What the kiosk's screen shows."""
+        ...
+
 
 class CloudLink:
     def __init__(
@@ -154,6 +160,7 @@ class CloudLink:
             agent,
             lookup_timeout_s=settings.cloud.member_lookup_timeout_s,
             sync_interval_s=settings.member_sync.interval_s,
+            cache_first=settings.session.cache_first,
         )
         self.runner = SessionRunner(
             client,
@@ -163,13 +170,17 @@ class CloudLink:
             now=now,
             voice_start_timeout_s=settings.cloud.voice_start_timeout_s,
             end_grace_s=settings.session.end_grace_s,
+            progress=lambda event: agent.screen.conversation(event.kind, event.detail),
         )
+        # Before the first tap: audio devices, a warm connection.
+        agent.spawn(self._conversation_factory.attach_cloud(client), "voice preparation")
         self._tasks = [
             agent.spawn(self.uploader.run(), "outbox uploader"),
             agent.spawn(self.heartbeat.run(), "heartbeat"),
             agent.spawn(self.members.run(), "member sync"),
         ]
         logger.info("this is %s, reporting to %s", identity.describe(), url)
+        agent.screen.identity({"kiosk": identity.kiosk_name, "gym": identity.gym_name})
         agent.feed(ProvisioningChanged(now(), provisioned=True))
 
     def wake_uploader(self) -> None:
@@ -187,6 +198,7 @@ class CloudLink:
         if retire:
             await asyncio.to_thread(retire_identity, path, reason)
         self._refused_mtime = _mtime(path)
+        self._agent.screen.identity(None)
         self._agent.feed(ProvisioningChanged(now(), provisioned=False))
         self.watch_for_identity()
 
@@ -255,6 +267,7 @@ class CloudLink:
         current = asyncio.current_task()
         await stop_tasks([t for t in self._tasks if t is not current], logger)
         self._tasks = []
+        await self._conversation_factory.attach_cloud(None)
         client, self.client = self.client, None
         if client is not None:
             await client.aclose()

@@ -1,7 +1,7 @@
 """`python -m simulator`: the simulator without the cloud's CLI.
 
     python -m simulator [--host H] [--port P] [--script FILE] [--voice auto|espeak|tone]
-                                  [--response-delay-ms MS] [--generation-speed X]
+                        [--response-delay-ms MS] [--generation-speed X] [--rtt-ms MS]
 
 The organisation key it accepts is OPENAI_API_KEY (required).
 """
@@ -31,13 +31,20 @@ def main(argv: list[str] | None = None) -> int:
         "--response-delay-ms",
         type=int,
         default=0,
-        help="simulated model latency before each response's first output",
+        help="the model's time to first audio: before each response's first output (ms)",
     )
     parser.add_argument(
         "--generation-speed",
         type=float,
         default=0.0,
         help="audio seconds generated per second (0: as fast as possible)",
+    )
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=0.0,
+        help="network round trip between clients and the simulator (ms; new connections "
+        "pay 2 more for TCP and TLS)",
     )
     args = parser.parse_args(argv)
     api_key = os.environ.get("OPENAI_API_KEY")
@@ -57,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         script=script,
         voice=VoiceKind(args.voice),
         pacing=pacing,
+        network_rtt_ms=args.rtt_ms,
     )
     return 0
 

@@ -9,6 +9,8 @@ cached once it reaches 1,024 tokens, in 64-token steps, as OpenAI's prompt cache
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -197,12 +199,14 @@ class Conversation:
                     "A message item needs a role (user, assistant, system) and a content list.",
                     "item",
                 )
-            text = " ".join(
-                str(part.get("text") or part.get("transcript") or "")
-                for part in content
-                if isinstance(part, dict)
+            texts, audio_ms = _message_content(role, content)
+            return Item(
+                id=item_id,
+                kind=role,
+                text=" ".join(texts),
+                audio_ms=audio_ms,
+                has_audio=audio_ms > 0,
             )
-            return Item(id=item_id, kind=role, text=text)
         raise Refused(
             "invalid_value",
             f"Invalid value: '{kind}'. Supported values are: "
@@ -242,3 +246,55 @@ class Conversation:
                 },
             },
         }
+
+
+_CONTENT_TYPES = {
+    "user": ("input_text", "input_audio"),
+    "system": ("input_text",),
+    "assistant": ("output_text", "output_audio"),
+}
+
+
+def _message_content(role: str, content: list[Any]) -> tuple[list[str], int]:
+    """The texts and the milliseconds of audio of a client's message, checked as OpenAI
+    checks them: each role takes its own content types; audio is base64 PCM16."""
+    texts: list[str] = []
+    audio_ms = 0
+    allowed = _CONTENT_TYPES[role]
+    for index, part in enumerate(content):
+        param = f"item.content[{index}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind not in allowed:
+            supported = " and ".join(f"'{t}'" for t in allowed)
+            raise Refused(
+                "invalid_value",
+                f"Invalid value: '{kind}'. Supported values are: {supported}.",
+                f"{param}.type",
+            )
+        assert isinstance(part, dict)
+        if kind.endswith("_text"):
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise Refused(
+                    "missing_required_parameter",
+                    f"Missing required parameter: '{param}.text'.",
+                    f"{param}.text",
+                )
+            texts.append(text)
+            continue
+        audio = part.get("audio")
+        try:
+            pcm = base64.b64decode(audio, validate=True) if isinstance(audio, str) else b""
+        except (binascii.Error, ValueError):
+            pcm = b""
+        if not pcm or len(pcm) % 2:
+            raise Refused(
+                "invalid_value",
+                f"Invalid '{param}.audio': expected base64-encoded PCM16 audio.",
+                f"{param}.audio",
+            )
+        audio_ms += len(pcm) // 48
+        transcript = part.get("transcript")
+        if isinstance(transcript, str):
+            texts.append(transcript)
+    return texts, audio_ms

@@ -74,6 +74,7 @@ class ResponseStream:
         pacing: Pacing,
         now: float,
         failure: Failure | None = None,
+        drop_midway: bool = False,
     ) -> None:
         self.id = ids.new("resp")
         self._conversation = conversation
@@ -90,14 +91,19 @@ class ResponseStream:
         self.calls: list[Item] = []
         """Function calls emitted so far."""
         self.done = False
+        self.dropped = False
+        """The connection must drop now (a scripted fault): nothing more is produced."""
         self.status = "in_progress"
         self.created: list[Event] = [{"type": "response.created", "response": self._wire()}]
+        self._drop_pending = drop_midway
         if failure is not None:
             self._steps.append((now, lambda: self._finish("failed", failure=failure)))
             return
         due = now + pacing.response_delay_ms / 1000
         for index, part in enumerate(parts):
             due = self._plan(index, part, due, pacing)
+        if self._drop_pending:  # nothing was spoken: drop before the response is done
+            self._steps.append((due, self._drop))
         self._steps.append((due, lambda: self._finish("completed")))
 
     # ------------------------------------------------------------------ stepping
@@ -106,12 +112,17 @@ class ResponseStream:
         return self._steps[0][0] if self._steps else None
 
     def step(self, now: float) -> list[Event]:
-        """Events of every step due by ``now``."""
+        """Events of every step due by ``now`` (none after a drop)."""
         events: list[Event] = []
-        while self._steps and self._steps[0][0] <= now:
+        while self._steps and self._steps[0][0] <= now and not self.dropped:
             _, produce = self._steps.popleft()
             events.extend(produce())
         return events
+
+    def _drop(self) -> list[Event]:
+        self.dropped = True
+        self._steps.clear()
+        return []
 
     def cancel(self, reason: str) -> list[Event]:
         """Stop now: close the open item as incomplete and report `cancelled`."""
@@ -137,11 +148,18 @@ class ResponseStream:
         per_chunk = (
             pacing.chunk_ms / 1000 / pacing.generation_speed if pacing.generation_speed else 0
         )
+        # A scripted drop comes halfway through the first thing said (after its first chunk).
+        drop_at = max(1, chunks // 2) if self._drop_pending else None
+        self._drop_pending = False
         for n in range(chunks):
+            if n == drop_at:
+                self._steps.append((due, self._drop))
             pcm = part.pcm[n * chunk_bytes : (n + 1) * chunk_bytes]
             piece = " ".join(words[n * len(words) // chunks : (n + 1) * len(words) // chunks])
             self._steps.append((due, self._chunk_step(item, index, pcm, piece)))
             due += per_chunk
+        if drop_at == chunks:
+            self._steps.append((due, self._drop))
         self._steps.append((due, lambda: self._close_speech(item, index, "completed")))
         return due
 

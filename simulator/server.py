@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -31,6 +32,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contract.pricing import PRICES, UnknownModel, prices_for
@@ -39,6 +41,7 @@ from simulator.config import check_session, default_session, merge_session
 from simulator.errors import redact
 from simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
 from simulator.model import ScriptProgress
+from simulator.network import SlowLink, slow_link
 from simulator.responses import Pacing
 from simulator.script import DEMO_SCRIPT, Script
 from simulator.session import SimulatedSession
@@ -57,6 +60,9 @@ class SimulatorSettings:
     pacing: Pacing = field(default_factory=Pacing)
     default_model: str = "gpt-realtime-mini"
     max_session_s: float = 3600.0
+    network_rtt_ms: float = 0.0
+    """Round trip between clients and the simulator (a :class:`SlowLink` in front of it);
+    the model's time to first audio is ``pacing.response_delay_ms``."""
     analysis_answers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     """Canned structured answers of /v1/chat/completions, chosen by `[sim:answer=NAME]`."""
 
@@ -112,13 +118,15 @@ class Simulator:
         self.sessions: list[SimulatedSession] = []
         self.analysis = AnalysisEndpoints(self._check_analysis_key, settings.analysis_answers)
 
-    def app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
-                WebSocketRoute("/v1/realtime", self._realtime),
-                *self.analysis.routes(),
-            ]
+    def app(self) -> ASGIApp:
+        return _with_transport(
+            Starlette(
+                routes=[
+                    Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
+                    WebSocketRoute("/v1/realtime", self._realtime),
+                    *self.analysis.routes(),
+                ]
+            )
         )
 
     def _check_analysis_key(self, key: str | None) -> None:
@@ -298,7 +306,10 @@ async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
             for event in session.poll(time.monotonic()):
                 await websocket.send_text(json.dumps(event, ensure_ascii=False))
             if session.close is not None:
-                await websocket.close(session.close.code, session.close.reason)
+                if session.close.abrupt and await _drop(websocket, inbox):
+                    return
+                code = 1011 if session.close.abrupt else session.close.code
+                await websocket.close(code, session.close.reason)
                 return
             wait = max(0.0, session.next_due() - time.monotonic())
             try:
@@ -318,11 +329,55 @@ async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
             await reader
 
 
+_TRANSPORT = "jarvis.simulator.transport"
+
+
+def _with_transport(app: ASGIApp) -> ASGIApp:
+    """The app, with each WebSocket's TCP transport in its scope, so a scripted network drop
+    can lose the connection without a close frame. ASGI has no message for that; uvicorn's
+    protocol object, the owner of the send callable it hands the outermost app, holds the
+    transport."""
+
+    async def with_transport(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            protocol = getattr(send, "__self__", None)
+            scope[_TRANSPORT] = getattr(protocol, "transport", None)
+        await app(scope, receive, send)
+
+    return with_transport
+
+
+async def _drop(websocket: WebSocket, inbox: asyncio.Queue[str | bytes | None]) -> bool:
+    """Lose the connection as a network failure does: what was sent before arrives, then the
+    stream ends with no close frame (FIN without a WebSocket close; a reset would discard
+    what the client had not read yet). The socket is torn down once the client has noticed,
+    or after 2 s. False when the server underneath did not give the transport."""
+    transport = websocket.scope.get(_TRANSPORT)
+    # asyncio's transport, or uvloop's (not an asyncio.Transport subclass): the same methods.
+    if not all(hasattr(transport, m) for m in ("can_write_eof", "write_eof", "abort")):
+        return False
+    assert transport is not None
+    if not transport.can_write_eof():
+        return False
+    transport.write_eof()
+    try:
+        async with asyncio.timeout(2.0):
+            while await inbox.get() is not None:
+                pass  # what the client still sends is lost with the connection
+    except TimeoutError:
+        pass
+    transport.abort()
+    return True
+
+
 @dataclass(frozen=True)
 class RunningSimulator:
     simulator: Simulator
     host: str
     port: int
+    link: SlowLink | None = None
+    """The slow network in front of it (``network_rtt_ms``); ``link.cut()`` drops every
+    connection."""
 
     @property
     def base_url(self) -> str:
@@ -358,9 +413,11 @@ async def serve(
     port: int = 0,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningSimulator]:
-    """Run the simulator in this event loop (port 0: any free port) for the block."""
+    """Run the simulator in this event loop (port 0: any free port) for the block; behind a
+    :class:`~simulator.network.SlowLink` when ``settings.network_rtt_ms`` is set."""
     simulator = Simulator(settings, clock)
-    server = _server(simulator, host, port, quiet=True)
+    slow = settings.network_rtt_ms > 0
+    server = _server(simulator, host, 0 if slow else port, quiet=True)
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -368,8 +425,12 @@ async def serve(
                 task.result()
                 raise RuntimeError("the simulator stopped while starting")
             await asyncio.sleep(0.005)
-        bound = server.servers[0].sockets[0].getsockname()[1]
-        yield RunningSimulator(simulator, host, int(bound))
+        bound = int(server.servers[0].sockets[0].getsockname()[1])
+        if not slow:
+            yield RunningSimulator(simulator, host, bound)
+            return
+        async with slow_link(bound, settings.network_rtt_ms, target_host=host, port=port) as link:
+            yield RunningSimulator(simulator, host, link.port, link)
     finally:
         server.should_exit = True
         await task
@@ -383,15 +444,41 @@ def run(
     script: Script = DEMO_SCRIPT,
     voice: VoiceKind = VoiceKind.AUTO,
     pacing: Pacing | None = None,
+    network_rtt_ms: float = 0.0,
 ) -> None:
     """Serve the simulator until interrupted (what `jarvis-cloud simulator` runs)."""
     settings = SimulatorSettings(
-        api_key=api_key, script=script, voice=voice, pacing=pacing or Pacing()
+        api_key=api_key,
+        script=script,
+        voice=voice,
+        pacing=pacing or Pacing(),
+        network_rtt_ms=network_rtt_ms,
     )
+    if network_rtt_ms > 0:
+        asyncio.run(_serve_forever(settings, host, port))
+        return
     simulator = Simulator(settings)
+    _announce(simulator, host, port)
+    _server(simulator, host, port, quiet=False).run()
+
+
+def _announce(simulator: Simulator, host: str, port: int) -> None:
+    settings = simulator.settings
+    extra = f", {settings.network_rtt_ms:g} ms round trips" if settings.network_rtt_ms else ""
     print(  # the command's one line of output before uvicorn's own
         f"OpenAI Realtime simulator on http://{host}:{port}/v1 "
-        f"(voice: {simulator.voice.kind.value}, {len(script.turns)} scripted turns)",
+        f"(voice: {simulator.voice.kind.value}, {len(settings.script.turns)} scripted turns"
+        f"{extra})",
         flush=True,
     )
-    _server(simulator, host, port, quiet=False).run()
+
+
+async def _serve_forever(settings: SimulatorSettings, host: str, port: int) -> None:
+    """The simulator behind its slow link, until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve(settings, host, port) as running:
+        _announce(running.simulator, host, running.port)
+        await stop.wait()

@@ -61,6 +61,11 @@ CLIENT_EVENTS = (
 class Close:
     code: int
     reason: str
+    abrupt: bool = False
+    """Drop the connection without a close frame, as a network failure does (code 1006)."""
+
+
+NETWORK_DROP = Close(1006, "simulated network drop", abrupt=True)
 
 
 @dataclass
@@ -161,6 +166,9 @@ class SimulatedSession:
                 stream = self._response
                 for event in stream.step(now):
                     self._emit(event)
+                if stream.dropped:
+                    self.close = NETWORK_DROP
+                    break
                 if stream.done:
                     self._response_finished(stream)
             else:
@@ -336,14 +344,15 @@ class SimulatedSession:
         for kind in ("conversation.item.added", "conversation.item.done"):
             self._emit({"type": kind, "previous_item_id": previous, "item": item.wire()})
         heard = self.model.heard(duration_ms)
-        if heard.fault is Fault.DISCONNECT:
-            self.close = Close(1011, "simulated disconnect")
-            return False
+        item.text = heard.transcript
         if heard.fault is Fault.SERVER_ERROR:
+            # The words were heard and transcribed; then the server fails and hangs up.
+            if transcribes_input(self.session):
+                for event in self._transcription(item):
+                    self._emit(event)
             self.server_error()
             self.close = Close(1011, "server_error")
             return False
-        item.text = heard.transcript
         if transcribes_input(self.session):
             self._later(now, self._transcription(item))
         return True
@@ -380,6 +389,8 @@ class SimulatedSession:
         previous = self.conversation.add(item)
         if item.kind == "function_call_output" and item.call_id:
             self.log.tool_outputs[item.call_id] = item.text
+        if item.kind == "user":
+            self.model.replayed(item.text, item.has_audio)
         for kind in ("conversation.item.added", "conversation.item.done"):
             self._emit({"type": kind, "previous_item_id": previous, "item": item.wire()})
 
@@ -434,15 +445,16 @@ class SimulatedSession:
 
     def _start_response(self, now: float) -> None:
         member_spoke = any(i.kind == "user" for i in self.conversation.items.values())
-        parts, failure = self.model.answer(self.session, member_spoke)
+        answer = self.model.answer(self.session, member_spoke)
         stream = ResponseStream(
-            parts=parts,
+            parts=answer.parts,
             conversation=self.conversation,
             session=self.session,
             ids=self.ids,
             pacing=self.pacing,
             now=now,
-            failure=failure,
+            failure=answer.failure,
+            drop_midway=answer.drop_midway,
         )
         self._response = stream
         for event in stream.created:
@@ -467,3 +479,4 @@ class SimulatedSession:
     def _response_finished(self, stream: ResponseStream) -> None:
         self._response = None
         self.log.responses.append((stream.id, stream.status))
+        self.model.response_finished(stream.status == "completed")

@@ -5,6 +5,10 @@
 # (with its polkit rule and the ACR122U driver blacklist) and the systemd unit.
 #
 #   sudo systemd/install.sh [--cloud-url https://jarvis.example.com] [--reader evdev|pcsc|simulated]
+#                           [--screen]
+#
+# --screen (kiosks with a display): Chromium in kiosk mode, full screen on the first console
+# under the cage compositor, showing the agent's page (jarvis-kiosk-screen.service).
 #
 # Safe to run again (it upgrades the agent and keeps the config, state and credential).
 # Then provision the kiosk: `sudo jarvis-kiosk provision` (see docs/KIOSK.md).
@@ -16,9 +20,11 @@ STATE_DIR=/var/lib/jarvis-kiosk
 USER_NAME=jarvis-kiosk
 CLOUD_URL=""
 READER=""
+SCREEN=no
+SCREEN_USER=jarvis-screen
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/{/^set -euo/!p}' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -26,6 +32,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --cloud-url) CLOUD_URL="${2:?--cloud-url needs a URL}"; shift 2 ;;
         --reader) READER="${2:?--reader needs evdev, pcsc or simulated}"; shift 2 ;;
+        --screen) SCREEN=yes; shift ;;
         -h|--help) usage 0 ;;
         *) echo "install.sh: unknown option $1" >&2; usage 2 ;;
     esac
@@ -116,6 +123,21 @@ say "systemd unit"
 install -m 0644 "$SRC/systemd/jarvis-kiosk.service" /etc/systemd/system/jarvis-kiosk.service
 systemctl daemon-reload
 systemctl enable jarvis-kiosk.service >/dev/null
+
+if [ "$SCREEN" = yes ]; then
+    say "screen: cage + Chromium in kiosk mode on tty1 (user $SCREEN_USER)"
+    apt-get install -y -qq --no-install-recommends cage chromium fonts-dejavu-core >/dev/null
+    if ! id "$SCREEN_USER" >/dev/null 2>&1; then
+        useradd --system --home-dir /var/lib/jarvis-screen --no-create-home \
+            --shell /usr/sbin/nologin --user-group --groups video,render,input "$SCREEN_USER"
+    fi
+    install -m 0644 "$SRC/systemd/jarvis-kiosk-screen.service" \
+        /etc/systemd/system/jarvis-kiosk-screen.service
+    systemctl daemon-reload
+    systemctl set-default graphical.target >/dev/null
+    systemctl enable jarvis-kiosk-screen.service >/dev/null
+    systemctl restart jarvis-kiosk-screen.service || true
+fi
 if [ -f "$STATE_DIR/credential.json" ]; then
     systemctl restart jarvis-kiosk.service
     say "done: the agent was restarted; check it with: sudo jarvis-kiosk status"

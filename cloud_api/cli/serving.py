@@ -100,6 +100,7 @@ def demo(
     badge_port: Annotated[
         int, typer.Option(help="Port of the demo kiosk's simulated badge reader.")
     ] = 8300,
+    screen_port: Annotated[int, typer.Option(help="Port of the demo kiosk's screen page.")] = 8610,
 ) -> None:
     """Everything on the embedded default: database, demo data (derived by the pipeline),
     API, a job worker, a local mailbox for alert emails, the Realtime simulator (unless
@@ -117,6 +118,7 @@ def demo(
         ensure_port_free("127.0.0.1", simulator_port)
     if kiosk:
         ensure_port_free("127.0.0.1", badge_port)
+        ensure_port_free("127.0.0.1", screen_port)
     home = settings.data_dir.resolve() / "demo"
     (home / "logs").mkdir(parents=True, exist_ok=True)
     with Supervisor(home / "logs") as supervisor:
@@ -150,6 +152,7 @@ def demo(
                 _demo_badge(resolved),
                 badge_port,
                 typer.echo,
+                screen_port=screen_port,
             )
         run_server(resolved, host, port)
 
@@ -206,11 +209,17 @@ def simulator(
     ] = None,
     voice: Annotated[str, typer.Option(help="auto, espeak or tone.")] = "auto",
     response_delay_ms: Annotated[
-        int, typer.Option(min=0, help="Simulated model latency before each response (ms).")
+        int, typer.Option(min=0, help="The model's time to first audio, per response (ms).")
     ] = 0,
     generation_speed: Annotated[
         float,
         typer.Option(min=0, help="Audio seconds generated per second (0: as fast as possible)."),
+    ] = 0.0,
+    rtt_ms: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Network round trip to the simulator (ms; new connections pay 2 more)."
+        ),
     ] = 0.0,
 ) -> None:
     """The project's OpenAI Realtime simulator (client secrets + GA WebSocket protocol).
@@ -241,4 +250,5 @@ def simulator(
         script=loaded,
         voice=kind,
         pacing=Pacing(response_delay_ms=response_delay_ms, generation_speed=generation_speed),
+        network_rtt_ms=rtt_ms,
     )

@@ -17,6 +17,7 @@ import psycopg
 
 from cloud_api.db.database import Claims, Conn, Database, Statement
 from contract import kiosk_api as api
+from contract.pricing import CostBreakdown
 
 HEARTBEAT = "select * from private.kiosk_heartbeat({}::jsonb, {})"
 
@@ -47,31 +48,41 @@ class Stored(StrEnum):
 INSERT_SESSION = """
 insert into realtime_sessions (id, gym_id, kiosk_id, member_id, started_at, ended_at, status,
     end_reason, model, voice, language, input_text_tokens, input_audio_tokens,
-    input_cached_tokens, output_text_tokens, output_audio_tokens, transcription_tokens, cost_usd,
+    input_cached_tokens, input_cached_text_tokens, input_cached_audio_tokens,
+    output_text_tokens, output_audio_tokens, transcription_tokens, transcription_model,
+    transcription_input_audio_tokens, transcription_input_text_tokens,
+    transcription_output_tokens, transcription_seconds, cost_usd, cost_breakdown,
     turn_count, first_response_ms, avg_response_ms, p95_response_ms, avg_playback_ms,
-    tool_calls, errors)
+    greeting_ms, tool_calls, reconnects, reconnect_count, errors)
 values ((select private.kiosk_record_id(%(id)s)), (select private.kiosk_gym_id()),
     (select private.kiosk_id()), %(member_id)s,
     %(started_at)s, %(ended_at)s, 'closed', %(end_reason)s, %(model)s, %(voice)s, %(language)s,
     %(input_text_tokens)s, %(input_audio_tokens)s, %(input_cached_tokens)s,
-    %(output_text_tokens)s, %(output_audio_tokens)s, %(transcription_tokens)s, %(cost)s,
+    %(input_cached_text_tokens)s, %(input_cached_audio_tokens)s,
+    %(output_text_tokens)s, %(output_audio_tokens)s, %(transcription_tokens)s,
+    %(transcription_model)s, %(transcription_input_audio_tokens)s,
+    %(transcription_input_text_tokens)s, %(transcription_output_tokens)s,
+    %(transcription_seconds)s, %(cost)s, %(cost_breakdown)s,
     %(turn_count)s, %(first_response_ms)s, %(avg_response_ms)s, %(p95_response_ms)s,
-    %(avg_playback_ms)s, %(tool_calls)s, %(errors)s)
+    %(avg_playback_ms)s, %(greeting_ms)s, %(tool_calls)s, %(reconnects)s, %(reconnect_count)s,
+    %(errors)s)
 on conflict (id) do nothing
 returning id, gym_id
 """
 
 INSERT_TURN = (
     "insert into conversation_turns (session_id, gym_id, turn_index, role, content, item_id, "
-    "started_at, audio_ms) values (%s, %s, %s, %s, %s, %s, %s, %s)"
+    "started_at, audio_ms, response_ms, playback_ms, interrupted, after_reconnect) "
+    "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
 async def store_session(
-    conn: Conn, record: api.SessionRecord, *, cost: Decimal, errors: list[str]
+    conn: Conn, record: api.SessionRecord, *, cost: CostBreakdown | None, errors: list[str]
 ) -> Stored:
     """Stores the calling kiosk's session record and its turns (a savepoint: a refused
-    record changes nothing)."""
+    record changes nothing); ``cost`` None when it could not be priced (stored as 0)."""
+    usage, heard = record.usage, record.transcription
     params = {
         "id": record.id,
         "member_id": record.member_id,
@@ -81,12 +92,22 @@ async def store_session(
         "model": record.model,
         "voice": record.voice,
         "language": record.language,
-        **record.usage.model_dump(),
-        "transcription_tokens": record.transcription_tokens,
-        "cost": cost,
+        **usage.model_dump(),
+        "transcription_tokens": max(record.transcription_tokens, heard.tokens),
+        "transcription_model": heard.model,
+        "transcription_input_audio_tokens": heard.input_audio_tokens,
+        "transcription_input_text_tokens": heard.input_text_tokens,
+        "transcription_output_tokens": heard.output_text_tokens,
+        "transcription_seconds": heard.seconds,
+        "cost": cost.total if cost is not None else Decimal(0),
+        "cost_breakdown": json.dumps(
+            {kind: float(usd) for kind, usd in cost.rounded().items()} if cost else {}
+        ),
         "turn_count": len(record.turns),
         **record.latency.model_dump(),
         "tool_calls": json.dumps([t.model_dump(mode="json") for t in record.tool_calls]),
+        "reconnects": json.dumps([r.model_dump(mode="json") for r in record.reconnects]),
+        "reconnect_count": len(record.reconnects),
         "errors": json.dumps(errors),
     }
     try:
@@ -116,6 +137,10 @@ async def store_session(
                                 t.item_id,
                                 t.started_at,
                                 t.audio_ms,
+                                t.response_ms,
+                                t.playback_ms,
+                                t.interrupted,
+                                t.after_reconnect,
                             )
                             for t in record.turns
                         ],

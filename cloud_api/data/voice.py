@@ -203,8 +203,10 @@ async def record_start(
 
 
 async def mark_started(
-    conn: Conn, session_id: UUID, expires_at: datetime, details: dict[str, Any]
+    conn: Conn, session_id: UUID, expires_at: datetime | None, details: dict[str, Any]
 ) -> None:
+    """The session started: with a secret minted for it (its expiry), or on the kiosk's warm
+    connection (None)."""
     cur = await conn.execute(
         "update voice_session_starts set status = 'started', secret_expires_at = %s "
         f"where id = {SESSION} and kiosk_id = (select private.kiosk_id()) returning id",
@@ -242,4 +244,27 @@ async def end_session(conn: Conn, session_id: UUID, reason: str) -> None:
         "update voice_session_starts set ended_at = now(), end_reason = %s "
         "where id = %s and kiosk_id = (select private.kiosk_id())",
         (reason, session_id),
+    )
+
+
+async def recent_standbys(conn: Conn) -> tuple[int, int]:
+    """(standby secrets the calling kiosk got in the last hour, seconds until the oldest of
+    them leaves the window)."""
+    cur = await conn.execute(
+        "select count(*) as n, "
+        "  extract(epoch from (min(created_at) + interval '1 hour' - now())) as wait "
+        "from voice_standbys "
+        "where kiosk_id = (select private.kiosk_id()) and created_at > now() - interval '1 hour'"
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row["n"], max(1, math.ceil(row["wait"] or 1))
+
+
+async def record_standby(conn: Conn, model: str, expires_at: datetime) -> None:
+    """Counts a standby secret minted for the calling kiosk."""
+    await conn.execute(
+        "insert into voice_standbys (gym_id, kiosk_id, model, expires_at) "
+        "values ((select private.kiosk_gym_id()), (select private.kiosk_id()), %s, %s)",
+        (model, expires_at),
     )

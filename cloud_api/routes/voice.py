@@ -3,6 +3,13 @@
 Refusals a member hears (unknown member, suspended or expired membership, hourly limit,
 daily budget, voice unavailable) carry a `message` in the member's language — French or
 English, else the kiosk's — that the kiosk can speak as is; `details.language` says which.
+
+Warm connections (issue 9): a kiosk may keep a Realtime connection open before anyone taps,
+opened with a standby secret bound to no member (`POST VOICE_STANDBY`, counted and limited
+per kiosk, refused once the gym's budget is spent). At the tap, the voice start is the same
+gate as ever — member, limits, budget, recorded start — and when the kiosk says its warm
+connection runs the kiosk's model (`warm_model`) no secret is minted: the kiosk binds the
+member on that connection with the session returned here. The organisation key stays here.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from cloud_api.voice.client_secret import (
     openai_lifespan,
 )
 from cloud_api.voice.instructions import build_instructions, spoken_date
-from cloud_api.voice.session_config import realtime_url, session_payload
+from cloud_api.voice.session_config import realtime_url, session_payload, standby_payload
 from cloud_api.voice.spoken import say
 from contract import kiosk_api as api
 from contract.errors import ErrorCode
@@ -123,12 +130,32 @@ async def start_voice_session(
                 "This session id is already used by another session: make a new one.",
             )
 
-    session = session_payload(
-        instructions=build_instructions(member.facts, place.gym, memory),
-        voice=place.voice,
-        language=language,
-        settings=settings,
-    )
+        session = session_payload(
+            instructions=build_instructions(member.facts, place.gym, memory),
+            voice=place.voice,
+            language=language,
+            settings=settings,
+        )
+        details: dict[str, Any] = {
+            "member_id": member.id,
+            "model": place.model,
+            "voice": place.voice,
+            "language": language,
+            "memory_conversations": len(memory),
+            "spent_today_usd": spent,
+        }
+        url = realtime_url(settings.openai_base_url, place.model)
+        if body.warm_model == place.model:
+            # The kiosk's warm connection carries on: nothing to mint.
+            await store.mark_started(conn, body.session_id, None, {**details, "warm": True})
+            return api.VoiceStartResponse(
+                client_secret=None,
+                expires_at=None,
+                model=place.model,
+                realtime_url=url,
+                session=session,
+            )
+
     key = settings.openai_api_key.get_secret_value()
     try:
         minted = await mint_client_secret(
@@ -154,17 +181,71 @@ async def start_voice_session(
             conn,
             body.session_id,
             minted.expires_at,
-            {
-                "member_id": member.id,
-                "model": place.model,
-                "voice": place.voice,
-                "language": language,
-                "memory_conversations": len(memory),
-                "secret_expires_at": minted.expires_at,
-                "spent_today_usd": spent,
-            },
+            {**details, "secret_expires_at": minted.expires_at},
         )
     return api.VoiceStartResponse(
+        client_secret=minted.value,
+        expires_at=minted.expires_at,
+        model=place.model,
+        realtime_url=url,
+        session=session,
+    )
+
+
+@router.post(
+    api.VOICE_STANDBY,
+    response_model=api.VoiceStandbyResponse,
+    responses=error_responses(401, 403, 429, 502, 503),
+    summary="A client secret bound to no member, for the kiosk's warm Realtime connection",
+)
+async def standby_secret(
+    kiosk: KioskVoice, services: ServicesDep, request: Request
+) -> api.VoiceStandbyResponse:
+    settings = services.settings
+    client = openai_for(request)
+    async with services.database.transaction(kiosk.claims) as conn:
+        place = await store.load_place(conn)
+        if place is None:
+            raise kiosk_revoked()
+        if client is None or settings.openai_api_key is None:
+            raise refusal(
+                ErrorCode.VOICE_NOT_CONFIGURED, place.language, sentence="voice_unavailable"
+            )
+        if await store.gym_spend_today(conn) >= settings.voice_daily_budget_usd:
+            raise refusal(
+                ErrorCode.DAILY_BUDGET_EXHAUSTED,
+                place.language,
+                retry_after_s=place.seconds_to_midnight,
+            )
+        got, wait_s = await store.recent_standbys(conn)
+        if got >= settings.voice_standbys_per_kiosk_per_hour:
+            raise ApiError(
+                ErrorCode.STANDBY_LIMIT,
+                f"This kiosk got {got} standby keys in the last hour, its limit: it keeps "
+                f"starting sessions the ordinary way for {wait_s} s.",
+                headers={"Retry-After": str(wait_s)},
+                details={"retry_after_s": wait_s},
+            )
+    session = standby_payload(voice=place.voice)
+    try:
+        minted = await mint_client_secret(
+            client,
+            settings.openai_api_key.get_secret_value(),
+            session=session,
+            model=place.model,
+            ttl_s=settings.voice_standby_ttl_s,
+        )
+    except MintError as exc:
+        raise refusal(
+            exc.code,
+            place.language,
+            sentence="voice_unavailable",
+            retry_after_s=exc.retry_after_s,
+            reason=exc.reason,
+        ) from None
+    async with services.database.transaction(kiosk.claims) as conn:
+        await store.record_standby(conn, place.model, minted.expires_at)
+    return api.VoiceStandbyResponse(
         client_secret=minted.value,
         expires_at=minted.expires_at,
         model=place.model,

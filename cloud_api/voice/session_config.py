@@ -49,6 +49,28 @@ def session_payload(
     }
 
 
+STANDBY_INSTRUCTIONS = (
+    "You are JARVIS, the voice assistant of a gym's entrance kiosk. Nobody is here yet: say "
+    "nothing until you are given a member and asked to greet them."
+)
+
+
+def standby_payload(*, voice: str) -> dict[str, Any]:
+    """The session of a warm connection, before anyone taps: the kiosk's voice and audio
+    formats, no member, no tools, no turn detection (no microphone audio is sent yet). The
+    member's `session_payload` replaces it at the tap, with a `session.update`."""
+    return {
+        "type": "realtime",
+        "output_modalities": ["audio"],
+        "instructions": STANDBY_INSTRUCTIONS,
+        "tools": [],
+        "audio": {
+            "input": {"format": dict(PCM_24K), "turn_detection": None},
+            "output": {"format": dict(PCM_24K), "voice": voice},
+        },
+    }
+
+
 def realtime_url(base_url: str | None, model: str) -> str:
     """The WebSocket URL for a model under an OpenAI-compatible base URL
     (`https://api.openai.com/v1` → `wss://api.openai.com/v1/realtime?model=...`)."""

@@ -88,6 +88,7 @@ class AudioIO:
                 capacity=int(rate * settings.playback_buffer_s),
                 prebuffer=rate * settings.playback_prebuffer_ms // 1000,
                 quality=settings.playback_quality,
+                prebuffer_max=rate * settings.playback_prebuffer_max_ms // 1000,
             )
             self.playback.buffer.stretch_gap = echo.tail_s
         self._frames: deque[CapturedFrame] = deque()

@@ -1,16 +1,22 @@
-"""The microphone path: device blocks in, 20 ms frames of 24 kHz PCM16 out.
+"""The microphone path: device blocks in, frames of 24 kHz PCM16 out as soon as they exist.
 
 The device callback (:meth:`CapturePath.on_input`) only copies the block into a preallocated
 ring and notes when it arrived. Everything else runs in the event loop (:meth:`drain`): level
-metering, stateful resampling to 24 kHz, cutting into 20 ms frames, the echo gate, and
-stamping each frame with the arrival time of the device block its newest sample came from,
-so capture-to-send latency can be measured end to end.
+metering, stateful resampling to 24 kHz, the echo gate, and stamping each frame with the
+arrival time of the device block it came from, so capture-to-send latency can be measured
+end to end.
+
+A frame is what the resampler gives for one device block, cut where its output is: about
+20 ms with 20 ms blocks (soxr's `LQ` stream at 48 kHz gives 470 samples, now and then 940
+or none as its output runs a little behind). Cutting fixed 480-sample frames instead made
+every frame wait for the next block, whose arrival releases the resampler's look-ahead: a
+frame left 20 ms after its newest sample. The Realtime API takes appends of any length, and
+the frames, put end to end, are the stream resampled whole (within 2 LSB).
 """
 
 from __future__ import annotations
 
 import sys
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,33 +30,27 @@ from hardware.audio.ring import SampleRing, Samples
 from hardware.settings import ResampleQuality
 
 FRAME_MS = 20
-FRAME_SAMPLES = STREAM_RATE * FRAME_MS // 1000
-FRAME_BYTES = FRAME_SAMPLES * 2
-SILENT_FRAME = bytes(FRAME_BYTES)
-FRAME_LEAD = 24
-"""Samples of silence (1 ms) the stream starts with, so frames end just before block edges.
-
-A frame cut exactly at a block's end needs the resampler's look-ahead, which only comes with
-the next block: it waits one block whatever happens, and two when soxr's output runs late
-(its LQ stream lags between 1 and 20 ms in a sawtooth; 2 % of frames at 48 kHz). Ending
-frames 1 ms earlier keeps every frame to one block. Each frame still starts where the
-previous one ended; only the first is shifted.
-"""
+"""A frame's nominal length: what one 20 ms device block resamples to."""
+MAX_FRAME_SAMPLES = 4 * STREAM_RATE * FRAME_MS // 1000
+"""Longer output (the loop fell behind, or a device delivered a burst) leaves in pieces of
+80 ms at most, each as late as the block it came from."""
 _BLOCK_SLOTS = 256  # device blocks the event loop may fall behind on before losing their times
 
 
 @dataclass(frozen=True, slots=True)
 class CapturedFrame:
-    """20 ms of microphone audio ready for ``input_audio_buffer.append``."""
+    """Microphone audio ready for ``input_audio_buffer.append``."""
 
     pcm: bytes
-    """480 samples of 24 kHz mono PCM16, little-endian (960 bytes)."""
+    """24 kHz mono PCM16, little-endian: what one device block resampled to."""
     captured_at: float
-    """``time.monotonic()`` when the device delivered the block holding the newest sample."""
+    """``time.monotonic()`` when the device delivered the block the frame came from."""
     muted: bool
     """The echo gate replaced the microphone with silence (the kiosk was speaking)."""
     index: int
-    """Frame number since the path started: frame ``i`` starts at ``i * 20`` ms."""
+    """Frame number since the path started."""
+    start: int
+    """Position of the frame's first sample in the 24 kHz stream since the path started."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +72,8 @@ class CapturePath:
         capacity: int,
         echo: EchoPolicy,
         quality: ResampleQuality = ResampleQuality.LQ,
-        lead: int = FRAME_LEAD,
     ) -> None:
-        if not 0 <= lead < FRAME_SAMPLES:
-            raise ValueError(f"the frame lead must be below one frame, got {lead}")
         self.device_rate = device_rate
-        self.lead = lead
         self._ring = SampleRing(capacity)
         self._echo = echo
         # Device-thread owned.
@@ -91,10 +87,8 @@ class CapturePath:
         self._blocks_read = 0
         self._scratch: Samples = np.zeros(capacity, dtype=np.int16)
         self._resampler = StreamResampler(device_rate, STREAM_RATE, quality)
-        self._frame: Samples = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        self._frame_fill = lead  # the first frame opens with `lead` samples of silence
         self._frames_made = 0
-        self._origins: deque[tuple[int, float]] = deque()
+        self._stream_position = 0
         self.meter = LevelMeter()
         self.muted_frames = 0
 
@@ -119,7 +113,8 @@ class CapturePath:
         return self._ring.available
 
     def drain(self, playback: Audibility) -> list[CapturedFrame]:
-        """Process every block the device delivered since the last call."""
+        """Process every block the device delivered since the last call: one frame per
+        block, as soon as the resampler gives its samples."""
         frames: list[CapturedFrame] = []
         blocks = self._blocks_written
         if blocks - self._blocks_read > _BLOCK_SLOTS:
@@ -134,50 +129,24 @@ class CapturePath:
             count = self._ring.read_into(self._scratch, end - self._ring.read_position)
             if count == 0:
                 continue
-            self._origins.append((end, arrived))
             chunk = self._scratch[:count]
             self.meter.update(chunk)
-            self._cut_frames(self._resampler.process(chunk), frames, playback)
+            resampled = self._resampler.process(chunk)
+            for start in range(0, len(resampled), MAX_FRAME_SAMPLES):
+                piece = resampled[start : start + MAX_FRAME_SAMPLES]
+                frames.append(self._emit(piece, arrived, playback))
         return frames
 
-    def _cut_frames(
-        self, samples: Samples, frames: list[CapturedFrame], playback: Audibility
-    ) -> None:
-        offset = 0
-        while offset < len(samples):
-            take = min(FRAME_SAMPLES - self._frame_fill, len(samples) - offset)
-            self._frame[self._frame_fill : self._frame_fill + take] = samples[
-                offset : offset + take
-            ]
-            self._frame_fill += take
-            offset += take
-            if self._frame_fill == FRAME_SAMPLES:
-                frames.append(self._emit(playback))
-                self._frame_fill = 0
-
-    def _emit(self, playback: Audibility) -> CapturedFrame:
-        index = self._frames_made
+    def _emit(self, samples: Samples, arrived: float, playback: Audibility) -> CapturedFrame:
+        index, start = self._frames_made, self._stream_position
         self._frames_made += 1
-        captured_at = self._origin_of(index)
-        muted = self._echo.mutes(captured_at, playback.since, playback.last)
+        self._stream_position += len(samples)
+        muted = self._echo.mutes(arrived, playback.since, playback.last)
         if muted:
             self.muted_frames += 1
-            pcm = SILENT_FRAME
+            pcm = bytes(2 * len(samples))
         elif sys.byteorder == "little":
-            pcm = self._frame.tobytes()
+            pcm = samples.tobytes()
         else:
-            pcm = self._frame.astype("<i2").tobytes()
-        return CapturedFrame(pcm=pcm, captured_at=captured_at, muted=muted, index=index)
-
-    def _origin_of(self, index: int) -> float:
-        """Arrival time of the block holding the frame's newest sample.
-
-        The resampler keeps input and output aligned (output sample ``m`` sits at input
-        position ``m * device_rate / 24000``), so the position maps to the block that
-        delivered it, and the frame is as old as that block.
-        """
-        newest = max(0, (index + 1) * FRAME_SAMPLES - 1 - self.lead)
-        position = newest * self.device_rate // STREAM_RATE
-        while len(self._origins) > 1 and self._origins[0][0] <= position:
-            self._origins.popleft()
-        return self._origins[0][1]
+            pcm = samples.astype("<i2").tobytes()
+        return CapturedFrame(pcm=pcm, captured_at=arrived, muted=muted, index=index, start=start)

@@ -40,9 +40,12 @@ class PlaybackPath:
         capacity: int,
         prebuffer: int,
         quality: ResampleQuality = ResampleQuality.HQ,
+        prebuffer_max: int | None = None,
     ) -> None:
         self.device_rate = device_rate
-        self.buffer = PlaybackBuffer(capacity=capacity, prebuffer=prebuffer)
+        self.buffer = PlaybackBuffer(
+            capacity=capacity, prebuffer=prebuffer, rate=device_rate, prebuffer_max=prebuffer_max
+        )
         self._resampler = StreamResampler(STREAM_RATE, device_rate, quality)
         self._current: str | None = None
         self._cut: dict[str, None] = {}  # insertion-ordered set of items cut by a flush

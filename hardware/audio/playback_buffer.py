@@ -4,8 +4,9 @@ It does four things the Realtime conversation needs, without the callback ever a
 locking or waiting:
 
 - plays silence when it has nothing (an underrun is counted when audio was expected, never
-  raised), after holding back until a little audio is queued so network jitter does not
-  chop the first syllable;
+  raised), after holding an answer's first audio back for an adaptive playout delay
+  (:mod:`hardware.audio.playout`) so deltas paced at real time and network jitter do not
+  chop it;
 - counts, per response item, the samples actually handed to the device, so a barge-in can
   truncate the item at what the member really heard;
 - flushes to silence within one device block: the next callback after a flush request
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hardware.audio.playout import PlayoutDelay
 from hardware.audio.ring import SampleRing, Samples
 
 _SKIP_SLOTS = 64  # flushes the producer may fall behind on reading; one per barge-in
@@ -42,11 +44,22 @@ class _Segment:
 class PlaybackBuffer:
     """Device-rate samples tagged by response item, read by the output callback."""
 
-    def __init__(self, capacity: int, prebuffer: int) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        prebuffer: int,
+        *,
+        rate: int = 48_000,
+        prebuffer_max: int | None = None,
+    ) -> None:
+        """``prebuffer``: the playout delay answers start with, and its floor (samples);
+        ``prebuffer_max``: how far it may grow after underruns (default: 5x, at least
+        300 ms); ``rate``: the device's sample rate (callback times are in seconds)."""
         if not 0 <= prebuffer < capacity:
             raise ValueError(f"prebuffer ({prebuffer}) must be below capacity ({capacity})")
+        ceiling = prebuffer_max if prebuffer_max is not None else max(5 * prebuffer, rate * 3 // 10)
         self._ring = SampleRing(capacity)
-        self._prebuffer = prebuffer
+        self.playout = PlayoutDelay(rate, prebuffer, min(max(ceiling, prebuffer), capacity - 1))
         # Producer-owned.
         self._segments: deque[_Segment] = deque()
         self._backlog: deque[tuple[str, Samples]] = deque()
@@ -175,10 +188,11 @@ class PlaybackBuffer:
                 self._skip_table[slot, 1] = self._ring.read_position
                 self._skips_done += 1
             self._primed = False
+            self.playout.reset()
             self._flush_done = seq
         available = self._ring.available
         if not self._primed:
-            if available == 0 or (available < self._prebuffer and not self._draining):
+            if available == 0 or not self.playout.may_start(available, self._draining, now):
                 out[:] = 0
                 return
             self._primed = True
@@ -186,8 +200,13 @@ class PlaybackBuffer:
         if count < len(out):
             out[count:] = 0
             self._primed = False
-            if not self._draining:
+            if self._draining:
+                self.playout.answer_over()
+            else:
                 self.underruns += 1
+                self.playout.underrun()
+        elif not self._draining:
+            self.playout.played(self._ring.available)
         if count:
             if now - self.last_audible_at > self.stretch_gap:
                 self.audible_since = now

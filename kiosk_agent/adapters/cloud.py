@@ -283,6 +283,12 @@ class CloudClient:
             "POST", api.VOICE_START, api.VoiceStartResponse, body=request, timeout_s=timeout_s
         )
 
+    async def voice_standby(self, *, timeout_s: float) -> api.VoiceStandbyResponse:
+        """A client secret bound to no member, for a warm Realtime connection."""
+        return await self._authorized(
+            "POST", api.VOICE_STANDBY, api.VoiceStandbyResponse, timeout_s=timeout_s
+        )
+
     async def run_tool(self, name: str, request: api.ToolCallRequest) -> api.ToolCallResponse:
         path = api.TOOL_CALL.format(name=name)
         return await self._authorized("POST", path, api.ToolCallResponse, body=request)

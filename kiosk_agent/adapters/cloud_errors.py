@@ -6,6 +6,8 @@ person reading a message) can act on::
     ├── CloudUnreachable      no answer: no network, DNS, refused, timed out, TLS failed
     ├── NotJarvisCloud        something answered, but not a JARVIS cloud
     ├── CloudUnavailable      the cloud answered 5xx (retry later; may carry retry_after_s)
+    │                         — unless its error body says what refused (``ANSWERED``: the
+    │                         voice start's OpenAI), then RequestRefused, never retried
     ├── RateLimited           429: wait ``retry_after_s`` seconds
     ├── CredentialRejected    the kiosk's credential is refused (revoked, re-provisioned)
     └── RequestRefused        any other 4xx, with the cloud's ``code`` and ``message``
@@ -106,6 +108,24 @@ class CodeUsed(ClaimRefused):
     pass
 
 
+# Failures the cloud reports with a 5xx and its own error body: it answered, so they are not
+# an outage of the cloud; what each means for a person reading the kiosk's log. Nothing
+# retries a voice start: the member is told, and taps again later.
+ANSWERED: Mapping[ErrorCode, str] = {
+    ErrorCode.VOICE_NOT_CONFIGURED: "the cloud has no OpenAI key; voice sessions are off until "
+    "its operators set JARVIS's OPENAI_API_KEY",
+    ErrorCode.OPENAI_KEY_REFUSED: "OpenAI refused the cloud's key; its operators must replace "
+    "OPENAI_API_KEY",
+    ErrorCode.OPENAI_REFUSED_SESSION: "OpenAI refused the session's configuration (this "
+    "kiosk's voice or model); its operators must fix the kiosk's settings in the cloud",
+    ErrorCode.OPENAI_RATE_LIMITED: "OpenAI is limiting the cloud's requests; sessions start "
+    "again shortly",
+    ErrorCode.OPENAI_UNREACHABLE: "the cloud could not reach OpenAI; sessions start again once "
+    "it can",
+    ErrorCode.OPENAI_UNAVAILABLE: "OpenAI failed; sessions start again once it recovers",
+}
+
+
 def known_code(code: str | None) -> ErrorCode | None:
     """``code`` as an :class:`ErrorCode`, or None when it is not one this kiosk knows."""
     if code is None:
@@ -151,6 +171,13 @@ def error_for_answer(response: httpx.Response, base_url: str, path: str) -> Clou
             f"{wait:.0f} s",
             retry_after_s=wait,
         )
+    elif status >= 500 and body is not None and known_code(body.code) in ANSWERED:
+        # The cloud did answer: something behind it refused (the voice start's OpenAI).
+        meaning = ANSWERED[ErrorCode(body.code)]
+        failure = RequestRefused(
+            f"the cloud could not do it: {meaning} ({body.code})", status=status, code=body.code
+        )
+        failure.retry_after_s = retry_after
     elif status >= 500:
         failure = CloudUnavailable(
             f"the cloud at {base_url} failed to answer ({told or f'HTTP {status}'}); it will "

@@ -45,6 +45,7 @@ from contract.kiosk_api import (
 )
 from hardware.audio import AudioIO, open_audio
 from hardware.settings import AudioSettings
+from kiosk_agent.adapters.realtime_warm import WarmStandby, connect_line
 from kiosk_agent.config import KioskSettings
 from kiosk_agent.core.conversation import (
     ConversationError,
@@ -52,7 +53,9 @@ from kiosk_agent.core.conversation import (
     ConversationFinished,
     ConversationProgress,
     SessionFacts,
+    StandbySource,
     ToolRunner,
+    WarmConnectionLost,
 )
 from kiosk_agent.core.realtime import (
     Action,
@@ -119,6 +122,8 @@ class RealtimeOptions:
     tick_s: float = 0.01
     """Period of the timer that watches playback (first sample played) and timeouts."""
     close_timeout_s: float = 2.0
+    warm_connection: bool = False
+    """Keep a warm connection ready before the tap (``realtime_warm``)."""
 
 
 def websocket_base(realtime_url: str) -> str:
@@ -146,6 +151,7 @@ class RealtimeConversation:
         options: RealtimeOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        warm: WarmStandby | None = None,
     ) -> None:
         self.session_id = session_id
         self.member = member
@@ -154,16 +160,32 @@ class RealtimeConversation:
         self._audio_source = audio
         self._clock = clock
         self._rng = rng
+        self._warm = warm
         self._live: _Live | None = None
 
     async def start(self, start: VoiceStartResponse) -> None:
-        """Connect, configure the session and start listening; ConversationError if not."""
+        """Connect (or take the warm connection, when the cloud minted no secret), bind the
+        session to the member and greet, start listening; ConversationError if not."""
         if self._live is not None:
             raise ConversationError("this conversation was already started")
         member_id = self.member.member_id
         if member_id is None:
             raise ConversationError("a conversation needs a known member (no member id)")
         base = websocket_base(start.realtime_url)
+        audio = await self._audio_source()
+        first_connection: AsyncRealtimeConnection | None = None
+        if start.client_secret is None:
+            line = await self._warm.take(start.model) if self._warm is not None else None
+            if line is None:
+                raise WarmConnectionLost("the warm Realtime connection is no longer there")
+            client, first_connection = line.client, line.connection
+        else:
+            client = AsyncOpenAI(
+                api_key=start.client_secret,
+                base_url=base.replace("ws", "http", 1),
+                websocket_base_url=base,
+                max_retries=0,
+            )
         core = RealtimeSession(
             session=start.session,
             model=start.model,
@@ -172,16 +194,10 @@ class RealtimeConversation:
             limits=self.options.limits,
             rng=self._rng,
         )
-        client = AsyncOpenAI(
-            api_key=start.client_secret,
-            base_url=base.replace("ws", "http", 1),
-            websocket_base_url=base,
-            max_retries=0,
-        )
         live = self._live = _Live(
             core=core,
             client=client,
-            audio=await self._audio_source(),
+            audio=audio,
             model=start.model,
             tools=self._tools,
             tool_request=lambda call_id, arguments: ToolCallRequest(
@@ -192,6 +208,7 @@ class RealtimeConversation:
             ),
             options=self.options,
             clock=self._clock,
+            first_connection=first_connection,
         )
         await live.open()
 
@@ -236,6 +253,7 @@ class _Live:
         tool_request: Callable[[str, dict[str, Any]], ToolCallRequest],
         options: RealtimeOptions,
         clock: Callable[[], float],
+        first_connection: AsyncRealtimeConnection | None = None,
     ) -> None:
         self.core = core
         self.client = client
@@ -253,6 +271,8 @@ class _Live:
         self.speaking: set[str] = set()
         self.shutdown: asyncio.Task[None] | None = None
         self.stopper: asyncio.Task[None] | None = None
+        self.first_connection = first_connection
+        """A warm connection, open already: the first one the session uses."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -329,9 +349,13 @@ class _Live:
         while not self.finished.is_set():
             if delay:
                 await asyncio.sleep(delay)
+            warm, self.first_connection = self.first_connection, None
             try:
-                async with asyncio.timeout(self.options.connect_timeout_s):
-                    connection = await self.client.realtime.connect(model=self.model).enter()
+                if warm is not None:
+                    connection = warm
+                else:
+                    async with asyncio.timeout(self.options.connect_timeout_s):
+                        connection = await self.client.realtime.connect(model=self.model).enter()
             except InvalidStatus as exc:
                 status = exc.response.status_code
                 actions = self.core.connect_failed(self.clock(), status, f"HTTP {status}")
@@ -426,8 +450,13 @@ class _Live:
                 await self.apply(self.core.playback_flushed(item_id, played, self.clock()))
             case RunTool():
                 self.spawn(self.run_tool(action), f"tool {action.name}")
-            case Caption(role=role, text=text):
-                kind = "heard" if role == "user" else "said"
+            case Caption(role=role, text=text, final=final):
+                kind = {
+                    ("user", True): "heard",
+                    ("user", False): "hearing",
+                    ("assistant", True): "said",
+                    ("assistant", False): "saying",
+                }[(role, final)]
                 self.events.put_nowait(ConversationProgress(kind, text))
             case SessionEnded(reason=reason, detail=detail):
                 self.finished.set()
@@ -463,6 +492,7 @@ class RealtimeConversations:
         self._opened: AudioIO | None = None
         self._opening = asyncio.Lock()
         self.options = options or RealtimeOptions()
+        self.standby: WarmStandby | None = None
 
     def apply_config(self, config: KioskConfig) -> None:
         """The cloud's limits for the conversations started from now on."""
@@ -482,7 +512,42 @@ class RealtimeConversations:
             tools=tools,
             audio=self.audio,
             options=self.options,
+            warm=self.standby,
         )
+
+    def level(self) -> float | None:
+        """The microphone's level since the last call, 0 (silence, -60 dBFS) to 1 (0 dBFS);
+        None before the audio path is open."""
+        opened = self._opened
+        if opened is None or opened.capture is None:
+            return None
+        return min(1.0, max(0.0, (opened.level().rms_dbfs + 60.0) / 60.0))
+
+    def warm_model(self) -> str | None:
+        """The model of the warm connection ready now, if any (told to the voice start)."""
+        return self.standby.model if self.standby is not None else None
+
+    async def attach_cloud(self, source: StandbySource | None) -> None:
+        """The kiosk is connected to a cloud (``source``), or no longer is (None): prepare
+        what can be before the first tap — the audio devices, and a warm connection when
+        the options ask for one."""
+        if self.standby is not None:
+            await self.standby.aclose()
+            self.standby = None
+        if source is None:
+            return
+        with contextlib.suppress(Exception):  # the first conversation reports audio trouble
+            await self.audio()
+        if self.options.warm_connection:
+            self.standby = WarmStandby(
+                source,
+                session_s=lambda: self.options.limits.max_session_s,
+                connect=lambda standby, timeout_s: connect_line(
+                    standby, timeout_s, websocket_base(standby.realtime_url)
+                ),
+                timeout_s=self.options.connect_timeout_s,
+            )
+            self.standby.start()
 
     async def audio(self) -> ConversationAudio:
         """The audio path, opened by the first conversation that needs it."""
@@ -495,7 +560,8 @@ class RealtimeConversations:
             return self._audio
 
     async def aclose(self) -> None:
-        """Close the audio devices this factory opened."""
+        """Close the warm connection and the audio devices this factory opened."""
+        await self.attach_cloud(None)
         opened, self._opened = self._opened, None
         if opened is not None:
             await opened.stop()
@@ -509,4 +575,6 @@ def conversation_factory(
     options: RealtimeOptions | None = None,
 ) -> RealtimeConversations:
     """What ``kiosk_agent.app`` plugs in (see :mod:`kiosk_agent.core.conversation`)."""
+    if options is None:
+        options = RealtimeOptions(warm_connection=settings.session.warm_connection)
     return RealtimeConversations(settings.audio, audio=audio, options=options)

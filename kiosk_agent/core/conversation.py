@@ -40,13 +40,15 @@ from contract.kiosk_api import (
     KioskConfig,
     Latency,
     MemberCard,
+    Reconnection,
     ToolCallRecord,
     ToolCallRequest,
     ToolCallResponse,
     Turn,
+    VoiceStandbyResponse,
     VoiceStartResponse,
 )
-from contract.pricing import TokenUsage
+from contract.pricing import TokenUsage, TranscriptionUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +59,14 @@ class SessionFacts:
     tool_calls: tuple[ToolCallRecord, ...] = ()
     usage: TokenUsage = field(default_factory=TokenUsage)
     """Summed over the session's ``response.done`` events (cancelled responses included)."""
-    transcription_tokens: int = 0
+    transcription: TranscriptionUsage = field(default_factory=TranscriptionUsage)
+    """The member's words transcribed (priced at the transcription model's rates)."""
     latency: Latency = field(default_factory=Latency)
+    reconnects: tuple[Reconnection, ...] = ()
+    """Realtime connections lost and retried during the conversation."""
+    greeting_played_at: float | None = None
+    """``time.monotonic()`` when the greeting's first sample reached the speaker (the tap →
+    greeting figure is measured from the tap with it)."""
     end_reason: EndReason | None = None
     """Why the conversation ended by itself (goodbye, idle timeout, end-session tool, realtime
     error); None when it was ended from outside."""
@@ -79,7 +87,8 @@ class ConversationProgress:
     """Something a person watching the kiosk may want to see (on screen, in `status`)."""
 
     kind: str
-    """e.g. ``listening``, ``speaking``, ``tool``."""
+    """``listening``, ``speaking``, ``tool``; captions: ``heard`` / ``said`` (a finished line
+    of the member's / JARVIS's, in ``detail``), ``hearing`` / ``saying`` (the line so far)."""
     detail: str = ""
 
 
@@ -88,6 +97,11 @@ ConversationEvent = ConversationFinished | ConversationProgress
 
 class ConversationError(Exception):
     """The conversation could not start or broke; the message says why, for a person."""
+
+
+class WarmConnectionLost(ConversationError):
+    """The cloud started the session for the kiosk's warm connection (no secret minted),
+    which is gone: ask the cloud again, without ``warm_model``, for a secret of its own."""
 
 
 class ToolRunner(Protocol):
@@ -130,6 +144,22 @@ class ConversationFactory(Protocol):
     async def aclose(self) -> None:
         """The agent is stopping: release what the factory holds (audio devices)."""
         ...
+
+    def level(self) -> float | None:
+        """The microphone's level since the last call, 0 to 1 (None: no microphone open),
+        for the kiosk screen's meter."""
+        ...
+
+    async def attach_cloud(self, source: StandbySource | None) -> None:
+        """The kiosk is connected to a cloud (``source``), or no longer is (None): prepare
+        what can be before the first tap (audio devices, a warm connection)."""
+        ...
+
+
+class StandbySource(Protocol):
+    """Where standby secrets for a warm connection come from (the cloud client)."""
+
+    async def voice_standby(self, *, timeout_s: float) -> VoiceStandbyResponse: ...
 
 
 NO_CONVERSATION_ERROR = (
@@ -174,6 +204,12 @@ class NoConversationFactory:
         pass
 
     async def aclose(self) -> None:
+        pass
+
+    def level(self) -> float | None:
+        return None
+
+    async def attach_cloud(self, source: StandbySource | None) -> None:
         pass
 
 

@@ -175,6 +175,7 @@ class MachineBug(RuntimeError):
 class _Check:
     check_id: int
     badge_id: str
+    tapped_at: Moment | None = None
 
 
 @dataclass(slots=True)
@@ -182,6 +183,7 @@ class _Session:
     session_id: UUID
     member: MemberCard
     requested_at: Moment
+    tapped_at: Moment | None = None
     started_at: Moment | None = None
     start: VoiceStartResponse | None = None
     closing_reason: EndReason | None = None
@@ -217,6 +219,7 @@ class KioskMachine:
     _check: _Check | None = None
     _session: _Session | None = None
     _pending_badge: str | None = None
+    _pending_tapped: Moment | None = None
     _last_tap: tuple[str, float] | None = None
 
     def snapshot(self) -> MachineSnapshot:
@@ -309,14 +312,14 @@ class KioskMachine:
         if state is S.OUT_OF_SERVICE:
             return [self._announce(Notice.OUT_OF_SERVICE, None)]
         if state in (S.IDLE, S.OFFLINE):
-            return self._begin_check(badge)
+            return self._begin_check(badge, event.at)
         if state is S.MEMBER_CHECK:
             assert self._check is not None
-            return [] if badge == self._check.badge_id else self._begin_check(badge)
+            return [] if badge == self._check.badge_id else self._begin_check(badge, event.at)
         assert self._session is not None
         if badge in (self._session.member.badge_id, self._pending_badge):
             return []  # the member in session, or the one already waiting
-        self._pending_badge = badge
+        self._pending_badge, self._pending_tapped = badge, event.at
         if state is S.IN_SESSION:
             return [
                 *self._close(EndReason.NEW_BADGE),
@@ -324,9 +327,9 @@ class KioskMachine:
             ]
         return []  # STARTING_SESSION, CLOSING: the newcomer is served next
 
-    def _begin_check(self, badge: str) -> list[Effect]:
+    def _begin_check(self, badge: str, tapped_at: Moment | None = None) -> list[Effect]:
         self._check_seq += 1
-        self._check = _Check(self._check_seq, badge)
+        self._check = _Check(self._check_seq, badge, tapped_at)
         self.state = S.MEMBER_CHECK
         return [LookupMember(self._check_seq, badge)]
 
@@ -344,12 +347,15 @@ class KioskMachine:
                 event, Notice.CANNOT_CHECK, EventKind.SESSION_REFUSED, badge, card, detail
             )
         if card.status is MembershipStatus.ACTIVE:
-            if event.source is not MemberSource.CLOUD:
+            vouched = event.source is MemberSource.CLOUD or (
+                event.source is MemberSource.LOCAL and self.online
+            )
+            if not vouched:
                 detail["reason"] = "offline"
                 return self._refuse(
                     event, Notice.OFFLINE, EventKind.SESSION_REFUSED, badge, card, detail
                 )
-            self._session = _Session(self.new_id(), card, event.at)
+            self._session = _Session(self.new_id(), card, event.at, check.tapped_at)
             self.state = S.STARTING_SESSION
             return [StartVoice(self._session.session_id, card)]
         detail["status"] = card.status.value
@@ -457,7 +463,7 @@ class KioskMachine:
             self.state = S.STOPPED
             return [Stopped()]
         if pending is not None:
-            return self._begin_check(pending)
+            return self._begin_check(pending, self._pending_tapped)
         return self._settle()
 
     def _on_shutdown(self, event: ShutdownRequested) -> list[Effect]:
@@ -526,6 +532,10 @@ class KioskMachine:
         self, session: _Session, facts: SessionFacts, reason: EndReason, ended: Moment
     ) -> SessionRecord:
         started = session.started_at or session.requested_at
+        if facts.greeting_played_at is not None and session.tapped_at is not None:
+            waited = round((facts.greeting_played_at - session.tapped_at.mono) * 1000)
+            latency = facts.latency.model_copy(update={"greeting_ms": max(0, waited)})
+            facts = replace(facts, latency=latency)
         return build_session_record(
             session_id=session.session_id,
             member=session.member,

@@ -50,6 +50,9 @@ REST_STATES = frozenset(
 
 class MemberSource(StrEnum):
     CLOUD = "cloud"
+    LOCAL = "local"
+    """The local member cache, asked first (an active member): the cloud checks the member
+    again when it starts the voice session, so no round trip is spent before it."""
     CACHE = "cache"
     """The cloud did not answer in time; the local member cache did."""
     NONE = "none"

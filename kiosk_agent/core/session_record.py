@@ -55,10 +55,12 @@ def build_session_record(
         voice=_voice_of(start) or config.voice,
         language=member.language or config.language,
         usage=facts.usage,
-        transcription_tokens=facts.transcription_tokens,
+        transcription_tokens=facts.transcription.tokens,
+        transcription=facts.transcription,
         latency=facts.latency,
         turns=turns,
         tool_calls=tools,
+        reconnects=list(facts.reconnects[:100]),
         errors=errors,
     )
 

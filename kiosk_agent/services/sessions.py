@@ -21,7 +21,9 @@ from kiosk_agent.core.conversation import (
     Conversation,
     ConversationFactory,
     ConversationFinished,
+    ConversationProgress,
     SessionFacts,
+    WarmConnectionLost,
 )
 from kiosk_agent.core.machine import (
     ConversationEnded,
@@ -47,8 +49,11 @@ class SessionRunner:
         now: Callable[[], Moment],
         voice_start_timeout_s: float,
         end_grace_s: float,
+        progress: Callable[[ConversationProgress], None] | None = None,
     ) -> None:
+        """``progress``: told every ConversationProgress (the screen)."""
         self._client = client
+        self._progress = progress
         self._factory = factory
         self._hooks = hooks
         self._feed = feed
@@ -58,9 +63,15 @@ class SessionRunner:
         self._end_requests: dict[UUID, asyncio.Future[EndReason]] = {}
 
     async def start_voice(self, session_id: UUID, member: MemberCard) -> None:
-        """Ask the cloud for a voice session; always answers the machine."""
+        """Ask the cloud for a voice session (on the warm connection when one is ready);
+        always answers the machine."""
         assert member.member_id is not None
-        request = VoiceStartRequest(session_id=session_id, member_id=member.member_id)
+        warm_model = getattr(self._factory, "warm_model", None)
+        request = VoiceStartRequest(
+            session_id=session_id,
+            member_id=member.member_id,
+            warm_model=warm_model() if warm_model is not None else None,
+        )
         try:
             async with asyncio.timeout(self._voice_start_timeout_s + 1):
                 start = await self._client.voice_start(
@@ -148,13 +159,26 @@ class SessionRunner:
                 errors=(f"the conversation could not be created: {exc}",),
             )
         try:
-            await conversation.start(start)
+            try:
+                await conversation.start(start)
+            except WarmConnectionLost as lost:
+                # The warm connection went between the cloud's answer and the start: the
+                # same session (same id), with a secret of its own this time.
+                logger.warning("%s: starting the session without it", lost)
+                assert member.member_id is not None
+                request = VoiceStartRequest(session_id=session_id, member_id=member.member_id)
+                start = await self._client.voice_start(
+                    request, timeout_s=self._voice_start_timeout_s
+                )
+                conversation = self._factory(session_id, member, self._client)
+                await conversation.start(start)
         except Exception as exc:
             logger.error("the conversation did not start: %s", exc)
             facts = await self._close(conversation, EndReason.REALTIME_ERROR)
             return _with(facts, EndReason.REALTIME_ERROR, f"the conversation did not start: {exc}")
         finished: asyncio.Task[ConversationFinished | None] = asyncio.create_task(
-            _until_finished(conversation, session_id), name=f"conversation {session_id}"
+            _until_finished(conversation, session_id, self._progress),
+            name=f"conversation {session_id}",
         )
         try:
             waiting: set[asyncio.Future[object]] = {finished, end_request}  # type: ignore[arg-type]
@@ -191,13 +215,18 @@ class SessionRunner:
 
 
 async def _until_finished(
-    conversation: Conversation, session_id: UUID
+    conversation: Conversation,
+    session_id: UUID,
+    progress: Callable[[ConversationProgress], None] | None,
 ) -> ConversationFinished | None:
     async for event in conversation.events():
         if isinstance(event, ConversationFinished):
             return event
-        # What was said stays out of the journal: only that something happened.
-        logger.info("session %s: %s", str(session_id)[:8], event.kind)
+        if progress is not None:
+            progress(event)
+        if event.kind not in ("hearing", "saying"):
+            # What was said stays out of the journal: only that something happened.
+            logger.info("session %s: %s", str(session_id)[:8], event.kind)
     return None
 
 

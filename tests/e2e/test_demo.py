@@ -32,7 +32,7 @@ def test_make_demo_runs_the_whole_product() -> None:
         if not k.startswith(("JARVIS_", "DATABASE_URL", "OPENAI_"))
     }
     env["JARVIS_DATA_DIR"] = str(home / "jarvis")
-    port, simulator, badge = free_port(), free_port(), free_port()
+    port, simulator, badge, screen = free_port(), free_port(), free_port(), free_port()
     log = home / "demo.log"
     database = EmbeddedPostgres(home / "jarvis")  # joins the demo's server to read what it stored
     with log.open("w") as out:
@@ -48,6 +48,8 @@ def test_make_demo_runs_the_whole_product() -> None:
                 str(simulator),
                 "--badge-port",
                 str(badge),
+                "--screen-port",
+                str(screen),
             ],
             env=env,
             stdout=out,
@@ -61,6 +63,9 @@ def test_make_demo_runs_the_whole_product() -> None:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.5)
         assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
+        assert f"screen: http://127.0.0.1:{screen}/" in log.read_text()
+        page = httpx.get(f"http://127.0.0.1:{screen}/state").json()  # the kiosk's screen
+        assert page["simulate_badge"] is True
         kiosk_log = home / "jarvis" / "demo" / "logs" / "kiosk.log"
         while "recorded in the outbox" not in kiosk_log.read_text():
             assert time.monotonic() < deadline, kiosk_log.read_text()

@@ -115,7 +115,9 @@ def test_sounddevice_adapter_streams_and_plays_through_alsa_null(
     assert child.returncode == 0, child.stderr[-3000:]
     report = json.loads(child.stdout.strip().splitlines()[-1])
     assert report["devices"]  # PortAudio found the null device
-    assert report["frame_sizes"] == [960]
+    # One frame per block; the burst the null device delivers at start (it runs ahead of
+    # real time) leaves in pieces of 80 ms at most.
+    assert max(report["frame_sizes"]) <= 3840
     assert report["frame_indices_increase"]
     assert report["played_short_ms"] == 200
     assert 0 < report["played_long_ms"] < 60_000  # cut by the flush, not played out
@@ -136,7 +138,6 @@ def spoken(tmp_path: Path) -> Path:
 
 async def test_espeak_wav_through_the_file_backed_path(tmp_path: Path, spoken: Path) -> None:
     from hardware.audio import open_audio
-    from hardware.audio.capture import FRAME_LEAD
     from hardware.audio.files import read_wav
     from hardware.settings import AudioBackend, AudioSettings, EchoMode
 
@@ -149,14 +150,14 @@ async def test_espeak_wav_through_the_file_backed_path(tmp_path: Path, spoken: P
         file_speed=4.0,
         echo_mode=EchoMode.OPEN,
     )
-    expected_frames = len(voice) * 24_000 // voice_rate // 480
+    expected_samples = len(voice) * 24_000 // voice_rate - 480
     answer = soxr.resample(voice, voice_rate, 24_000).astype("<i2").tobytes()
     async with open_audio(settings) as audio:
         frames = []
         async with asyncio.timeout(30):
             async for frame in audio.frames():
                 frames.append(frame)
-                if len(frames) == expected_frames:
+                if sum(len(f.pcm) for f in frames) // 2 >= expected_samples:
                     break
         level = audio.level()
         audio.play("reply", answer)
@@ -164,7 +165,7 @@ async def test_espeak_wav_through_the_file_backed_path(tmp_path: Path, spoken: P
         answer_ms = len(answer) // 48
         await until(lambda: audio.played_ms("reply") >= answer_ms, seconds=30)
     # The microphone side: the spoken phrase, converted from espeak's 22050 Hz to 24 kHz.
-    sent = np.frombuffer(b"".join(f.pcm for f in frames), dtype="<i2")[FRAME_LEAD:]
+    sent = np.frombuffer(b"".join(f.pcm for f in frames), dtype="<i2")
     reference = soxr.resample(voice, voice_rate, 24_000, quality="LQ")[: len(sent)]
     assert np.abs(sent.astype(np.int32) - reference.astype(np.int32)).max() <= 2
     assert level.rms_dbfs > -40  # speech, not silence

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -16,7 +15,7 @@ from cloud_api.db.database import Conn
 from cloud_api.deps import KioskApi, ServicesDep, client_ip, kiosk_revoked
 from cloud_api.routes.kiosk.common import ERRORS, kiosk_config
 from contract import kiosk_api as api
-from contract.pricing import UnknownModel, session_cost
+from contract.pricing import CostBreakdown, UnknownModel, cost_breakdown
 
 log = logging.getLogger("jarvis.cloud.kiosk")
 router = APIRouter(tags=["kiosk"])
@@ -67,10 +66,11 @@ async def heartbeat(
 
 async def _store_session(conn: Conn, record: api.SessionRecord) -> api.UploadResult:
     errors = list(record.errors)
+    cost: CostBreakdown | None
     try:
-        cost = session_cost(record.model, record.usage)
+        cost = cost_breakdown(record.model, record.usage, record.transcription)
     except UnknownModel as exc:
-        cost = Decimal(0)
+        cost = None
         errors.append(f"cloud: {exc}; cost recorded as 0")
         log.warning("session %s: %s", record.id, exc)
     if record.ended_at < record.started_at:

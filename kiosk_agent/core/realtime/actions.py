@@ -61,11 +61,13 @@ class Reconnect:
 
 @dataclass(frozen=True, slots=True)
 class Caption:
-    """A finished line of the conversation, for a screen."""
+    """A line of the conversation for a screen: growing as it is said (``final`` False),
+    then finished."""
 
     role: str
     text: str
     item_id: str
+    final: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,10 @@ actually played (:meth:`RealtimeSession.playback_flushed`), and the session send
 `conversation.item.truncate` at ``min(played, received)`` — or nothing when nothing was
 played, or everything was. The server cancels its own response (`interrupt_response`), so
 no `response.cancel` is sent.
+
+Everything here belongs to one connection: the session makes a new :class:`Playback` for each,
+so an item of a lost connection is never truncated on the next one (the server there has
+never heard of it and refuses with `invalid_value`).
 """
 
 from __future__ import annotations
@@ -62,6 +66,13 @@ class Playback:
         if end <= 0 or heard_all:
             return None
         return end
+
+    def unfinished(self) -> str | None:
+        """The item still arriving when the connection was lost: its answer is incomplete."""
+        item = self._speaking
+        if item is None or item in self._audio_done or item in self._flushed:
+            return None
+        return item
 
     def drained(self) -> None:
         """The speaker has nothing left to play: an item whose audio is all in was heard."""

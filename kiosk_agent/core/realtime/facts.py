@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from contract.kiosk_api import EndReason, Latency, ToolCallRecord, Turn
-from contract.pricing import TokenUsage, session_cost
+from contract.kiosk_api import EndReason, Latency, Reconnection, ToolCallRecord, Turn
+from contract.pricing import CostBreakdown, TokenUsage, TranscriptionUsage, cost_breakdown
 from kiosk_agent.core.conversation import SessionFacts
 from kiosk_agent.core.realtime.latency import TurnLatency
 
@@ -28,7 +27,8 @@ class RealtimeFacts:
     model: str
     started_at: datetime
     usage: TokenUsage = field(default_factory=TokenUsage)
-    transcription_tokens: int = 0
+    """Summed kind by kind over every `response.done` (cancelled ones included)."""
+    transcription: TranscriptionUsage = field(default_factory=TranscriptionUsage)
     turns: list[Turn] = field(default_factory=list)
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     latencies: list[TurnLatency] = field(default_factory=list)
@@ -38,9 +38,17 @@ class RealtimeFacts:
     cancelled_responses: int = 0
     truncations: list[tuple[str, int]] = field(default_factory=list)
     """(item id, audio_end_ms) of every barge-in truncation sent."""
-    reconnects: int = 0
+    reconnections: list[Reconnection] = field(default_factory=list)
+    """Every connection lost and retried, with its cause and what became of it."""
     dropped_audio_ms: int = 0
     """Microphone audio that could not be sent (no connection)."""
+    greeting_item: str | None = None
+    """JARVIS's first item with audio: the greeting (or, had the member spoken first, the
+    first thing JARVIS said to them)."""
+    greeting_audio_at: float | None = None
+    """When the greeting's first audio arrived (the adapter's clock)."""
+    greeting_played_at: float | None = None
+    """When its first sample was played (the adapter's clock: ``time.monotonic``)."""
     ignored_events: Counter[str] = field(default_factory=Counter)
     rate_limits: list[dict[str, Any]] = field(default_factory=list)
     end_reason: EndReason | None = None
@@ -62,8 +70,21 @@ class RealtimeFacts:
         )
 
     @property
+    def reconnects(self) -> int:
+        return len(self.reconnections)
+
+    @property
+    def transcription_tokens(self) -> int:
+        return self.transcription.tokens
+
+    @property
+    def cost(self) -> CostBreakdown:
+        """The price table applied to the server's usage, kind by kind."""
+        return cost_breakdown(self.model, self.usage, self.transcription)
+
+    @property
     def cost_usd(self) -> Decimal:
-        return session_cost(self.model, self.usage)
+        return self.cost.total
 
     def session_facts(self) -> SessionFacts:
         """The facts the agent files in the session record."""
@@ -71,7 +92,9 @@ class RealtimeFacts:
             turns=tuple(self.turns),
             tool_calls=tuple(self.tool_calls),
             usage=self.usage,
-            transcription_tokens=self.transcription_tokens,
+            transcription=self.transcription,
+            reconnects=tuple(self.reconnections),
+            greeting_played_at=self.greeting_played_at,
             latency=self.latency,
             end_reason=self.end_reason if self.ended_by_itself else None,
             errors=tuple(self.errors),
@@ -83,19 +106,3 @@ def percentile(values: list[int], pct: float) -> int:
     ordered = sorted(values)
     rank = max(1, -(-len(ordered) * pct // 100))
     return ordered[int(rank) - 1]
-
-
-def add_usage(facts: RealtimeFacts, usage: Any) -> None:
-    """Add a `response.done`'s usage to the session's, kind by kind."""
-    if not isinstance(usage, Mapping):
-        return
-    given = usage.get("input_token_details") or {}
-    made = usage.get("output_token_details") or {}
-    u = facts.usage
-    facts.usage = TokenUsage(
-        input_text_tokens=u.input_text_tokens + int(given.get("text_tokens") or 0),
-        input_audio_tokens=u.input_audio_tokens + int(given.get("audio_tokens") or 0),
-        input_cached_tokens=u.input_cached_tokens + int(given.get("cached_tokens") or 0),
-        output_text_tokens=u.output_text_tokens + int(made.get("text_tokens") or 0),
-        output_audio_tokens=u.output_audio_tokens + int(made.get("audio_tokens") or 0),
-    )

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from contract.kiosk_api import EndReason, ToolCallResponse
+from contract.pricing import TokenUsage
 from kiosk_agent.core.realtime.actions import Action, Caption, PlayAudio, RunTool, send
 from kiosk_agent.core.realtime.barge_in import Playback
-from kiosk_agent.core.realtime.facts import RealtimeFacts, add_usage
+from kiosk_agent.core.realtime.facts import RealtimeFacts
 from kiosk_agent.core.realtime.latency import LatencyClock
 from kiosk_agent.core.realtime.limits import SessionLimits, said_goodbye
 from kiosk_agent.core.realtime.protocol import (
@@ -26,7 +27,8 @@ from kiosk_agent.core.realtime.protocol import (
     int_field,
     text_field,
 )
-from kiosk_agent.core.realtime.state import Call, Phase, Response
+from kiosk_agent.core.realtime.sent_audio import SentAudio
+from kiosk_agent.core.realtime.state import Call, Owed, Phase, Response
 from kiosk_agent.core.realtime.transcript import Transcript
 
 
@@ -53,6 +55,10 @@ class ServerEvents(ABC):
     _attempts: int
     _fatal: str | None
     _update_event_id: str
+    _owed: Owed | None
+    _response_seq: int
+    _sent_audio: SentAudio
+    _lost_at: float | None
 
     @abstractmethod
     def tool_finished(self, call_id: str, result: ToolCallResponse, now: float) -> list[Action]:
@@ -68,13 +74,14 @@ class ServerEvents(ABC):
     def _end(self, reason: EndReason, detail: str, now: float) -> list[Action]: ...
 
     def _on_session_updated(self, event: Mapping[str, Any], now: float) -> list[Action]:
-        if self.phase is not Phase.CONFIGURING:
-            return []
-        self.phase = Phase.ACTIVE
-        self._attempts = 0
-        if self.limits.greet_first and not self._greeted:
-            self._greeted = True
-            return [send({"type": "response.create"})]
+        if self.phase is Phase.CONFIGURING:
+            self.phase = Phase.ACTIVE
+            self._attempts = 0
+            if self._lost_at is not None and self.facts.reconnections:
+                waited = max(0, round((now - self._lost_at) * 1000))
+                last = self.facts.reconnections[-1]
+                self.facts.reconnections[-1] = last.model_copy(update={"resumed_after_ms": waited})
+                self._lost_at = None
         return []
 
     def _on_input_audio_buffer_speech_started(
@@ -95,15 +102,24 @@ class ServerEvents(ABC):
         self._user_speaking = False
         self._last_activity = now
         draft = self._transcript.draft("user", item_id, now)
+        draft.audio_end_ms = int_field(event, "audio_end_ms")
         if draft.audio_start_ms is not None:
-            draft.audio_ms = max(0, int_field(event, "audio_end_ms") - draft.audio_start_ms)
+            draft.audio_ms = max(0, draft.audio_end_ms - draft.audio_start_ms)
         self.facts.latencies.append(self._latency.speech_stopped(item_id, now))
         return []
 
     def _on_input_audio_buffer_committed(
         self, event: Mapping[str, Any], now: float
     ) -> list[Action]:
-        self._transcript.draft("user", text_field(event, "item_id"), now)
+        item_id = text_field(event, "item_id")
+        for earlier in self._transcript.drafts.values():
+            earlier.pcm = None  # only the last words are ever replayed as audio
+        draft = self._transcript.draft("user", item_id, now)
+        if not draft.complete and draft.audio_end_ms is not None:
+            # Kept until transcribed: if the connection drops first, these are the words
+            # JARVIS still owes an answer to.
+            draft.pcm = self._sent_audio.between(draft.audio_start_ms or 0, draft.audio_end_ms)
+        self._owed = Owed(item_id, after=self._response_seq, asked_on=self._connection)
         return []
 
     def _on_conversation_item_input_audio_transcription_completed(
@@ -113,9 +129,8 @@ class ServerEvents(ABC):
         transcript = text_field(event, "transcript")
         draft = self._transcript.draft("user", item_id, now)
         draft.text = transcript
-        usage = event.get("usage")
-        if isinstance(usage, Mapping) and usage.get("type") == "tokens":
-            self.facts.transcription_tokens += int(usage.get("total_tokens") or 0)
+        draft.complete, draft.pcm = True, None
+        self.facts.transcription = self.facts.transcription.plus_event(event.get("usage"))
         if self._closing is None and said_goodbye(transcript, self.limits.goodbyes):
             self._closing, self._closing_since = EndReason.GOODBYE, draft.at
         return [Caption("user", transcript, item_id)]
@@ -130,7 +145,8 @@ class ServerEvents(ABC):
 
     def _on_response_created(self, event: Mapping[str, Any], now: float) -> list[Action]:
         response_id = text_field(event["response"], "id")
-        self._responses[response_id] = Response(response_id, now)
+        self._response_seq += 1
+        self._responses[response_id] = Response(response_id, now, seq=self._response_seq)
         self._active = response_id
         self._last_activity = now
         return []
@@ -153,18 +169,42 @@ class ServerEvents(ABC):
         if not self._playback.started(item_id):
             self._transcript.draft("assistant", item_id, now)
             self._latency.first_audio(item_id, now)
+            if self.facts.greeting_item is None:  # JARVIS's first words: the greeting
+                self.facts.greeting_item, self.facts.greeting_audio_at = item_id, now
         self._transcript.drafts[item_id].audio_ms = self._playback.received(item_id, pcm)
         return [PlayAudio(item_id, pcm)]
 
     def _on_response_output_audio_done(self, event: Mapping[str, Any], now: float) -> list[Action]:
-        return self._playback.done(text_field(event, "item_id"))
+        item_id = text_field(event, "item_id")
+        self._spoke_all(event, item_id, now)
+        return self._playback.done(item_id)
+
+    def _spoke_all(self, event: Mapping[str, Any], item_id: str, now: float) -> None:
+        """All of a message's audio (or text) arrived."""
+        self._transcript.draft("assistant", item_id, now).complete = True
+        response = self._responses.get(str(event.get("response_id")))
+        if response is not None and not self._playback.interrupted(item_id):
+            response.spoke_all = True
 
     def _on_response_output_audio_transcript_delta(
         self, event: Mapping[str, Any], now: float
     ) -> list[Action]:
-        draft = self._transcript.draft("assistant", text_field(event, "item_id"), now)
+        item_id = text_field(event, "item_id")
+        draft = self._transcript.draft("assistant", item_id, now)
         draft.text += text_field(event, "delta")
-        return []
+        if self._playback.interrupted(item_id):
+            return []
+        return [Caption("assistant", draft.text, item_id, final=False)]
+
+    def _on_conversation_item_input_audio_transcription_delta(
+        self, event: Mapping[str, Any], now: float
+    ) -> list[Action]:
+        item_id = text_field(event, "item_id")
+        draft = self._transcript.draft("user", item_id, now)
+        if draft.complete:
+            return []
+        draft.text += text_field(event, "delta")
+        return [Caption("user", draft.text, item_id, final=False)]
 
     def _on_response_output_audio_transcript_done(
         self, event: Mapping[str, Any], now: float
@@ -180,6 +220,7 @@ class ServerEvents(ABC):
         item_id = text_field(event, "item_id")
         draft = self._transcript.draft("assistant", item_id, now)
         draft.text = text_field(event, "text")
+        self._spoke_all(event, item_id, now)
         return [Caption("assistant", draft.text, item_id)]
 
     def _on_response_function_call_arguments_done(
@@ -191,6 +232,7 @@ class ServerEvents(ABC):
         response_id = text_field(event, "response_id")
         response = self._responses.setdefault(response_id, Response(response_id, now))
         response.calls.append(call_id)
+        response.called = True
         self._last_activity = now
         try:
             arguments = json.loads(text_field(event, "arguments") or "{}")
@@ -215,7 +257,10 @@ class ServerEvents(ABC):
         self.facts.responses += 1
         if status == "cancelled":
             self.facts.cancelled_responses += 1
-        add_usage(self.facts, body.get("usage"))
+        owed = self._owed
+        if status == "completed" and owed and response.seq > owed.after and response.answers:
+            self._owed = None
+        self.facts.usage += TokenUsage.of_response(body.get("usage"))
         details = body.get("status_details") or {}
         if status == "failed":
             error = details.get("error") or {}

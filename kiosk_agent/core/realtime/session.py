@@ -15,15 +15,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contract.backoff import Backoff
-from contract.kiosk_api import EndReason, ToolCallRecord, ToolCallResponse
-from kiosk_agent.core.realtime.actions import Action, Reconnect, SendEvent, SessionEnded, send
+from contract.kiosk_api import EndReason, Reconnection, ToolCallRecord, ToolCallResponse
+from contract.pricing import TranscriptionUsage
+from kiosk_agent.core.realtime.actions import (
+    Action,
+    FlushPlayback,
+    Reconnect,
+    SendEvent,
+    SessionEnded,
+    send,
+)
 from kiosk_agent.core.realtime.barge_in import Playback
 from kiosk_agent.core.realtime.facts import RealtimeFacts
 from kiosk_agent.core.realtime.latency import LatencyClock
 from kiosk_agent.core.realtime.limits import SessionLimits
 from kiosk_agent.core.realtime.protocol import BYTES_PER_MS, FATAL_CODES, ProtocolViolation, redact
+from kiosk_agent.core.realtime.sent_audio import SentAudio
 from kiosk_agent.core.realtime.server_events import ServerEvents
-from kiosk_agent.core.realtime.state import Call, Phase, Response
+from kiosk_agent.core.realtime.state import Call, Owed, Phase, Response
 from kiosk_agent.core.realtime.transcript import Transcript
 
 
@@ -45,12 +54,16 @@ class RealtimeSession(ServerEvents):
             raise ValueError("the session config must be a GA session object")
         self._session_update = {"type": "session.update", "session": dict(inner)}
         detection = (inner.get("audio") or {}).get("input", {}).get("turn_detection") or {}
-        self._playback = Playback(barge_in=bool(detection.get("interrupt_response", True)))
+        self._barge_in = bool(detection.get("interrupt_response", True))
+        self._playback = Playback(self._barge_in)
         self.limits = limits or SessionLimits()
         self._rng = rng or random.Random()
         self._t0 = now
         self.phase = Phase.CONNECTING
         self.facts = RealtimeFacts(model=model, started_at=started_at)
+        transcribe = (inner.get("audio") or {}).get("input", {}).get("transcription") or {}
+        if isinstance(transcribe.get("model"), str):
+            self.facts.transcription = TranscriptionUsage(model=transcribe["model"])
         self._transcript = Transcript()
         self._responses: dict[str, Response] = {}
         self._active: str | None = None
@@ -66,12 +79,22 @@ class RealtimeSession(ServerEvents):
         self._attempts = 0
         self._fatal: str | None = None
         self._update_event_id = ""
+        self._owed: Owed | None = None
+        self._response_seq = 0
+        self._sent_audio = SentAudio()
+        self._lost_at: float | None = None
 
     # ------------------------------------------------------------------ connection
 
     def connected(self, now: float) -> list[Action]:
-        """A socket is open: configure the session (and replay the conversation after a
-        reconnect, as text, so JARVIS keeps its context)."""
+        """A socket is open: configure the session, then greet the member on the first one;
+        after a reconnect, replay the conversation so JARVIS keeps its context, and ask again
+        for the answer the member was still waiting for.
+
+        What is asked for goes out right behind `session.update`, without waiting for
+        `session.updated`: the server applies client events in order, and the greeting is a
+        round trip sooner. A refused `session.update` still ends the session (it names its
+        `event_id`)."""
         if self.phase is Phase.ENDED:
             return []
         self._connection += 1
@@ -81,6 +104,20 @@ class RealtimeSession(ServerEvents):
         actions: list[Action] = [send({**self._session_update, "event_id": self._update_event_id})]
         if self._connection > 1:
             actions.extend(self._transcript.replay())
+        elif self.limits.greet_first and not self._greeted:
+            self._greeted = True
+            self._owed = Owed(None, after=self._response_seq)
+        owed = self._owed
+        if owed is not None and owed.asked_on != self._connection:
+            owed.asked_on = self._connection
+            if self._connection > 1 and self.facts.reconnections:
+                last = self.facts.reconnections[-1]
+                self.facts.reconnections[-1] = last.model_copy(update={"asked_again": True})
+            if owed.user_item is not None:
+                again = self._latency.asked_again(owed.user_item)
+                if again is not None:
+                    self.facts.latencies.append(again)
+            actions.append(send({"type": "response.create"}))
         return actions
 
     def connection_lost(
@@ -104,20 +141,36 @@ class RealtimeSession(ServerEvents):
 
     def _retry(self, now: float, why: str) -> list[Action]:
         self.phase = Phase.RECONNECTING
-        self._forget_connection()
+        actions = self._forget_connection()
         self._attempts += 1
         if self._attempts > self.limits.max_reconnects:
-            return self._end(EndReason.NETWORK_ERROR, why, now)
-        self.facts.reconnects += 1
+            return actions + self._end(EndReason.NETWORK_ERROR, why, now)
+        self._lost_at = now
+        self.facts.reconnections.append(
+            Reconnection(at=self._wall(now), cause=why[:4000] or "?", attempt=self._attempts)
+        )
         backoff = Backoff(self.limits.backoff_initial_s, self.limits.backoff_max_s)
-        return [Reconnect(delay_s=backoff.delay(self._attempts, self._rng), attempt=self._attempts)]
+        delay = backoff.delay(self._attempts, self._rng)
+        return [*actions, Reconnect(delay_s=delay, attempt=self._attempts)]
 
-    def _forget_connection(self) -> None:
-        """State that belonged to the lost connection (the server's conversation is gone)."""
+    def _forget_connection(self) -> list[Action]:
+        """Let go of what belonged to the lost connection (the server's conversation is
+        gone): its responses, the audio sent on it, and its playback — an answer cut short
+        stops playing (it will be asked for again), and nothing of it is ever truncated on
+        the next connection."""
+        active = self._responses.get(self._active) if self._active else None
+        owed = self._owed
+        if owed is not None and active is not None and active.seq > owed.after and active.answers:
+            self._owed = None  # all of the answer arrived; only its `response.done` was lost
+        unfinished = self._playback.unfinished()
+        self._playback = Playback(self._barge_in)
+        self._sent_audio.reset()
         self._active = None
         self._continue_after_active = False
         self._user_speaking = False
-        self._latency.forget_pending()
+        if self._owed is None or self._owed.user_item is None:
+            self._latency.forget_pending()
+        return [FlushPlayback(unfinished)] if unfinished else []
 
     # ------------------------------------------------------------------ inputs
 
@@ -127,6 +180,7 @@ class RealtimeSession(ServerEvents):
             if self.phase is not Phase.ENDED:
                 self.facts.dropped_audio_ms += len(pcm) // BYTES_PER_MS
             return []
+        self._sent_audio.add(pcm)
         audio = base64.b64encode(pcm).decode("ascii")
         return [
             SendEvent(
@@ -156,13 +210,15 @@ class RealtimeSession(ServerEvents):
             return []
 
     def playback_flushed(self, item_id: str, played_ms: int, now: float) -> list[Action]:
-        """Answer to :class:`FlushPlayback`: ``played_ms`` of the item reached the speaker."""
+        """Answer to :class:`FlushPlayback`: ``played_ms`` of the item reached the speaker.
+        The item is truncated there when it belongs to the current connection."""
+        draft = self._transcript.drafts.get(item_id)
+        if draft is not None and draft.audio_ms is not None:
+            draft.interrupted = not draft.complete or played_ms < draft.audio_ms
+            draft.audio_ms = min(draft.audio_ms, max(0, played_ms))  # what the member heard
         end = self._playback.flushed(item_id, played_ms)
         if end is None or self.phase is Phase.ENDED:
             return []
-        draft = self._transcript.drafts.get(item_id)
-        if draft is not None:
-            draft.audio_ms = end
         self.facts.truncations.append((item_id, end))
         return [
             send(
@@ -178,6 +234,8 @@ class RealtimeSession(ServerEvents):
     def first_sample_played(self, item_id: str, now: float) -> None:
         """The speaker played the first sample of ``item_id`` (for the latency figures)."""
         self._latency.first_sample_played(item_id, now)
+        if item_id == self.facts.greeting_item and self.facts.greeting_played_at is None:
+            self.facts.greeting_played_at = now
 
     def tool_finished(self, call_id: str, result: ToolCallResponse, now: float) -> list[Action]:
         """The tool behind a :class:`RunTool` answered (or failed: ``result.ok`` False)."""
@@ -288,16 +346,32 @@ class RealtimeSession(ServerEvents):
         self.facts.ended_by_itself = True
         self.facts.end_reason = reason
         self.facts.end_detail = redact(detail)
-        self.facts.ended_at = self.facts.started_at + timedelta(seconds=now - self._t0)
-        self.facts.turns = self._transcript.turns(self.facts.started_at, self._t0)
+        self.facts.ended_at = self._wall(now)
+        self.facts.turns = self._transcript.turns(
+            self.facts.started_at, self._t0, self.facts.latencies
+        )
         return [SessionEnded(reason, self.facts.end_detail)]
 
     def snapshot(self) -> RealtimeFacts:
         """The facts so far (turns included) without ending the session."""
         if self.phase is not Phase.ENDED:
-            self.facts.turns = self._transcript.turns(self.facts.started_at, self._t0)
+            self.facts.turns = self._transcript.turns(
+                self.facts.started_at, self._t0, self.facts.latencies
+            )
         return self.facts
+
+    def _wall(self, now: float) -> datetime:
+        """The adapter's clock reading ``now`` as a UTC time."""
+        return self.facts.started_at + timedelta(seconds=now - self._t0)
 
     def awaiting_playback(self) -> list[str]:
         """Items whose first played sample the latency figures still wait for."""
-        return self._latency.awaiting_playback()
+        waiting = self._latency.awaiting_playback()
+        greeting = self.facts.greeting_item
+        if (
+            greeting is not None
+            and self.facts.greeting_played_at is None
+            and greeting not in waiting
+        ):
+            waiting.append(greeting)
+        return waiting

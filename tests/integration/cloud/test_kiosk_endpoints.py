@@ -284,6 +284,95 @@ def test_a_kiosk_cannot_overwrite_another_kiosks_session(
     ]
 
 
+def test_the_cost_breakdown_answer_figures_and_reconnects_are_stored(
+    cloud: CloudServer, world: dict[str, Any]
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=2)
+    record = session(
+        world["members"]["ana"],
+        usage={
+            "input_text_tokens": 3700,
+            "input_audio_tokens": 522,
+            "input_cached_tokens": 2496,
+            "input_cached_text_tokens": 2304,
+            "input_cached_audio_tokens": 192,
+            "output_text_tokens": 48,
+            "output_audio_tokens": 315,
+        },
+        transcription_tokens=73,
+        latency={"first_response_ms": 350, "greeting_ms": 430},
+        transcription={
+            "model": "gpt-4o-mini-transcribe",
+            "input_audio_tokens": 57,
+            "output_text_tokens": 16,
+        },
+        turns=[
+            {"index": 0, "role": "user", "content": "Mes cours ?", "audio_ms": 1200},
+            {
+                "index": 1,
+                "role": "assistant",
+                "content": "Tu as yoga",
+                "audio_ms": 500,
+                "response_ms": 350,
+                "playback_ms": 400,
+                "interrupted": True,
+                "after_reconnect": False,
+            },
+        ],
+        reconnects=[
+            {
+                "at": (start + timedelta(seconds=3)).isoformat(),
+                "cause": "connection closed (1011: server_error)",
+                "attempt": 1,
+                "resumed_after_ms": 600,
+                "asked_again": True,
+            }
+        ],
+    )
+    assert world["a"].post("/api/kiosk/sessions", {"sessions": [record]}).json()["results"][0][
+        "outcome"
+    ] == ("stored")
+    row = cloud.sql(
+        "select cost_usd, cost_breakdown, input_cached_text_tokens, input_cached_audio_tokens, "
+        "transcription_model, transcription_input_audio_tokens, transcription_output_tokens, "
+        "reconnect_count, reconnects, greeting_ms from realtime_sessions where id = %s",
+        (record["id"],),
+    )[0]
+    # The recorded session of tests/unit/realtime/test_cost.py: the same table, the same cost.
+    assert str(row["cost_usd"]) == "0.01100"
+    assert row["cost_breakdown"] == {
+        "text_input": 0.000838,
+        "cached_text_input": 0.000138,
+        "audio_input": 0.0033,
+        "cached_audio_input": 0.000058,
+        "text_output": 0.000115,
+        "audio_output": 0.0063,
+        "transcription": 0.000251,
+    }
+    assert (row["input_cached_text_tokens"], row["input_cached_audio_tokens"]) == (2304, 192)
+    assert (
+        row["transcription_model"],
+        row["transcription_input_audio_tokens"],
+        row["transcription_output_tokens"],
+    ) == ("gpt-4o-mini-transcribe", 57, 16)
+    assert row["reconnect_count"] == 1
+    assert row["greeting_ms"] == 430
+    assert row["reconnects"][0]["cause"] == "connection closed (1011: server_error)"
+    assert row["reconnects"][0]["asked_again"] is True
+    [answer] = cloud.sql(
+        "select response_ms, playback_ms, interrupted, after_reconnect, audio_ms "
+        "from conversation_turns where session_id = %s and role = 'assistant'",
+        (record["id"],),
+    )
+    assert answer == {
+        "response_ms": 350,
+        "playback_ms": 400,
+        "interrupted": True,
+        "after_reconnect": False,
+        "audio_ms": 500,
+    }
+
+
 def test_unknown_model_is_stored_with_a_note(cloud: CloudServer, world: dict[str, Any]) -> None:
     record = session(world["members"]["ana"], model="gpt-9-realtime")
     assert (

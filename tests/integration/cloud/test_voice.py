@@ -375,6 +375,104 @@ def test_daily_budget_per_gym_in_its_timezone(voice_cloud: CloudServer) -> None:
     )
 
 
+def standby(cloud: CloudServer, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(f"{cloud.base_url}/api/voice/standby", headers=headers, timeout=30)
+
+
+def test_a_warm_connection_is_bound_to_the_member_only_by_the_gated_start(
+    voice_cloud: CloudServer, simulator: tuple[Simulator, ServerThread]
+) -> None:
+    claim, headers = kiosk_headers(voice_cloud, "gym-a")
+    kiosk = claim["kiosk_id"]
+    minted = len(simulator[0].secrets)
+    answer = standby(voice_cloud, headers)
+    assert answer.status_code == 200, answer.text
+    warm = answer.json()
+    assert ORG_KEY not in answer.text
+    assert warm["client_secret"].startswith("ek_")
+    assert 1700 < (datetime.fromisoformat(warm["expires_at"]) - datetime.now(UTC)).seconds <= 1800
+    # The standby session knows no member: no instructions about anyone, no tools, no VAD.
+    secret, _ = simulator[0].secrets.find(warm["client_secret"])
+    assert secret is not None
+    assert secret.session["tools"] == []
+    assert secret.session["audio"]["input"]["turn_detection"] is None
+    assert "say nothing" in secret.session["instructions"]
+    assert warm["session"]["audio"]["output"]["voice"] == "alloy"
+    assert (
+        voice_cloud.sql("select count(*) as n from voice_standbys where kiosk_id = %s", (kiosk,))[
+            0
+        ]["n"]
+        == 1
+    )
+
+    member = voice_cloud.add_member("gym-a", badge(), "Noé")
+    session_id = uuid.uuid4()
+    started = httpx.post(
+        f"{voice_cloud.base_url}{VOICE_START}",
+        headers=headers,
+        json={
+            "session_id": str(session_id),
+            "member_id": str(member),
+            "warm_model": warm["model"],
+        },
+    )
+    assert started.status_code == 200, started.text
+    body = started.json()
+    assert (body["client_secret"], body["expires_at"]) == (None, None)  # nothing minted
+    assert "Noé" in body["session"]["instructions"]
+    assert len(simulator[0].secrets) == minted + 1  # only the standby secret
+    row = voice_cloud.sql(
+        "select status, secret_expires_at from voice_session_starts where id = %s", (session_id,)
+    )[0]
+    assert (row["status"], row["secret_expires_at"]) == ("started", None)
+    # The gate is the same: a suspended member is refused on a warm kiosk too.
+    suspended = voice_cloud.add_member("gym-a", badge(), "Ugo", status="suspended")
+    refused = httpx.post(
+        f"{voice_cloud.base_url}{VOICE_START}",
+        headers=headers,
+        json={"session_id": str(uuid.uuid4()), "member_id": str(suspended), "warm_model": "x"},
+    )
+    assert refused.json()["error"]["code"] == "member_suspended"
+    # A warm connection of another model does not save the mint.
+    other = httpx.post(
+        f"{voice_cloud.base_url}{VOICE_START}",
+        headers=headers,
+        json={
+            "session_id": str(uuid.uuid4()),
+            "member_id": str(member),
+            "warm_model": "gpt-realtime",
+        },
+    )
+    assert other.json()["client_secret"].startswith("ek_")
+
+
+def test_standby_keys_are_limited_per_kiosk_and_stop_with_the_budget(
+    voice_cloud: CloudServer,
+) -> None:
+    claim, headers = kiosk_headers(voice_cloud, "gym-c")
+    kiosk = claim["kiosk_id"]
+    voice_cloud.sql(
+        "insert into voice_standbys (gym_id, kiosk_id, model, created_at, expires_at) "
+        "select gym_id, id, 'gpt-realtime-mini', now() - interval '30 minutes', now() "
+        "from kiosks, generate_series(1, 60) where id = %s",
+        (kiosk,),
+    )
+    limited = standby(voice_cloud, headers)
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "standby_limit"
+    assert 1700 < int(limited.headers["Retry-After"]) <= 1800
+    # Another gym's kiosk: its own count; a gym whose budget is spent gets none.
+    claim_b, budget_headers = kiosk_headers(voice_cloud, "gym-budget")
+    member = voice_cloud.add_member("gym-budget", badge(), "Eve", language="en")
+    add_summary(voice_cloud, claim_b["kiosk_id"], member, days_ago=0, text="spent", cost=11)
+    spent = standby(voice_cloud, budget_headers)
+    assert spent.status_code == 403
+    assert spent.json()["error"]["code"] == "daily_budget_exhausted"
+    # The limit is per kiosk: another kiosk of the same gym still gets its standby key.
+    _, other = kiosk_headers(voice_cloud, "gym-c")
+    assert standby(voice_cloud, other).status_code == 200
+
+
 def test_session_id_of_another_kiosk_is_refused(voice_cloud: CloudServer) -> None:
     _, mine = kiosk_headers(voice_cloud, "gym-a")
     _, neighbour = kiosk_headers(voice_cloud, "gym-a")

@@ -74,6 +74,7 @@ class KioskHome:
                 "JARVIS_KIOSK_BADGE__SIMULATED__STDIN": "false",
                 "JARVIS_KIOSK_BADGE__SIMULATED__HTTP_PORT": str(self.badge_port),
                 "JARVIS_KIOSK_ANNOUNCE__SPEAK": "false",
+                "JARVIS_KIOSK_SCREEN__PORT": "0",  # any free port: several agents run at once
                 "JARVIS_KIOSK_HEARTBEAT__INTERVAL_S": "1",
                 "JARVIS_KIOSK_CLOUD__MEMBER_LOOKUP_TIMEOUT_S": "2",
                 "JARVIS_KIOSK_OUTBOX__BACKOFF_INITIAL_S": "0.2",
@@ -228,3 +229,27 @@ def status_json(home: KioskHome) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)
     return data
+
+
+@contextlib.contextmanager
+def simulator_process(key: str, *args: str) -> Iterator[str]:
+    """`python -m simulator` (a tone voice, ``args`` added) accepting ``key``, for the block;
+    its OpenAI base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", str(port), "--voice", "tone", *args],
+        env={**os.environ, "OPENAI_API_KEY": key},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def listening() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        wait_for(listening, what="the Realtime simulator")
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(30)

@@ -22,36 +22,58 @@ UNITS = Path(__file__).resolve().parents[3] / "systemd"
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 
 
-def verify(unit_text: str, root: Path) -> subprocess.CompletedProcess[str]:
-    target = root / "etc/systemd/system/jarvis-kiosk.service"
+EXECUTABLES = ("opt/jarvis-kiosk/venv/bin/jarvis-kiosk", "usr/bin/cage", "bin/bash")
+
+
+def verify(
+    unit_text: str, root: Path, name: str = "jarvis-kiosk.service"
+) -> subprocess.CompletedProcess[str]:
+    target = root / "etc/systemd/system" / name
     if not root.exists():
         (root / "usr/lib/systemd").mkdir(parents=True)
         shutil.copytree(SYSTEM_UNITS, root / "usr/lib/systemd/system", symlinks=True)
-        agent = root / "opt/jarvis-kiosk/venv/bin/jarvis-kiosk"
-        agent.parent.mkdir(parents=True)
-        agent.write_text("#!/bin/sh\n")
-        agent.chmod(0o755)
+        for executable in EXECUTABLES:
+            path = root / executable
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("#!/bin/sh\n")
+            path.chmod(0o755)
         target.parent.mkdir(parents=True)
     target.write_text(unit_text)
     return subprocess.run(
-        [
-            "systemd-analyze",
-            "verify",
-            "--man=no",
-            f"--root={root}",
-            "/etc/systemd/system/jarvis-kiosk.service",
-        ],
+        ["systemd-analyze", "verify", "--man=no", f"--root={root}", f"/etc/systemd/system/{name}"],
         capture_output=True,
         text=True,
         timeout=60,
     )
 
 
-def test_the_kiosk_unit_verifies_cleanly(tmp_path: Path) -> None:
-    result = verify((UNITS / "jarvis-kiosk.service").read_text(), tmp_path / "root")
+@pytest.mark.parametrize("name", ["jarvis-kiosk.service", "jarvis-kiosk-screen.service"])
+def test_the_units_verify_cleanly(tmp_path: Path, name: str) -> None:
+    result = verify((UNITS / name).read_text(), tmp_path / "root", name)
     output = (result.stdout + result.stderr).strip()
     assert result.returncode == 0, output
-    assert "jarvis-kiosk.service" not in output, output
+    assert name not in output, output
+
+
+def test_the_screen_shows_the_agents_page_full_screen_with_nothing_from_the_internet() -> None:
+    unit = unit_values(UNITS / "jarvis-kiosk-screen.service")
+    service = unit["Service"]
+    command = service["ExecStart"].split()
+    assert command[:3] == ["/usr/bin/cage", "-s", "--"]
+    assert command[3] == "/usr/bin/chromium"
+    assert "--kiosk" in command
+    assert command[-1] == "http://127.0.0.1:8610/"  # the agent's SCREEN__PORT default
+    for flag in (
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ):
+        assert flag in command, flag
+    assert service["User"] == "jarvis-screen"
+    assert service["Restart"] == "always"
+    assert "jarvis-kiosk.service" in unit["Unit"]["After"].split()
+    assert unit["Install"]["WantedBy"] == "graphical.target"
 
 
 @pytest.mark.parametrize(
@@ -78,7 +100,8 @@ def unit_values(path: Path) -> dict[str, dict[str, str]]:
     """Section → key → value, repeated keys joined with spaces (as systemd lists them)."""
     sections: dict[str, dict[str, str]] = {}
     current: dict[str, str] = {}
-    for line in path.read_text().splitlines():
+    text = path.read_text().replace("\\\n", " ")  # continuation lines are one line
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -119,6 +142,8 @@ def test_the_install_script_is_valid_bash_and_installs_every_piece() -> None:
         "jarvis-kiosk.service",
         "systemctl enable",
         "blacklist pn533",
+        "jarvis-kiosk-screen.service",
+        "cage chromium",
     ):
         assert piece in text, piece
     result = subprocess.run(

@@ -68,8 +68,9 @@ async def test_wav_in_frames_out_and_playback_recorded_to_wav(tmp_path: Path) ->
         audio.finish_item("item_1")
         await until(lambda: audio.played_ms("item_1") == 300)
         stats = audio.stats()
-    assert [len(f.pcm) for f in frames] == [960] * 25
-    assert any(f.pcm != bytes(960) for f in frames)
+    # One frame per 20 ms block, cut where soxr's output is: 470 samples, now and then 940.
+    assert {len(f.pcm) for f in frames} <= {940, 1880}
+    assert any(f.pcm != bytes(len(f.pcm)) for f in frames)
     # No assertion on stats.input_overflows / output_underruns here: with file devices they
     # count clock ticks the OS scheduled more than a block late, which says how busy the
     # machine is, not how the audio path behaves (tests/unit/hardware/test_audio_capture.py and
@@ -119,7 +120,7 @@ async def test_echo_gate_mutes_the_microphone_while_the_kiosk_speaks(tmp_path: P
     assert muted[-1] is False  # 1.2 s of stream later, the tail is over
     first_unmuted_after = muted.index(True) + muted[muted.index(True) :].index(False)
     assert not any(muted[first_unmuted_after:])
-    assert all(f.pcm == bytes(960) for f in frames if f.muted)
+    assert all(f.pcm == bytes(len(f.pcm)) for f in frames if f.muted)
 
 
 class ManualInput:

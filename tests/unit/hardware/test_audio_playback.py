@@ -44,16 +44,67 @@ def test_underrun_mid_answer_plays_zeros_and_is_counted() -> None:
     assert buffer.underruns == 1  # silence after the end is not an underrun
 
 
-def test_prebuffer_holds_back_the_first_samples() -> None:
-    buffer = PlaybackBuffer(capacity=48_000, prebuffer=2880)
+def test_the_first_audio_waits_the_playout_delay_unless_a_burst_is_queued() -> None:
+    buffer = PlaybackBuffer(capacity=48_000, prebuffer=2880)  # 60 ms
     buffer.write("item", tone(3, 2000))
-    assert not play_block(buffer).any()  # not enough yet to ride out jitter
-    buffer.write("item", tone(3, 1000))
-    assert (play_block(buffer) == 3).all()
+    assert not play_block(buffer, 0.00).any()  # waiting from the first block that saw it
+    assert not play_block(buffer, 0.04).any()
+    assert (play_block(buffer, 0.06)[:960] == 3).all()  # 60 ms later it plays
+    burst = PlaybackBuffer(capacity=48_000, prebuffer=2880)
+    burst.write("item", tone(5, 2880 + 4800))  # a fast server: delay + 100 ms already here
+    assert (play_block(burst, 0.0) == 5).all()
     short = PlaybackBuffer(capacity=48_000, prebuffer=2880)
     short.write("short", tone(4, 100))
-    short.end_of_stream()  # a short answer plays even below the prebuffer
-    assert (play_block(short)[:100] == 4).all()
+    short.end_of_stream()  # a complete answer plays at once
+    assert (play_block(short, 0.0)[:100] == 4).all()
+
+
+def deliver_at_real_time(path: PlaybackPath, deltas: int, jitter_s: float = 0.0) -> Samples:
+    """``deltas`` of 100 ms, each arriving 100 ms after the previous one (plus jitter),
+    played by a device calling back every 20 ms (phase 5 ms); what the speaker played."""
+    rng = random.Random(5)
+    t = np.arange(2400) / STREAM_RATE
+    delta = (6000 + 2000 * np.sin(2 * np.pi * 180 * t)).astype("<i2").tobytes()
+    arrivals = [0.1 * n + rng.uniform(0, jitter_s) for n in range(deltas)]
+    played: list[Samples] = []
+    for k in range(int((0.1 * deltas + 0.6) / 0.02)):
+        now = 0.005 + 0.02 * k
+        while arrivals and arrivals[0] <= now:
+            arrivals.pop(0)
+            path.play("answer", delta)
+            if not arrivals:
+                path.finish_item("answer")
+        played.append(play_block(path.buffer, now).copy())
+    return np.concatenate(played)
+
+
+def test_deltas_paced_at_real_time_play_without_a_gap() -> None:
+    # Defect 6: with a 60 ms queue threshold the resampler's look-ahead left 70 ms of the
+    # first delta queued, so every answer went 70 ms sound, 30 ms silence, then the rest.
+    path = PlaybackPath(device_rate=48_000, capacity=480_000, prebuffer=2880)
+    out = deliver_at_real_time(path, deltas=30)
+    sound = np.flatnonzero(out)
+    start, end = int(sound[0]), int(sound[-1])
+    assert start <= 48_000 * 120 // 1000  # added latency <= 120 ms (first delta at 0)
+    assert np.count_nonzero(out[start:end] == 0) == 0  # no gap inside the answer
+    assert path.buffer.underruns == 0
+    assert end - start + 1 == 48 * 3000  # all 3 s of it
+
+
+def test_the_playout_delay_grows_after_an_underrun_and_shrinks_when_deliveries_run_ahead() -> None:
+    path = PlaybackPath(device_rate=48_000, capacity=480_000, prebuffer=2880)
+    deliver_at_real_time(path, deltas=30, jitter_s=0.15)  # late deltas: the buffer runs dry
+    underruns = path.buffer.underruns
+    assert underruns > 0
+    assert 60 < path.buffer.playout.delay_ms <= 300
+    deliver_at_real_time(path, deltas=30, jitter_s=0.15)  # the same network, next answer
+    assert path.buffer.underruns == underruns  # none: the delay now covers the jitter
+    for _ in range(20):  # a fast server: every answer arrives at once, far ahead
+        path.play("fast", tone(3000, 24_000).astype("<i2").tobytes())
+        path.finish_item("fast")
+        for k in range(60):
+            play_block(path.buffer, 100.0 + 0.02 * k)
+    assert path.buffer.playout.delay_ms == 60  # back to the floor
 
 
 def test_flush_empties_within_one_block() -> None:

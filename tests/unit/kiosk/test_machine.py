@@ -265,6 +265,28 @@ def test_offline_an_active_member_from_the_cache_is_told_jarvis_is_unreachable()
     assert not any(isinstance(e, StartVoice) for e in kiosk.effects)
 
 
+def test_an_active_member_from_the_cache_starts_at_once_when_the_cloud_answers() -> None:
+    # Cache first: no round trip before the voice start, which checks the member anyway.
+    kiosk = online_kiosk()
+    (check,) = kiosk(BadgeTapped(at(1), ALICE.badge_id))[:1]
+    effects = kiosk(MemberChecked(at(1.001), check.check_id, ALICE, MemberSource.LOCAL))
+    assert kinds(effects) == ["StartVoice"]
+    offline = online_kiosk()
+    offline(CloudUnreachable(at(0.5), "no route to host"))
+    (check,) = offline(BadgeTapped(at(1), ALICE.badge_id))[:1]
+    refused = offline(MemberChecked(at(1.001), check.check_id, ALICE, MemberSource.LOCAL))
+    assert refused[0].notice is Notice.OFFLINE
+
+
+def test_the_record_says_how_long_after_the_tap_the_greeting_was_heard() -> None:
+    kiosk = online_kiosk()
+    session_id = in_session(kiosk, t=1)
+    facts = SessionFacts(greeting_played_at=at(1.43).mono, end_reason=EndReason.GOODBYE)
+    [record] = [e for e in kiosk(ConversationEnded(at(30), session_id, facts)) if kinds([e])]
+    assert isinstance(record, RecordSession)
+    assert record.record.latency.greeting_ms == 430
+
+
 def test_nobody_can_check_the_badge() -> None:
     kiosk = online_kiosk()
     (check,) = kiosk(BadgeTapped(at(1), ALICE.badge_id))[:1]

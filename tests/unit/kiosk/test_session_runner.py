@@ -10,7 +10,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from contract.kiosk_api import EndReason, MemberCard, MembershipStatus, Turn, VoiceStartResponse
+from contract.kiosk_api import (
+    EndReason,
+    MemberCard,
+    MembershipStatus,
+    Turn,
+    VoiceStartRequest,
+    VoiceStartResponse,
+)
 from kiosk_agent.adapters.clock import now
 from kiosk_agent.adapters.cloud import CloudClient
 from kiosk_agent.config import CloudSection
@@ -23,6 +30,7 @@ from kiosk_agent.core.conversation import (
     ConversationProgress,
     SessionFacts,
     ToolRunner,
+    WarmConnectionLost,
     no_conversation_factory,
 )
 from kiosk_agent.core.machine import ConversationEnded, Input
@@ -169,3 +177,40 @@ async def test_without_a_conversation_installed_the_session_is_recorded_honestly
     assert facts.end_reason is EndReason.REALTIME_ERROR
     assert facts.turns == ()
     assert NO_CONVERSATION_ERROR in facts.errors[0]
+
+
+async def test_a_warm_connection_lost_before_the_start_gets_a_secret_of_its_own() -> None:
+    # The cloud bound the session to the warm connection (no secret); it was gone by the
+    # time the conversation started: the same session is asked again, without it.
+    warm_start = START.model_copy(update={"client_secret": None, "expires_at": None})
+    lost = Scripted(start_error=WarmConnectionLost("the warm connection is no longer there"))
+    second = Scripted([ConversationFinished(EndReason.GOODBYE)])
+    made = iter([lost, second])
+    asked: list[VoiceStartRequest] = []
+
+    class Cloud(CloudClient):
+        async def voice_start(
+            self, request: VoiceStartRequest, *, timeout_s: float
+        ) -> VoiceStartResponse:
+            asked.append(request)
+            return START
+
+    fed: list[Input] = []
+    client = Cloud("http://127.0.0.1:9", CloudSection())
+    runner = SessionRunner(
+        client,
+        lambda session_id, member, tools: next(made),
+        NoHooks(),
+        feed=fed.append,
+        now=now,
+        voice_start_timeout_s=1.0,
+        end_grace_s=1.0,
+    )
+    session_id = uuid4()
+    await asyncio.wait_for(runner.converse(session_id, MEMBER, warm_start), 10)
+    await client.aclose()
+    [request] = asked
+    assert (request.session_id, request.warm_model) == (session_id, None)
+    [ended] = [e for e in fed if isinstance(e, ConversationEnded)]
+    assert ended.facts.end_reason is EndReason.GOODBYE
+    assert second.ended_with == [EndReason.GOODBYE]

@@ -1,8 +1,20 @@
-"""A GA session config shaped like the one the cloud builds for a kiosk (shared by tests)."""
+"""A GA session config shaped like the one the cloud builds for a kiosk, and its member
+(shared by tests)."""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
+
+from contract.kiosk_api import MemberCard, MembershipStatus
+
+JULIE = MemberCard(
+    badge_id="04A1B2C3D4",
+    status=MembershipStatus.ACTIVE,
+    member_id=uuid4(),
+    first_name="Julie",
+    language="fr",
+)
 
 KIOSK_SESSION: dict[str, Any] = {
     "type": "realtime",

@@ -161,7 +161,11 @@ class Pairing:
             close = self.server.close
             if close is not None:
                 self._connected = False
-                self._deliver(self.kiosk.connection_lost(self.now, close.code, close.reason))
+                if close.abrupt:  # no close frame: the socket just fails
+                    lost = self.kiosk.connection_lost(self.now, None, "connection lost")
+                else:
+                    lost = self.kiosk.connection_lost(self.now, close.code, close.reason)
+                self._deliver(lost)
         for item_id in self.kiosk.awaiting_playback():
             if item_id in self.speaker.first_played_at:
                 self.kiosk.first_sample_played(item_id, self.speaker.first_played_at[item_id])

@@ -7,12 +7,19 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
-from contract.kiosk_api import EndReason, ToolCallResponse
+from contract.kiosk_api import (
+    EndReason,
+    KioskConfig,
+    MemberCard,
+    MembershipStatus,
+    ToolCallResponse,
+)
 from contract.pricing import session_cost
 from kiosk_agent.core.realtime import (
     Action,
@@ -28,6 +35,7 @@ from kiosk_agent.core.realtime import (
     SessionEnded,
     SessionLimits,
 )
+from kiosk_agent.core.session_record import build_session_record
 from tests.unit.realtime.server_events import Server, pcm, usage
 
 T0 = 1000.0
@@ -108,16 +116,18 @@ def test_server_events_match_the_sdk() -> None:
         assert parsed.type == event["type"]
 
 
-def test_connecting_sends_the_session_config_then_greets_once_configured() -> None:
+def test_connecting_sends_the_session_config_and_asks_for_the_greeting_behind_it() -> None:
+    # The server applies client events in order: the greeting need not wait a round trip
+    # for `session.updated`.
     server = Server()
     core = new_core()
     first = core.connected(T0)
+    assert kinds(first) == ["session.update", "response.create"]
     [update] = sent(first, "session.update")
     assert update["session"] == SESSION
     assert core.phase is Phase.CONFIGURING
     assert feed(core, [server.session_created()]) == []
-    greeting = feed(core, [server.session_updated()])
-    assert kinds(greeting) == ["response.create"]
+    assert feed(core, [server.session_updated()]) == []  # greeted once
     assert core.phase is Phase.ACTIVE
 
 
@@ -465,7 +475,7 @@ def test_a_failed_response_for_lack_of_quota_is_fatal() -> None:
 def test_a_refused_session_config_is_fatal() -> None:
     server = Server()
     core = new_core()
-    [update] = sent(core.connected(T0))
+    [update] = sent(core.connected(T0), "session.update")
     actions = feed(
         core,
         [
@@ -537,6 +547,110 @@ def test_after_a_reconnect_the_conversation_is_replayed_as_text_without_a_new_gr
     }
     assert items[2]["content"] == [{"type": "output_text", "text": "Yoga mardi."}]
     assert feed(core, [server.session_updated()]) == []  # no second greeting
+
+
+def test_a_question_left_unanswered_by_a_lost_connection_is_asked_again_once() -> None:
+    # Defect 1: a server error and a close right after the member's question; the kiosk
+    # replayed the conversation and never asked for the answer.
+    server = Server()
+    core = active(server)
+    feed(core, user_turn(server, "u1", "La salle ferme à quelle heure ?"), T0 + 1)
+    feed(core, [server.error("server_error", "The server had an error", "server_error")])
+    assert isinstance(core.connection_lost(T0 + 1.2, 1011, "server_error")[-1], Reconnect)
+    replay = core.connected(T0 + 2)
+    assert kinds(replay) == ["session.update", "conversation.item.create", "response.create"]
+    [item] = [e["item"] for e in sent(replay, "conversation.item.create")]
+    assert item["content"] == [{"type": "input_text", "text": "La salle ferme à quelle heure ?"}]
+    assert feed(core, [server.session_updated()], T0 + 2.1) == []  # asked once, not twice
+    # Lost again before the answer came: asked again on the next connection, once.
+    core.connection_lost(T0 + 2.5, 1006, "")
+    assert kinds(core.connected(T0 + 3)).count("response.create") == 1
+    feed(core, [server.session_updated()])
+    feed(core, server.spoken_answer("r1", "a1", "À vingt-deux heures.", 400), T0 + 3.5)
+    # Answered: the next reconnect only replays.
+    core.connection_lost(T0 + 4, 1006, "")
+    assert "response.create" not in kinds(core.connected(T0 + 5))
+    [first, *_] = [t for t in core.facts.latencies if t.response_ms is not None]
+    assert first.after_reconnect
+    assert first.response_ms == 2500  # from the end of the question: the outage included
+
+
+def test_words_never_transcribed_are_replayed_as_the_members_own_audio() -> None:
+    # The connection dropped as soon as the question was committed: the kiosk has no
+    # transcript, only the audio it sent; it replays exactly that audio.
+    server = Server()
+    core = active(server)
+    quiet, words = bytes(300 * 48), pcm(1200)
+    for chunk in (quiet, words[: 600 * 48], words[600 * 48 :], bytes(500 * 48)):
+        core.microphone(chunk, T0 + 1)
+    feed(
+        core,
+        [
+            server.speech_started("u1", 300),
+            server.speech_stopped("u1", 1500),
+            server.committed("u1"),
+        ],
+        T0 + 2,
+    )
+    core.connection_lost(T0 + 2, None, "connection lost")
+    replay = core.connected(T0 + 3)
+    assert kinds(replay) == ["session.update", "conversation.item.create", "response.create"]
+    [item] = [e["item"] for e in sent(replay, "conversation.item.create")]
+    [content] = item["content"]
+    assert content["type"] == "input_audio"
+    assert base64.b64decode(content["audio"]) == words
+
+
+def test_an_answer_cut_by_a_lost_connection_stops_and_is_asked_for_again() -> None:
+    server = Server()
+    core = active(server)
+    feed(core, user_turn(server, "u1", "Mes cours ?"), T0 + 1)
+    feed(
+        core,
+        [
+            server.response_created("r1"),
+            server.message_added("r1", "a1"),
+            server.transcript_delta("r1", "a1", "Tu as yoga"),
+            server.audio_delta("r1", "a1", 500),
+        ],
+        T0 + 1.5,
+    )
+    lost = core.connection_lost(T0 + 2, None, "connection lost")
+    assert lost[0] == FlushPlayback("a1")
+    assert core.playback_flushed("a1", 300, T0 + 2) == []  # no truncate on a dead connection
+    replay = core.connected(T0 + 3)
+    # The half answer is not replayed as said: it is asked for again.
+    assert kinds(replay) == ["session.update", "conversation.item.create", "response.create"]
+    heard = next(t for t in core.snapshot().turns if t.item_id == "a1")
+    assert heard.audio_ms == 300
+
+
+def test_an_answer_whose_audio_all_arrived_is_not_asked_for_again() -> None:
+    server = Server()
+    core = active(server)
+    feed(core, user_turn(server, "u1", "Mes cours ?"), T0 + 1)
+    answer = server.spoken_answer("r1", "a1", "Yoga mardi.", 400)
+    feed(core, answer[:-1], T0 + 1.5)  # everything but `response.done`
+    assert core.connection_lost(T0 + 2, None, "connection lost")[0] != FlushPlayback("a1")
+    assert kinds(core.connected(T0 + 3)) == ["session.update"] + 2 * ["conversation.item.create"]
+
+
+def test_a_barge_in_after_a_reconnect_never_truncates_the_lost_connections_answer() -> None:
+    # Defect 2: playback state outlived its connection; the member's first words on the new
+    # one truncated an item that connection never had, and the server refused it.
+    server = Server()
+    core = active(server)
+    feed(core, [server.response_created("r1"), server.message_added("r1", "a1")], T0 + 1)
+    feed(core, [server.audio_delta("r1", "a1", 500)], T0 + 1)
+    core.connection_lost(T0 + 1.2, 1011, "keepalive ping timeout")
+    core.connected(T0 + 2)
+    feed(core, [server.session_updated()], T0 + 2)
+    actions = feed(core, [server.speech_started("u2", 100)], T0 + 2.5)
+    for action in actions:
+        if isinstance(action, FlushPlayback):
+            actions += core.playback_flushed(action.item_id, 300, T0 + 2.5)
+    assert sent(actions, "conversation.item.truncate") == []
+    assert core.facts.truncations == []
 
 
 def test_a_tool_result_for_a_lost_connection_is_recorded_but_not_sent() -> None:
@@ -640,3 +754,44 @@ def test_latency_is_measured_from_the_end_of_speech_to_first_audio_and_first_sam
         latency.p95_response_ms,
         latency.avg_playback_ms,
     ) == (420, 443, 610, 537)
+
+
+def test_the_record_carries_each_answers_figures_and_each_reconnect_with_its_cause() -> None:
+    # Defect 4: only session aggregates reached the record.
+    server = Server()
+    core = active(server)
+    feed(core, user_turn(server, "u1", "Mes cours ?", 0, 1200), T0 + 1)
+    feed(core, [server.response_created("r1"), server.message_added("r1", "a1")], T0 + 1.1)
+    feed(core, [server.audio_delta("r1", "a1", 1000)], T0 + 1.35)
+    core.first_sample_played("a1", T0 + 1.40)
+    feed(core, [server.speech_started("u2", 2500)], T0 + 1.9)  # the member cuts in
+    core.playback_flushed("a1", 500, T0 + 1.91)
+    feed(core, [server.speech_stopped("u2", 3400), server.committed("u2")], T0 + 2.8)
+    feed(core, [server.transcription("u2", "Et demain ?")], T0 + 2.8)
+    core.connection_lost(T0 + 3.0, 1011, "server_error")
+    core.connected(T0 + 3.5)
+    feed(core, [server.session_updated()], T0 + 3.6)
+    feed(core, server.spoken_answer("r2", "a2", "Rien demain.", 600), T0 + 4.0)
+    core.first_sample_played("a2", T0 + 4.06)
+    record = build_session_record(
+        session_id=uuid4(),
+        member=MemberCard(badge_id="04A1B2C3", status=MembershipStatus.ACTIVE, member_id=uuid4()),
+        start=None,
+        config=KioskConfig(),
+        facts=core.snapshot().session_facts(),
+        reason=EndReason.GOODBYE,
+        started_at=STARTED,
+        ended_at=STARTED + timedelta(seconds=5),
+    )
+    answers = [t for t in record.turns if t.role == "assistant"]
+    assert [
+        (t.item_id, t.response_ms, t.playback_ms, t.audio_ms, t.interrupted, t.after_reconnect)
+        for t in answers
+    ] == [
+        ("a1", 350, 400, 500, True, False),
+        ("a2", 1200, 1260, 600, False, True),  # from the end of "Et demain ?", outage included
+    ]
+    [lost] = record.reconnects
+    assert lost.cause == "connection closed (1011: server_error)"
+    assert lost.at == STARTED + timedelta(seconds=3)
+    assert (lost.attempt, lost.resumed_after_ms, lost.asked_again) == (1, 600, True)

@@ -15,7 +15,7 @@ from simulator.errors import redact
 from simulator.model import ScriptProgress
 from simulator.responses import Pacing
 from simulator.script import Fault, Script, ScriptedToolCall, ScriptTurn
-from simulator.session import Close, SimulatedSession
+from simulator.session import NETWORK_DROP, Close, SimulatedSession
 from simulator.voice import Voice, VoiceKind
 from tests.unit.realtime.server_events import pcm
 
@@ -35,6 +35,11 @@ SCRIPT = Script(
     ],
 )
 TOOLS = [{"type": "function", "name": "get_member_schedule", "parameters": {"type": "object"}}]
+TRANSCRIBED = {
+    "type": "realtime",
+    "tools": TOOLS,
+    "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}},
+}
 VOICE = Voice(VoiceKind.TONE, "en")
 SERVER_EVENT: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
 
@@ -484,18 +489,93 @@ def test_text_sessions_answer_in_text() -> None:
     assert only(out, "response.output_text.done")[0]["text"] == "Welcome back!"
 
 
-def test_a_scripted_disconnect_closes_and_the_next_session_replays_the_turn() -> None:
+def test_a_scripted_disconnect_drops_the_connection_halfway_through_the_answer() -> None:
     script = Script(
-        language="en", turns=[ScriptTurn(member="Hi", assistant="Hello!", fault=Fault.DISCONNECT)]
+        language="en",
+        turns=[ScriptTurn(member="Hi", assistant="Hello there, how are you?", fault="disconnect")],
     )
     progress = ScriptProgress(script)
-    first = Client(script=script, progress=progress)
-    first.speak()
-    assert first.sim.close == Close(1011, "simulated disconnect")
+    first = Client(TRANSCRIBED, script=script, progress=progress)
+    out = first.speak()
+    assert first.sim.close == NETWORK_DROP
+    assert only(out, "conversation.item.input_audio_transcription.completed")
+    deltas = only(out, "response.output_audio.delta")
+    full = len(VOICE.pcm("Hello there, how are you?")) // (100 * 48)
+    assert 1 <= len(deltas) < full  # cut halfway: no `output_audio.done`, no `response.done`
+    assert only(out, "response.done") == []
     assert first.speak() == []  # a closed session hears nothing more
+    # A new connection answers nothing by itself: the question was heard on the lost one.
     second = Client(script=script, progress=progress)
-    answer = second.speak()
+    assert only(second.poll(1.0), "response.created") == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"type": "input_text", "text": "Hi"},
+        {"type": "input_audio", "audio": base64.b64encode(pcm(800)).decode()},
+    ],
+)
+def test_a_question_a_lost_connection_left_unanswered_is_answered_once_replayed(
+    content: Event,
+) -> None:
+    script = Script(
+        language="en", turns=[ScriptTurn(member="Hi", assistant="Hello!", fault="server_error")]
+    )
+    progress = ScriptProgress(script)
+    first = Client(TRANSCRIBED, script=script, progress=progress)
+    out = first.speak()
+    assert only(out, "conversation.item.input_audio_transcription.completed")[0]["transcript"] == (
+        "Hi"
+    )
+    assert error_of(out)["code"] == "server_error"
+    second = Client(script=script, progress=progress)
+    second.send(
+        {
+            "type": "conversation.item.create",
+            "item": {"type": "message", "role": "user", "content": [content]},
+        }
+    )
+    answer = second.send({"type": "response.create"})
     assert only(answer, "response.output_audio_transcript.done")[0]["transcript"] == "Hello!"
+    assert progress.unanswered is None  # answered: nothing is owed any more
+
+
+@pytest.mark.parametrize(
+    ("item", "param"),
+    [
+        ({"role": "assistant", "content": [{"type": "input_text", "text": "x"}]}, "type"),
+        ({"role": "user", "content": [{"type": "output_text", "text": "x"}]}, "type"),
+        ({"role": "user", "content": [{"type": "input_audio", "audio": "***"}]}, "audio"),
+        ({"role": "user", "content": [{"type": "input_text"}]}, "text"),
+    ],
+)
+def test_message_content_is_checked_against_its_role(item: Event, param: str) -> None:
+    client = Client()
+    error = error_of(
+        client.send({"type": "conversation.item.create", "item": {"type": "message", **item}})
+    )
+    assert error["param"] == f"item.content[0].{param}"
+    assert client.sim.conversation.items == {}
+
+
+def test_an_item_of_another_connection_cannot_be_truncated() -> None:
+    progress = ScriptProgress(SCRIPT)
+    first = Client(progress=progress)
+    item_id, _ = spoken_item(first)
+    second = Client(progress=progress)
+    error = error_of(
+        second.send(
+            {
+                "type": "conversation.item.truncate",
+                "item_id": item_id,
+                "content_index": 0,
+                "audio_end_ms": 100,
+            }
+        )
+    )
+    assert (error["code"], error["param"]) == ("invalid_value", "item_id")
+    assert second.sim.log.truncations == []
 
 
 def test_a_scripted_server_error_is_sent_before_closing() -> None:
