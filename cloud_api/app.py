@@ -11,8 +11,9 @@ from fastapi import FastAPI, Request
 from cloud_api.config import CloudSettings
 from cloud_api.db.database import Database
 from cloud_api.errors import install_error_handlers
-from cloud_api.routes import auth, kiosk, kiosk_admin, tools, voice
+from cloud_api.routes import auth, dashboard, kiosk, kiosk_admin, tools, voice
 from cloud_api.services import Services, build_services
+from cloud_api.web import install_web
 from contract.kiosk_api import HEALTH, SERVICE_NAME
 
 VERSION = "0.1.0"
@@ -30,9 +31,11 @@ def create_app(settings: CloudSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.open()
+        await app.state.live.start()  # the dashboard's live updates (LISTEN)
         try:
             yield
         finally:
+            await app.state.live.stop()
             await services.http.aclose()
             await database.close()
 
@@ -54,6 +57,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(voice.router)
     app.include_router(tools.router)
+    app.include_router(dashboard.router)
+    install_web(app, services)
 
     @app.get(HEALTH, tags=["operations"], summary="Liveness and database reachability")
     async def health(request: Request) -> dict[str, Any]:

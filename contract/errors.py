@@ -63,3 +63,11 @@ class ErrorCode(StrEnum):
     # -- users -----------------------------------------------------------------------------------
     INVALID_CREDENTIALS = "invalid_credentials"
     USE_SUPABASE_AUTH = "use_supabase_auth"
+
+    # -- dashboard (pages, forms, JSON endpoints) -----------------------------------------------
+    CSRF_FAILED = "csrf_failed"
+    MFA_CODE_INVALID = "mfa_code_invalid"
+    INVITATION_INVALID = "invitation_invalid"
+    ACCOUNT_EXISTS = "account_exists"
+    ALERT_TRANSITION_INVALID = "alert_transition_invalid"
+    IMPORT_INVALID = "import_invalid"

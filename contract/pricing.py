@@ -87,18 +87,31 @@ def prices_for(model: str) -> ModelPrices:
     raise UnknownModel(f"no price known for model {model!r}; add it to contract.pricing.PRICES")
 
 
-def session_cost(model: str, usage: TokenUsage) -> Decimal:
-    """Cost in USD of the usage. Cached input tokens are billed at the cached audio rate:
-    Realtime caches the conversation, which is mostly audio."""
+def cost_breakdown(model: str, usage: TokenUsage) -> dict[str, tuple[int, Decimal]]:
+    """Tokens and USD by kind (unrounded), as `session_cost` bills them. Cached input tokens
+    are billed at the cached audio rate: Realtime caches the conversation, which is mostly
+    audio."""
     p = prices_for(model)
     cached = usage.input_cached_tokens
     audio_uncached = max(usage.input_audio_tokens - cached, 0)
     text_uncached = max(usage.input_text_tokens - max(cached - usage.input_audio_tokens, 0), 0)
-    total = (
-        text_uncached * p.text_input
-        + audio_uncached * p.audio_input
-        + cached * p.audio_cached_input
-        + usage.output_text_tokens * p.text_output
-        + usage.output_audio_tokens * p.audio_output
-    ) / Decimal(1_000_000)
+    million = Decimal(1_000_000)
+    return {
+        "text_input": (text_uncached, text_uncached * p.text_input / million),
+        "audio_input": (audio_uncached, audio_uncached * p.audio_input / million),
+        "cached_input": (cached, cached * p.audio_cached_input / million),
+        "text_output": (
+            usage.output_text_tokens,
+            usage.output_text_tokens * p.text_output / million,
+        ),
+        "audio_output": (
+            usage.output_audio_tokens,
+            usage.output_audio_tokens * p.audio_output / million,
+        ),
+    }
+
+
+def session_cost(model: str, usage: TokenUsage) -> Decimal:
+    """Cost in USD of the usage (see `cost_breakdown`)."""
+    total = sum((usd for _, usd in cost_breakdown(model, usage).values()), Decimal(0))
     return total.quantize(Decimal("0.00001"))

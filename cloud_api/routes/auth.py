@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from cloud_api.auth.signin import AuthTokens, SignIn, SignInError
 from cloud_api.deps import ServicesDep, anonymous
 from cloud_api.errors import ApiError, error_responses
-from cloud_api.passwords import verify_password
+from cloud_api.services import Services
 
 router = APIRouter(tags=["auth"])
 LoginLimit = Annotated[str, Depends(anonymous("login"))]
@@ -25,7 +26,31 @@ class LoginResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105
     expires_in: int
+    refresh_token: str = Field(description="Rotating; exchange it at POST /auth/refresh.")
     user_id: str
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+def _local_signin(services: Services) -> SignIn:
+    if services.local_issuer is None or services.signin is None:
+        raise ApiError(
+            404, "use_supabase_auth", "This cloud uses Supabase Auth: sign in through Supabase."
+        )
+    return services.signin
+
+
+async def _answer(services: Services, tokens: AuthTokens) -> LoginResponse:
+    claims = await services.user_tokens.verify(tokens.access_token)
+    return LoginResponse(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token,
+        user_id=str(claims["sub"]),
+    )
 
 
 @router.post(
@@ -33,34 +58,31 @@ class LoginResponse(BaseModel):
     response_model=LoginResponse,
     responses=error_responses(401, 404, 422, 429),
     summary="Sign in with email and password (embedded default only)",
+    description="Super admins get a password-only (`aal1`) token: their powers need the "
+    "second factor, checked by the dashboard's sign-in page (/login, then /auth/mfa).",
 )
 async def login(body: LoginRequest, services: ServicesDep, ip: LoginLimit) -> LoginResponse:
-    issuer = services.local_issuer
-    if issuer is None:
-        raise ApiError(
-            404, "use_supabase_auth", "This cloud uses Supabase Auth: sign in through Supabase."
-        )
-    refused = ApiError(401, "invalid_credentials", "Wrong email or password.")
-    async with services.database.transaction(None) as conn:
-        cur = await conn.execute("select * from private.local_login_lookup(%s)", (body.email,))
-        row = await cur.fetchone()
-        ok = bool(
-            row
-            and row["is_active"]
-            and row["password_hash"]
-            and verify_password(row["password_hash"], body.password)
-        )
-        await conn.execute(
-            "select private.local_login_record(%s, %s, %s, %s)",
-            (row["user_id"] if row else None, body.email, ok, ip),
-        )
-    if not ok or row is None:
-        raise refused
-    return LoginResponse(
-        access_token=issuer.mint(row["user_id"], body.email),
-        expires_in=issuer.ttl_s,
-        user_id=str(row["user_id"]),
-    )
+    signin = _local_signin(services)
+    try:
+        tokens = await signin.with_password(str(body.email), body.password, ip)
+    except SignInError as exc:
+        raise ApiError(401, exc.code, exc.message) from exc
+    return await _answer(services, tokens)
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=LoginResponse,
+    responses=error_responses(401, 404, 422, 429),
+    summary="A new access token for a refresh token (which is rotated)",
+)
+async def refresh(body: RefreshRequest, services: ServicesDep, ip: LoginLimit) -> LoginResponse:
+    signin = _local_signin(services)
+    try:
+        tokens = await signin.refresh(body.refresh_token)
+    except SignInError as exc:
+        raise ApiError(401, exc.code, exc.message) from exc
+    return await _answer(services, tokens)
 
 
 @router.get("/auth/v1/.well-known/jwks.json", summary="The local issuer's public keys")

@@ -1,0 +1,131 @@
+"""The SQL of the local issuer (embedded default): accounts, sessions, second factors,
+invitations. Each function runs in the caller's transaction; the private tables are reached
+only through the definer functions of migrations 20261122000500 and 20261129003000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import DictRow
+
+Conn = psycopg.AsyncConnection[DictRow]
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: UUID
+    password_hash: str | None
+    is_active: bool
+    mfa_enabled: bool
+
+
+@dataclass(frozen=True)
+class SessionOwner:
+    session_id: UUID
+    user_id: UUID
+    email: str
+    aal: str
+    rotated: bool  # False: a just-replaced token honoured once more (keep the newer cookie)
+
+
+@dataclass(frozen=True)
+class Factor:
+    factor_id: UUID
+    secret_sealed: str
+    verified: bool
+    last_step: int
+
+
+async def find_account(conn: Conn, email: str) -> Account | None:
+    cur = await conn.execute("select * from private.local_login_lookup(%s)", (email,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return Account(row["user_id"], row["password_hash"], row["is_active"], row["mfa_enabled"])
+
+
+async def record_sign_in(
+    conn: Conn, user_id: UUID | None, email: str, ok: bool, source_ip: str
+) -> None:
+    await conn.execute(
+        "select private.local_login_record(%s, %s, %s, %s)", (user_id, email, ok, source_ip)
+    )
+
+
+async def start_session(conn: Conn, user_id: UUID, refresh_hash: str, ttl: timedelta) -> UUID:
+    cur = await conn.execute(
+        "select private.local_session_start(%s, %s, %s) as id", (user_id, refresh_hash, ttl)
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    session_id: UUID = row["id"]
+    return session_id
+
+
+async def rotate_session(
+    conn: Conn, old_hash: str, new_hash: str, ttl: timedelta
+) -> SessionOwner | None:
+    cur = await conn.execute(
+        "select * from private.local_session_refresh(%s, %s, %s)", (old_hash, new_hash, ttl)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return SessionOwner(row["session_id"], row["user_id"], row["email"], row["aal"], row["rotated"])
+
+
+async def end_session(conn: Conn, refresh_hash: str) -> None:
+    await conn.execute("select private.local_session_end(%s)", (refresh_hash,))
+
+
+async def my_factor(conn: Conn) -> Factor | None:
+    cur = await conn.execute("select * from private.local_mfa_factor()")
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return Factor(row["factor_id"], row["secret_sealed"], row["verified"], row["last_step"])
+
+
+async def enroll_factor(conn: Conn, secret_sealed: str) -> UUID:
+    cur = await conn.execute("select private.local_mfa_enroll(%s) as id", (secret_sealed,))
+    row = await cur.fetchone()
+    assert row is not None
+    factor_id: UUID = row["id"]
+    return factor_id
+
+
+async def accept_factor_step(conn: Conn, factor_id: UUID, step: int, session_id: UUID) -> bool:
+    cur = await conn.execute(
+        "select private.local_mfa_accept(%s, %s, %s) as ok", (factor_id, step, session_id)
+    )
+    row = await cur.fetchone()
+    return bool(row and row["ok"])
+
+
+async def invite(conn: Conn, email: str, token_hash: str, ttl: timedelta) -> UUID:
+    cur = await conn.execute(
+        "select private.local_invite(%s, %s, %s) as id", (email, token_hash, ttl)
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    user_id: UUID = row["id"]
+    return user_id
+
+
+async def invitation_email(conn: Conn, token_hash: str) -> tuple[str, datetime] | None:
+    cur = await conn.execute("select * from private.local_invitation_lookup(%s)", (token_hash,))
+    row = await cur.fetchone()
+    return None if row is None else (row["email"], row["expires_at"])
+
+
+async def accept_invitation(conn: Conn, token_hash: str, password_hash: str) -> str | None:
+    """The account's email once its password is set; None when the link cannot be used."""
+    cur = await conn.execute(
+        "select * from private.local_invitation_accept(%s, %s)", (token_hash, password_hash)
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row["email"])

@@ -1,0 +1,181 @@
+"""Conversations: the list (newest first, keyset pages) and one conversation's page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from cloud_api.dashboard.common import (
+    Conn,
+    CursorError,
+    decode_cursor,
+    encode_cursor,
+    fetch_all,
+    fetch_one,
+    gym_filter,
+)
+from contract.pricing import TokenUsage, UnknownModel, cost_breakdown
+
+PAGE_SIZE = 50
+SENTIMENTS = ("positive", "neutral", "negative")
+
+
+@dataclass(frozen=True)
+class SessionFilters:
+    sentiment: str = ""
+    member_id: UUID | None = None
+    kiosk_id: UUID | None = None
+    days: int | None = None  # only the last N days
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+LIST_SQL = """
+select s.id, s.started_at, s.duration_seconds, s.end_reason, s.cost_usd, s.turn_count,
+       s.status, s.language, g.slug as gym_slug, g.name as gym_name,
+       k.name as kiosk_name, m.id as member_id, m.first_name, m.last_name,
+       c.summary_text, c.sentiment_label, c.sentiment_score, c.status as summary_status
+from realtime_sessions s
+join gyms g on g.id = s.gym_id
+join kiosks k on k.id = s.kiosk_id
+left join gym_members m on m.id = s.member_id
+left join conversation_summaries c on c.session_id = s.id
+where true {gym}{where}
+order by s.started_at desc, s.id desc
+limit {limit}
+"""
+
+
+async def list_sessions(
+    conn: Conn, gym_id: UUID | None, filters: SessionFilters, cursor: str | None = None
+) -> SessionPage:
+    clauses: list[sql.Composable] = []
+    if filters.sentiment in SENTIMENTS:
+        clauses.append(sql.SQL("c.sentiment_label = {}").format(sql.Literal(filters.sentiment)))
+    if filters.member_id:
+        clauses.append(sql.SQL("s.member_id = {}").format(sql.Literal(filters.member_id)))
+    if filters.kiosk_id:
+        clauses.append(sql.SQL("s.kiosk_id = {}").format(sql.Literal(filters.kiosk_id)))
+    if filters.days:
+        clauses.append(
+            sql.SQL("s.started_at >= now() - {}").format(sql.Literal(timedelta(days=filters.days)))
+        )
+    if cursor:
+        started, last_id = decode_cursor(cursor, 2)
+        if not isinstance(started, datetime):
+            raise CursorError("this page link is damaged: start again from the first page")
+        clauses.append(
+            sql.SQL("(s.started_at, s.id) < ({}, {})").format(
+                sql.Literal(started), sql.Literal(UUID(str(last_id)))
+            )
+        )
+    where = sql.SQL("").join(sql.SQL(" and ") + c for c in clauses)
+    query = sql.SQL(LIST_SQL).format(
+        gym=gym_filter("s.gym_id", gym_id), where=where, limit=sql.Literal(PAGE_SIZE + 1)
+    )
+    rows = [dict(r) for r in await fetch_all(conn, query)]
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_cursor = encode_cursor([rows[-1]["started_at"], rows[-1]["id"]]) if more else None
+    return SessionPage(rows, next_cursor)
+
+
+@dataclass(frozen=True)
+class TurnView:
+    index: int
+    role: str
+    content: str
+    started_at: datetime | None
+    audio_ms: int | None
+    response_ms: int | None  # assistant turns: gap after the member stopped speaking
+
+
+@dataclass(frozen=True)
+class SessionDetail:
+    session: dict[str, Any]
+    summary: dict[str, Any] | None
+    turns: list[TurnView] = field(default_factory=list)
+    cost: list[tuple[str, int, Decimal]] = field(default_factory=list)
+
+
+DETAIL_SQL = """
+select s.*, g.slug as gym_slug, g.name as gym_name, k.name as kiosk_name,
+       m.first_name, m.last_name
+from realtime_sessions s
+join gyms g on g.id = s.gym_id
+join kiosks k on k.id = s.kiosk_id
+left join gym_members m on m.id = s.member_id
+where s.id = %s
+"""
+
+
+def _turn_views(rows: list[dict[str, Any]]) -> list[TurnView]:
+    views: list[TurnView] = []
+    spoke_until: datetime | None = None
+    for row in rows:
+        response_ms = None
+        if row["role"] == "user" and row["started_at"] is not None:
+            spoke_until = row["started_at"] + timedelta(milliseconds=row["audio_ms"] or 0)
+        elif row["role"] == "assistant" and row["started_at"] and spoke_until:
+            gap = (row["started_at"] - spoke_until).total_seconds() * 1000
+            response_ms = int(gap) if gap >= 0 else None
+            spoke_until = None
+        views.append(
+            TurnView(
+                row["turn_index"],
+                row["role"],
+                row["content"],
+                row["started_at"],
+                row["audio_ms"],
+                response_ms,
+            )
+        )
+    return views
+
+
+async def session_detail(conn: Conn, session_id: UUID) -> SessionDetail | None:
+    session = await fetch_one(conn, DETAIL_SQL, (session_id,))
+    if session is None:
+        return None
+    summary = await fetch_one(
+        conn,
+        "select summary_text, key_topics, sentiment_score, sentiment_label, emotion_detected, "
+        "intents_detected, action_items, status, error, processed_at "
+        "from conversation_summaries where session_id = %s",
+        (session_id,),
+    )
+    turns = await fetch_all(
+        conn,
+        "select turn_index, role, content, started_at, audio_ms from conversation_turns "
+        "where session_id = %s order by turn_index",
+        (session_id,),
+    )
+    usage = TokenUsage(
+        input_text_tokens=session["input_text_tokens"],
+        input_audio_tokens=session["input_audio_tokens"],
+        input_cached_tokens=session["input_cached_tokens"],
+        output_text_tokens=session["output_text_tokens"],
+        output_audio_tokens=session["output_audio_tokens"],
+    )
+    try:
+        cost = [
+            (kind, tokens, usd)
+            for kind, (tokens, usd) in cost_breakdown(session["model"] or "", usage).items()
+        ]
+    except UnknownModel:
+        cost = []
+    return SessionDetail(
+        dict(session),
+        dict(summary) if summary else None,
+        _turn_views([dict(t) for t in turns]),
+        cost,
+    )
