@@ -34,11 +34,16 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
+# Everything Python comes from uv.lock (exact versions and hashes): a fresh machine next month
+# installs what CI tested. uv itself is pinned with its hashes in requirements/uv.txt.
 stamp="$VENV/.installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "bootstrap: installing the project into $VENV (kiosk, cloud, dev extras)"
-    "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -e '.[kiosk,cloud,dev]'
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ uv.lock -nt "$stamp" ] \
+        || [ requirements/uv.txt -nt "$stamp" ] || [ ! -x "$VENV/bin/uv" ]; then
+    echo "bootstrap: installing the project into $VENV from uv.lock (kiosk, cloud, dev extras)"
+    "$VENV/bin/python" -m pip install -q --require-hashes --no-deps -r requirements/uv.txt
+    # --locked: refuse to run when pyproject.toml and uv.lock disagree (run `uv lock`).
+    UV_PROJECT_ENVIRONMENT="$VENV" "$VENV/bin/uv" sync --locked --quiet \
+        --python "$VENV/bin/python" --extra kiosk --extra cloud --extra dev
     touch "$stamp"
 fi
 echo "bootstrap: ready ($VENV)"

@@ -59,8 +59,11 @@ fi
 say "the agent in $PREFIX/venv"
 install -d -m 0755 "$PREFIX" "$PREFIX/docs"
 [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install -q --upgrade pip
-"$PREFIX/venv/bin/pip" install -q "$SRC[kiosk]"
+# The same lock as CI (uv.lock: exact versions and hashes), only the kiosk's extra; uv itself
+# comes pinned with its hashes. --locked refuses a source tree whose lock is out of date.
+"$PREFIX/venv/bin/python" -m pip install -q --require-hashes --no-deps -r "$SRC/requirements/uv.txt"
+UV_PROJECT_ENVIRONMENT="$PREFIX/venv" "$PREFIX/venv/bin/uv" sync --locked --no-editable --quiet \
+    --project "$SRC" --python "$PREFIX/venv/bin/python" --extra kiosk
 install -m 0644 "$SRC/docs/KIOSK.md" "$SRC/docs/HARDWARE.md" "$PREFIX/docs/"
 # `sudo jarvis-kiosk ...` runs the command as the kiosk's user, so files it writes (the
 # credential) belong to the agent.
