@@ -31,11 +31,11 @@ def create_app(settings: CloudSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.open()
-        await app.state.live.start()  # the dashboard's live updates (LISTEN)
+        await app.state.web.start()  # the dashboard's live updates (LISTEN)
         try:
             yield
         finally:
-            await app.state.live.stop()
+            await app.state.web.stop()
             await services.http.aclose()
             await database.close()
 

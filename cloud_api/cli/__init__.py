@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cloud_api.cli import db, operators, serving
+from cloud_api.cli import db, members, operators, serving
 
 app = typer.Typer(
     name="jarvis-cloud",
@@ -24,6 +24,7 @@ app.add_typer(operators.gyms_app, name="gyms")
 app.add_typer(operators.franchises_app, name="franchises")
 app.add_typer(operators.kiosks_app, name="kiosks")
 app.add_typer(operators.users_app, name="users")
+app.add_typer(members.members_app, name="members")
 
 
 def main() -> None:

@@ -11,24 +11,42 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from cloud_api.services import Services
+from cloud_api.web.import_jobs import ImportJobs
 from cloud_api.web.live import LiveHub
 from cloud_api.web.middleware import DashboardHeaders
 from cloud_api.web.render import STATIC, PageError, Redirect, Renderer
 
 
-def install_web(app: FastAPI, services: Services) -> LiveHub:
-    """Add the dashboard to `app`; the returned hub must run during the app's lifespan."""
-    from cloud_api.web.pages import admin, alerts, auth, franchise, gym, kiosks, members
+class WebRuntime:
+    """What the dashboard runs beside the requests: live updates and member imports."""
+
+    def __init__(self, services: Services) -> None:
+        self.live = LiveHub(services)
+        self.imports = ImportJobs(services.settings.data_dir / "imports", services.database)
+
+    async def start(self) -> None:
+        await self.live.start()
+
+    async def stop(self) -> None:
+        await self.imports.close()
+        await self.live.stop()
+
+
+def install_web(app: FastAPI, services: Services) -> WebRuntime:
+    """Add the dashboard to `app`; the returned runtime runs during the app's lifespan."""
+    from cloud_api.web.pages import admin, alerts, auth, franchise, gym, imports, kiosks, members
     from cloud_api.web.pages import sessions as conversations
 
     renderer = Renderer()
-    hub = LiveHub(services)
+    runtime = WebRuntime(services)
     app.state.renderer = renderer
-    app.state.live = hub
+    app.state.web = runtime
+    app.state.live = runtime.live
+    app.state.imports = runtime.imports
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Fixed paths before parametrised ones (/dashboard/members/import before /{member_id}),
     # and the catch-all 404 page last.
-    for module in (auth, gym, members, conversations, alerts, kiosks, franchise, admin):
+    for module in (auth, gym, imports, members, conversations, alerts, kiosks, franchise, admin):
         app.include_router(module.router)
     app.include_router(gym.fallback)
     app.add_middleware(DashboardHeaders)
@@ -46,4 +64,4 @@ def install_web(app: FastAPI, services: Services) -> LiveHub:
     async def _redirect(_: Request, exc: Redirect) -> Response:
         return RedirectResponse(exc.url, status_code=303)
 
-    return hub
+    return runtime

@@ -76,3 +76,18 @@ create policy member_imports_delete on public.member_imports for delete to authe
     using ((select private.is_super_admin()));
 create policy member_import_mappings_delete on public.member_import_mappings for delete to authenticated
     using ((select private.is_super_admin()) or gym_id = any ((select private.my_managed_gym_ids())::uuid[]));
+
+-- Saving a member's preferences marks the member changed for the kiosks' delta sync. Within
+-- one transaction a member already stamped now() (just imported, or touched by an earlier
+-- row) needs no second write: an import of 100,000 members with their language would
+-- otherwise rewrite every member row once more.
+create or replace function private.touch_member() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+    update public.gym_members m set updated_at = now()
+    where m.id = new.member_id and m.updated_at is distinct from now();
+    return null;
+end
+$$;
