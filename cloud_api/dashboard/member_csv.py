@@ -245,7 +245,8 @@ def guess_mapping(header: list[str], remembered: dict[str, str] | None = None) -
         if name in chosen:
             continue
         for guess in spec.guesses:
-            match = next((h for h in header if plain[h] == guess and h not in taken), None)
+            wanted = _plain(guess)
+            match = next((h for h in header if plain[h] == wanted and h not in taken), None)
             if match:
                 chosen[name] = match
                 taken.add(match)

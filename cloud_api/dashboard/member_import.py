@@ -104,8 +104,10 @@ async def _stage(conn: Conn, gym_id: UUID, rows: list[dict[str, Any]]) -> list[P
         (gym_id,),
     )
     await conn.execute(
+        # By badge only when the numbers cannot disagree (either side has none).
         "update member_import_staging s set member_id = m.id from gym_members m "
-        "where s.member_id is null and m.gym_id = %s and m.badge_id = s.badge_id",
+        "where s.member_id is null and m.gym_id = %s and m.badge_id = s.badge_id "
+        "and (m.external_id is null or s.external_id is null)",
         (gym_id,),
     )
     conflicts = await fetch_all(
@@ -113,7 +115,7 @@ async def _stage(conn: Conn, gym_id: UUID, rows: list[dict[str, Any]]) -> list[P
         "select s.line, 'badge_id' as field, 'badge ' || s.badge_id || ' belongs to ' || "
         "m.first_name || coalesce(' ' || m.last_name, '') || ', another member' as problem "
         "from member_import_staging s join gym_members m on m.gym_id = %s "
-        "and m.badge_id = s.badge_id and m.id <> s.member_id "
+        "and m.badge_id = s.badge_id and m.id is distinct from s.member_id "
         "union all "
         "select s.line, 'external_id', 'this line and line ' || d.first_line || "
         "' are the same member' from member_import_staging s join ("
@@ -138,11 +140,19 @@ async def _apply(conn: Conn, gym_id: UUID, mapping: Mapping) -> tuple[int, int]:
         )
         for c in mapped
     )
+    # Rows that would not change are not written: re-importing the same daily export costs
+    # the matching only.
+    changed = sql.SQL(" or ").join(
+        sql.SQL("(s.{} is not null and s.{} is distinct from m.{})").format(
+            sql.Identifier(c), sql.Identifier(c), sql.Identifier(c)
+        )
+        for c in mapped
+    )
     updated = await conn.execute(
         sql.SQL(
             "update gym_members m set {} from member_import_staging s "
-            "where m.id = s.member_id and m.gym_id = {}"
-        ).format(sets, sql.Literal(gym_id))
+            "where m.id = s.member_id and m.gym_id = {} and ({})"
+        ).format(sets, sql.Literal(gym_id), changed)
     )
     inserted_columns = [c for c in mapped]
     defaults = {
@@ -169,8 +179,10 @@ async def _apply(conn: Conn, gym_id: UUID, mapping: Mapping) -> tuple[int, int]:
             "insert into member_preferences (member_id, gym_id, language) "
             "select m.id, m.gym_id, s.language from member_import_staging s "
             "join gym_members m on m.gym_id = %s and m.badge_id = s.badge_id "
-            "where s.language is not null "
-            "on conflict (member_id) do update set language = excluded.language",
+            "where s.language is not null and not exists (select 1 from member_preferences p "
+            "where p.member_id = m.id and p.language = s.language) "
+            "on conflict (member_id) do update set language = excluded.language "
+            "where member_preferences.language is distinct from excluded.language",
             (gym_id,),
         )
     return inserted.rowcount, updated.rowcount
