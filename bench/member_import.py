@@ -107,7 +107,8 @@ def main() -> None:
                 "insert into auth.users (email) values ('m@bench.test') returning id"
             ).fetchone()["id"]  # type: ignore[index]
             conn.execute(
-                "insert into users (id, email, role, gym_id) values (%s, 'm@bench.test', 'gym_manager', %s)",
+                "insert into users (id, email, role, gym_id) "
+                "values (%s, 'm@bench.test', 'gym_manager', %s)",
                 (user, gym),
             )
         claims = {"sub": str(user), "role": "authenticated", "aal": "aal1"}
