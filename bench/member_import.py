@@ -55,18 +55,20 @@ async def one_import(
     checked = member_csv.validate(text, mapping)
     checked_at = time.perf_counter()
     assert checked.ok, checked.problems[:3]
-    async with await psycopg.AsyncConnection.connect(api_url, row_factory=dict_row) as conn:
-        async with conn.transaction():
-            await conn.execute(SET_REQUEST_CONTEXT, request_context(claims))
-            result = await member_import.run_import(
-                conn,
-                gym_id=gym_id,
-                filename="bench.csv",
-                mapping=mapping,
-                validation=checked,
-                dry_run=False,
-                user_id=uuid.UUID(claims["sub"]),
-            )
+    async with (
+        await psycopg.AsyncConnection.connect(api_url, row_factory=dict_row) as conn,
+        conn.transaction(),
+    ):
+        await conn.execute(SET_REQUEST_CONTEXT, request_context(claims))
+        result = await member_import.run_import(
+            conn,
+            gym_id=gym_id,
+            filename="bench.csv",
+            mapping=mapping,
+            validation=checked,
+            dry_run=False,
+            user_id=uuid.UUID(claims["sub"]),
+        )
     done = time.perf_counter()
     assert result.status == "imported", result.problems[:3]
     return {
