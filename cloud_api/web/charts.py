@@ -8,6 +8,7 @@ bars by level for the churn distribution.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -31,13 +32,21 @@ def _frame(title: str, summary: str, body: str) -> str:
 
 
 def _nice_max(value: float) -> float:
+    """The round number just above `value` (0.34 → 0.5, 7 → 10, 1,830 → 2,000)."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
+    magnitude = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * magnitude:
             return float(step * magnitude)
     return float(10 * magnitude)
+
+
+def _labelled(index: int, count: int, every: int) -> bool:
+    """Every `every`-th label, and the last one unless it would touch the one before."""
+    if index == count - 1:
+        return (count - 1) % every >= every // 2 or (count - 1) % every == 0
+    return index % every == 0
 
 
 def _axis(top: float, bottom_label: str, top_label: str) -> str:
@@ -68,7 +77,8 @@ def bars(
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     slot = plot_w / max(len(values), 1)
-    parts = [_axis(PAD_TOP, "0", f"${top_value:,.0f}" if money else f"{top_value:,.0f}")]
+    top_label = f"${top_value:,.2f}" if money and top_value < 10 else f"{top_value:,.0f}"
+    parts = [_axis(PAD_TOP, "0", top_label if money else f"{top_value:,.0f}")]
     for i, (label, value, text) in enumerate(zip(labels, values, shown, strict=True)):
         h = plot_h * (value / top_value)
         x = PAD_LEFT + i * slot + slot * 0.15
@@ -77,7 +87,7 @@ def bars(
             f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{h:.1f}"><title>{escape(label)}: {escape(text)}</title></rect>'
         )
-        if i % every == 0 or i == len(values) - 1:
+        if _labelled(i, len(values), every):
             parts.append(
                 f'<text class="tick" x="{x + slot * 0.35:.1f}" y="{HEIGHT - 8}" '
                 f'text-anchor="middle">{escape(label)}</text>'
@@ -130,7 +140,7 @@ def sentiment_line(title: str, labels: Sequence[str], values: Sequence[float | N
     for points in segments:
         parts.append(f'<polyline class="line" points="{" ".join(points)}"/>')
     for i, label in enumerate(labels):
-        if i % 7 == 0 or i == len(labels) - 1:
+        if _labelled(i, len(labels), 7):
             parts.append(
                 f'<text class="tick" x="{PAD_LEFT + i * slot:.1f}" y="{HEIGHT - 8}" '
                 f'text-anchor="middle">{escape(label)}</text>'
@@ -150,7 +160,7 @@ def sentiment_line(title: str, labels: Sequence[str], values: Sequence[float | N
 
 def levels(title: str, counts: dict[str, int]) -> Chart:
     """Horizontal bars, one per level (churn risk: low → critical)."""
-    plot_w = WIDTH - 120 - PAD_RIGHT
+    plot_w = WIDTH - 120 - PAD_RIGHT - 60  # room for the count after the longest bar
     most = max(counts.values(), default=0) or 1
     bar_h = (HEIGHT - 20) / max(len(counts), 1)
     parts = []

@@ -57,7 +57,10 @@ async def upload(request: Request, viewer: ViewerDep) -> Response:
         raise refused(
             "Choose the CSV file exported by your gym software.", ErrorCode.IMPORT_INVALID
         )
-    data = await file.read(limit + 1)
+    try:
+        data = await file.read(limit + 1)
+    finally:
+        await form.close()  # the spooled upload's temporary file
     if len(data) > limit:
         raise refused(
             f"The file is over {services.settings.import_max_mb} MiB.", ErrorCode.IMPORT_INVALID

@@ -58,7 +58,12 @@
     events.addEventListener("kiosk", function (message) {
       var data = JSON.parse(message.data);
       var existing = document.getElementById("kiosk-" + data.id);
-      if (existing) { existing.replaceWith(rowFrom(data.html)); }
+      var kiosks = document.getElementById("kiosks-live");
+      if (existing) {
+        existing.replaceWith(rowFrom(data.html));
+      } else if (kiosks) {
+        kiosks.appendChild(rowFrom(data.html));
+      }
       var detail = document.querySelector("[data-kiosk-status='" + data.id + "']");
       if (detail) { detail.textContent = data.status; detail.className = "pill status-" + data.status; }
       toast("Kiosk " + data.title + " is " + data.status);
