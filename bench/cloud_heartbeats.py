@@ -29,11 +29,12 @@ from typing import Any
 
 import httpx
 import psycopg
-from psycopg.rows import dict_row
 
 from bench.machine import machine
-from cloud_api import kiosks
 from cloud_api.config import CloudSettings
+from cloud_api.data import kiosks
+from cloud_api.data.audit import SYSTEM
+from cloud_api.db.admin import admin_transaction
 from cloud_api.services import code_pepper
 
 RESULTS = Path(__file__).parent / "results" / "cloud_heartbeats.json"
@@ -124,8 +125,7 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> N
 def provision(base: str, settings: CloudSettings, admin_url: str, count: int) -> list[str]:
     async def codes() -> list[str]:
         out = []
-        connect = psycopg.AsyncConnection.connect(admin_url, row_factory=dict_row)
-        async with await connect as conn, conn.transaction():
+        async with admin_transaction(admin_url) as conn:
             for i in range(count):
                 issued = await kiosks.create_kiosk(
                     conn,
@@ -134,7 +134,7 @@ def provision(base: str, settings: CloudSettings, admin_url: str, count: int) ->
                     location=None,
                     pepper=code_pepper(settings),
                     ttl=timedelta(hours=1),
-                    actor=kiosks.Actor("system"),
+                    actor=SYSTEM,
                 )
                 out.append(issued.code)
         return out

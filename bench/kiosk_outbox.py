@@ -41,11 +41,12 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
-from psycopg.rows import dict_row
 
 from bench.rls_overhead import machine
-from cloud_api import kiosks
 from cloud_api.config import CloudSettings
+from cloud_api.data import kiosks
+from cloud_api.data.audit import SYSTEM
+from cloud_api.db.admin import admin_transaction
 from cloud_api.db.embedded import EmbeddedPostgres
 from cloud_api.services import code_pepper
 
@@ -115,8 +116,7 @@ class Cloud:
 
 def new_code(cloud: Cloud, admin_url: str, gym: str) -> str:
     async def issue() -> str:
-        connect = psycopg.AsyncConnection.connect(admin_url, row_factory=dict_row)
-        async with await connect as conn, conn.transaction():
+        async with admin_transaction(admin_url) as conn:
             issued = await kiosks.create_kiosk(
                 conn,
                 gym_slug=gym,
@@ -124,7 +124,7 @@ def new_code(cloud: Cloud, admin_url: str, gym: str) -> str:
                 location=None,
                 pepper=code_pepper(cloud.settings),
                 ttl=timedelta(hours=1),
-                actor=kiosks.Actor("system"),
+                actor=SYSTEM,
             )
             return issued.code
 

@@ -27,7 +27,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bench.machine import machine
-from cloud_api.dashboard import member_csv, member_import
+from cloud_api import member_csv
+from cloud_api.data.dashboard import member_import
 from cloud_api.db.database import SET_REQUEST_CONTEXT, request_context
 from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres, with_params
 from cloud_api.db.migrate import migrate

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from cloud_api.config import CloudSettings
+from cloud_api.data.health import database_time
 from cloud_api.db.database import Database
 from cloud_api.errors import install_error_handlers
 from cloud_api.routes import auth, dashboard, kiosk, kiosk_admin, tools, voice
@@ -64,15 +65,13 @@ def create_app(settings: CloudSettings) -> FastAPI:
     async def health(request: Request) -> dict[str, Any]:
         services: Services = request.app.state.services
         async with services.database.transaction(None) as conn:
-            cur = await conn.execute("select now() as now")
-            row = await cur.fetchone()
-        assert row is not None
+            now = await database_time(conn)
         return {
             "service": SERVICE_NAME,
             "status": "ok",
             "version": VERSION,
             "database": "ok",
-            "time": row["now"],
+            "time": now,
         }
 
     return app

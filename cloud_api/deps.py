@@ -17,6 +17,7 @@ from cloud_api.auth.kiosk import KioskTokenError, verify_token
 from cloud_api.auth.users import UserTokenError
 from cloud_api.errors import ApiError
 from cloud_api.services import Services
+from contract.errors import ErrorCode
 
 
 async def get_services(request: Request) -> Services:
@@ -42,8 +43,7 @@ def _bearer(request: Request) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
-            401,
-            "missing_token",
+            ErrorCode.MISSING_TOKEN,
             "This endpoint needs `Authorization: Bearer <token>`.",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -54,8 +54,7 @@ def _apply_limit(services: Services, response: Response, bucket: str, caller: st
     decision = services.rate_limiter.hit(bucket, caller)
     if not decision.allowed:
         raise ApiError(
-            429,
-            "rate_limited",
+            ErrorCode.RATE_LIMITED,
             f"Too many requests: at most {decision.limit} per minute. "
             f"Try again in {decision.reset_s} s.",
             headers=decision.headers(),
@@ -82,7 +81,7 @@ def kiosk_caller(bucket: str) -> Callable[[Request, Response], Awaitable[KioskCa
         try:
             claims = verify_token(token, services.kiosk_token_key)
         except KioskTokenError as exc:
-            raise ApiError(401, exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+            raise ApiError(exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
         _apply_limit(services, response, bucket, f"kiosk:{claims['sub']}")
         return KioskCaller(UUID(claims["sub"]), claims)
 
@@ -96,15 +95,12 @@ def user_caller(bucket: str) -> Callable[[Request, Response], Awaitable[UserCall
         try:
             claims = await services.user_tokens.verify(token)
         except UserTokenError as exc:
-            status = 503 if exc.code == "auth_unavailable" else 401
-            raise ApiError(
-                status, exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}
-            ) from exc
+            raise ApiError(exc.code, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
         try:
             user_id = UUID(str(claims["sub"]))
         except ValueError as exc:
             raise ApiError(
-                401, "invalid_token", "The access token's subject is not a user id."
+                ErrorCode.INVALID_TOKEN, "The access token's subject is not a user id."
             ) from exc
         _apply_limit(services, response, bucket, f"user:{user_id}")
         return UserCaller(user_id, claims)
@@ -129,8 +125,7 @@ AnonymousApi = Annotated[str, Depends(anonymous("api"))]
 
 def kiosk_revoked() -> ApiError:
     return ApiError(
-        401,
-        "credential_revoked",
+        ErrorCode.CREDENTIAL_REVOKED,
         "This kiosk's credential is no longer valid (revoked or re-provisioned): provision the "
         "kiosk again with a new code.",
         headers={"WWW-Authenticate": "Bearer"},

@@ -2,8 +2,10 @@
 
     {"error": {"code": "validation_failed", "message": "...", "details": [...]}}
 
-Invalid input is a 4xx with a useful message; an unexpected failure is logged and answered
-with a generic 500 that leaks nothing.
+The code is always an `ErrorCode` (contract/errors.py) and its status comes from the
+contract's `HTTP_STATUS` table, so the two can never disagree. Invalid input is a 4xx with a
+useful message; an unexpected failure is logged and answered with a generic 500 that leaks
+nothing.
 """
 
 from __future__ import annotations
@@ -17,34 +19,47 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contract.errors import HTTP_STATUS, ErrorCode
+
 log = logging.getLogger("jarvis.cloud")
 
 
 class ApiError(Exception):
-    """An error the caller can act on."""
+    """An error the caller can act on; answered with the code's own status."""
 
     def __init__(
         self,
-        status: int,
-        code: str,
+        code: ErrorCode,
         message: str,
         *,
         headers: dict[str, str] | None = None,
         details: Any = None,
     ) -> None:
+        if not isinstance(code, ErrorCode) or code not in HTTP_STATUS:
+            raise TypeError(f"ApiError needs an ErrorCode with a fixed status, not {code!r}")
         super().__init__(message)
-        self.status = status
+        self.status = HTTP_STATUS[code]
         self.code = code
         self.message = message
         self.headers = headers
         self.details = details
 
 
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
+def error_body(code: ErrorCode, message: str, details: Any = None) -> dict[str, Any]:
+    if not isinstance(code, ErrorCode):
+        raise TypeError(f"an error body needs an ErrorCode, not {code!r}")
+    error: dict[str, Any] = {"code": code.value, "message": message}
     if details is not None:
         error["details"] = details
     return {"error": error}
+
+
+# Statuses the HTTP layer (routing) refuses with on its own, and their codes; any other is
+# `http_error` with the layer's status.
+HTTP_LAYER_CODES: dict[int, ErrorCode] = {
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+}
 
 
 def _describe_validation(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
@@ -66,11 +81,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         message, details = _describe_validation(exc)
-        return JSONResponse(error_body("validation_failed", message, details), 422)
+        code = ErrorCode.VALIDATION_FAILED
+        return JSONResponse(error_body(code, message, details), HTTP_STATUS[code])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = HTTP_LAYER_CODES.get(exc.status_code, ErrorCode.HTTP_ERROR)
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(psycopg.errors.DataError)
@@ -80,21 +96,23 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info(
             "data error on %s %s: %s", request.method, request.url.path, exc.diag.message_primary
         )
+        code = ErrorCode.INVALID_VALUE
         return JSONResponse(
             error_body(
-                "invalid_value",
+                code,
                 f"A value in the request cannot be stored: "
                 f"{exc.diag.message_primary or 'invalid value'}.",
             ),
-            422,
+            HTTP_STATUS[code],
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        code = ErrorCode.INTERNAL_ERROR
         return JSONResponse(
-            error_body("internal_error", "Something went wrong on our side; it has been logged."),
-            500,
+            error_body(code, "Something went wrong on our side; it has been logged."),
+            HTTP_STATUS[code],
         )
 
 

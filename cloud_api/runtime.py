@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-
 from cloud_api.config import CloudSettings
 from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres, with_params
-from cloud_api.db.errors import DatabaseUnavailable, one_line
+from cloud_api.db.probe import check_reachable, parse_conninfo
 
 
 @contextmanager
@@ -49,27 +46,3 @@ def derive_api_url(settings: CloudSettings) -> str:
         user=API_ROLE,
         password=password.get_secret_value() if password is not None else "",
     )
-
-
-def parse_conninfo(url: str) -> dict[str, str]:
-    try:
-        return {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
-    except psycopg.ProgrammingError as exc:
-        raise DatabaseUnavailable(
-            f"DATABASE_URL is not a valid Postgres connection string ({one_line(exc)}): expected "
-            "postgresql://user:password@host:5432/dbname"
-        ) from exc
-
-
-def check_reachable(url: str) -> None:
-    """Fail with one clear sentence when the database cannot be reached."""
-    parse_conninfo(url)
-    try:
-        with psycopg.connect(url, connect_timeout=5) as conn:
-            conn.execute("select 1")
-    except psycopg.Error as exc:
-        reason = one_line(exc)
-        host = parse_conninfo(url).get("host", "localhost")
-        raise DatabaseUnavailable(
-            f"Cannot connect to the database at {host} ({reason}): check DATABASE_URL."
-        ) from exc

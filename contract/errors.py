@@ -1,14 +1,17 @@
 """Every error code the cloud API answers with: one enum shared by the cloud and the kiosk.
 
 An error body is `{"error": {"code": ..., "message": ..., "details": ...}}`; `code` is one of
-these values, documented in docs/API.md (a test checks that every member is raised somewhere
-and documented, and that the docs name no other). Clients match codes by table, never by
-substring.
+these values and `HTTP_STATUS` says which status it comes with. Both are documented in
+docs/API.md (a test checks that every member is raised somewhere in the cloud and documented
+with its status, and that the docs name no other). Clients match codes by table, never by
+substring, and treat a code they do not know (a newer cloud) by its HTTP status.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class ErrorCode(StrEnum):
@@ -71,3 +74,54 @@ class ErrorCode(StrEnum):
     ACCOUNT_EXISTS = "account_exists"
     ALERT_TRANSITION_INVALID = "alert_transition_invalid"
     IMPORT_INVALID = "import_invalid"
+
+
+# The status each code is answered with. `http_error` is the one code without a fixed
+# status: it carries whatever the HTTP layer refused with (e.g. 400 for an unreadable body).
+HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
+    {
+        ErrorCode.VALIDATION_FAILED: 422,
+        ErrorCode.INVALID_VALUE: 422,
+        ErrorCode.NOT_FOUND: 404,
+        ErrorCode.METHOD_NOT_ALLOWED: 405,
+        ErrorCode.RATE_LIMITED: 429,
+        ErrorCode.INTERNAL_ERROR: 500,
+        ErrorCode.FORBIDDEN: 403,
+        ErrorCode.MISSING_TOKEN: 401,
+        ErrorCode.INVALID_TOKEN: 401,
+        ErrorCode.TOKEN_EXPIRED: 401,
+        ErrorCode.AUTH_UNAVAILABLE: 503,
+        ErrorCode.CODE_MALFORMED: 422,
+        ErrorCode.CODE_INVALID: 404,
+        ErrorCode.CODE_EXPIRED: 410,
+        ErrorCode.CODE_USED: 409,
+        ErrorCode.CREDENTIAL_REVOKED: 401,
+        ErrorCode.BADGE_MALFORMED: 422,
+        ErrorCode.CURSOR_MALFORMED: 422,
+        ErrorCode.MEMBER_NOT_FOUND: 404,
+        ErrorCode.MEMBER_SUSPENDED: 403,
+        ErrorCode.MEMBERSHIP_EXPIRED: 403,
+        ErrorCode.MEMBER_SESSION_LIMIT: 429,
+        ErrorCode.DAILY_BUDGET_EXHAUSTED: 403,
+        ErrorCode.VOICE_NOT_CONFIGURED: 503,
+        ErrorCode.SESSION_ID_IN_USE: 409,
+        ErrorCode.OPENAI_KEY_REFUSED: 503,
+        ErrorCode.OPENAI_RATE_LIMITED: 503,
+        ErrorCode.OPENAI_UNREACHABLE: 503,
+        ErrorCode.OPENAI_UNAVAILABLE: 503,
+        ErrorCode.OPENAI_REFUSED_SESSION: 502,
+        ErrorCode.SESSION_NOT_FOUND: 404,
+        ErrorCode.SESSION_MEMBER_MISMATCH: 409,
+        ErrorCode.SESSION_ENDED: 409,
+        ErrorCode.SESSION_EXPIRED: 409,
+        ErrorCode.UNKNOWN_TOOL: 404,
+        ErrorCode.INVALID_CREDENTIALS: 401,
+        ErrorCode.USE_SUPABASE_AUTH: 404,
+        ErrorCode.CSRF_FAILED: 403,
+        ErrorCode.MFA_CODE_INVALID: 401,
+        ErrorCode.INVITATION_INVALID: 404,
+        ErrorCode.ACCOUNT_EXISTS: 409,
+        ErrorCode.ALERT_TRANSITION_INVALID: 409,
+        ErrorCode.IMPORT_INVALID: 422,
+    }
+)

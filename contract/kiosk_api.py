@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from contract.badge import CanonicalBadgeId
+from contract.errors import ErrorCode
 from contract.pricing import TokenUsage
 
 # -- paths ----------------------------------------------------------------------------------
@@ -70,7 +71,13 @@ Figure = Annotated[float, AfterValidator(_figure)]
 
 
 class ErrorDetail(WireModel):
-    code: str = Field(description="Stable machine-readable code, e.g. `code_expired`.")
+    # A code this side does not know yet (a newer cloud) stays a plain string: the caller
+    # then falls back on the HTTP status.
+    code: ErrorCode | str = Field(
+        union_mode="left_to_right",
+        description="Stable machine-readable code: a `contract.errors.ErrorCode` value, listed "
+        "with its status and what to do in docs/API.md. Match it by table, never by substring.",
+    )
     message: str = Field(description="One human sentence saying what happened and what to do.")
     details: Any = None
 

@@ -21,9 +21,11 @@ import psycopg
 import uvicorn
 from psycopg.rows import dict_row
 
-from cloud_api import kiosks
 from cloud_api.app import create_app
 from cloud_api.config import CloudSettings
+from cloud_api.data import kiosks
+from cloud_api.data.audit import SYSTEM
+from cloud_api.db.admin import admin_transaction
 
 PASSWORD = "correct horse"
 
@@ -204,14 +206,14 @@ class CloudServer:
                 location=None,
                 pepper=pepper,
                 ttl=ttl,
-                actor=kiosks.Actor("system"),
+                actor=SYSTEM,
             )
         ).code
 
     def new_code(self, kiosk_id: uuid.UUID) -> str:
         return self._issue(
             lambda conn, pepper, ttl: kiosks.regenerate_code(
-                conn, kiosk_id=kiosk_id, pepper=pepper, ttl=ttl, actor=kiosks.Actor("system")
+                conn, kiosk_id=kiosk_id, pepper=pepper, ttl=ttl, actor=SYSTEM
             )
         ).code
 
@@ -219,10 +221,7 @@ class CloudServer:
         from cloud_api.services import code_pepper
 
         async def run() -> kiosks.IssuedCode:
-            async with (
-                await psycopg.AsyncConnection.connect(self.admin_url, row_factory=dict_row) as conn,
-                conn.transaction(),
-            ):
+            async with admin_transaction(self.admin_url) as conn:
                 issued: kiosks.IssuedCode = await make(
                     conn,
                     code_pepper(self.settings),

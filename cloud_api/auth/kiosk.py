@@ -18,6 +18,8 @@ from uuid import UUID
 
 import jwt
 
+from contract.errors import ErrorCode
+
 CREDENTIAL_PREFIX = "jkc_"
 ISSUER = "jarvis-cloud"
 AUDIENCE = "jarvis-kiosk"
@@ -27,7 +29,7 @@ ALGORITHM = "HS256"
 class KioskTokenError(Exception):
     """The token is missing, malformed, forged or expired; `code` says which."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -68,10 +70,11 @@ def verify_token(token: str, secret: bytes) -> dict[str, Any]:
         )
     except jwt.ExpiredSignatureError as exc:
         raise KioskTokenError(
-            "token_expired", "The kiosk token has expired: exchange the credential for a new one."
+            ErrorCode.TOKEN_EXPIRED,
+            "The kiosk token has expired: exchange the credential for a new one.",
         ) from exc
     except jwt.PyJWTError as exc:
-        raise KioskTokenError("invalid_token", "The kiosk token is not valid.") from exc
+        raise KioskTokenError(ErrorCode.INVALID_TOKEN, "The kiosk token is not valid.") from exc
     if claims.get("jarvis_role") != "kiosk" or claims.get("role") != "authenticated":
-        raise KioskTokenError("invalid_token", "The token is not a kiosk token.")
+        raise KioskTokenError(ErrorCode.INVALID_TOKEN, "The token is not a kiosk token.")
     return claims

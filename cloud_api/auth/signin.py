@@ -20,8 +20,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 from uuid import UUID
 
-from cloud_api.auth import local_store, totp
+from cloud_api.auth import totp
 from cloud_api.auth.users import LocalIssuer
+from cloud_api.data import local_auth, users
 from cloud_api.db.database import Database
 from cloud_api.passwords import verify_password
 from contract.errors import ErrorCode
@@ -106,21 +107,21 @@ class LocalSignIn:
     async def with_password(self, email: str, password: str, source_ip: str) -> AuthTokens:
         rt = new_refresh_token()
         async with self._db.transaction(None) as conn:
-            account = await local_store.find_account(conn, email)
+            account = await users.login_account(conn, email)
             ok = bool(
                 account
                 and account.is_active
                 and account.password_hash
                 and verify_password(account.password_hash, password)
             )
-            await local_store.record_sign_in(
+            await users.record_login(
                 conn, account.user_id if account else None, email, ok, source_ip
             )
             if not ok or account is None:
                 # The failed attempt is recorded (committed): only the token is refused.
                 session_id = None
             else:
-                session_id = await local_store.start_session(
+                session_id = await local_auth.start_session(
                     conn, account.user_id, token_hash(rt), self._session_ttl
                 )
         if account is None or session_id is None:
@@ -130,7 +131,7 @@ class LocalSignIn:
     async def refresh(self, refresh_token: str) -> AuthTokens:
         rt = new_refresh_token()
         async with self._db.transaction(None) as conn:
-            owner = await local_store.rotate_session(
+            owner = await local_auth.rotate_session(
                 conn, token_hash(refresh_token), token_hash(rt), self._session_ttl
             )
         if owner is None:
@@ -141,11 +142,11 @@ class LocalSignIn:
 
     async def sign_out(self, access_token: str, refresh_token: str) -> None:
         async with self._db.transaction(None) as conn:
-            await local_store.end_session(conn, token_hash(refresh_token))
+            await local_auth.end_session(conn, token_hash(refresh_token))
 
     async def factor_state(self, claims: dict[str, Any], access_token: str) -> FactorState:
         async with self._db.transaction(claims) as conn:
-            factor = await local_store.my_factor(conn)
+            factor = await local_auth.my_factor(conn)
         if factor is None:
             return FactorState.NONE
         return FactorState.VERIFIED if factor.verified else FactorState.UNVERIFIED
@@ -155,19 +156,19 @@ class LocalSignIn:
     ) -> totp.Enrollment:
         secret = totp.new_secret()
         async with self._db.transaction(claims) as conn:
-            factor_id = await local_store.enroll_factor(conn, self._sealer.seal(secret))
+            factor_id = await local_auth.enroll_factor(conn, self._sealer.seal(secret))
         return totp.Enrollment(str(factor_id), secret, totp.provisioning_uri(secret, email))
 
     async def verify(self, claims: dict[str, Any], tokens: AuthTokens, code: str) -> AuthTokens:
         session_id = UUID(str(claims.get("session_id")))
         async with self._db.transaction(claims) as conn:
-            factor = await local_store.my_factor(conn)
+            factor = await local_auth.my_factor(conn)
             if factor is None:
                 raise WRONG_CODE
             step = totp.accepted_step(
                 self._sealer.unseal(factor.secret_sealed), code, after_step=factor.last_step
             )
-            if step is None or not await local_store.accept_factor_step(
+            if step is None or not await local_auth.accept_factor_step(
                 conn, factor.factor_id, step, session_id
             ):
                 raise WRONG_CODE

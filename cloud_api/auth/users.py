@@ -17,13 +17,15 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from contract.errors import ErrorCode
+
 AUDIENCE = "authenticated"
 LOCAL_ISSUER = "jarvis-local"
 ASYMMETRIC = frozenset({"ES256", "RS256"})
 
 
 class UserTokenError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -106,31 +108,36 @@ class UserTokenVerifier:
             self._load(response.json())
         except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
             raise UserTokenError(
-                "auth_unavailable", "The identity provider's keys could not be fetched; retry."
+                ErrorCode.AUTH_UNAVAILABLE,
+                "The identity provider's keys could not be fetched; retry.",
             ) from exc
 
     async def verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
-            raise UserTokenError("invalid_token", "The access token is malformed.") from exc
+            raise UserTokenError(ErrorCode.INVALID_TOKEN, "The access token is malformed.") from exc
         alg = header.get("alg")
         if alg in ASYMMETRIC:
             kid = header.get("kid")
             if not isinstance(kid, str):
-                raise UserTokenError("invalid_token", "The access token names no key id.")
+                raise UserTokenError(ErrorCode.INVALID_TOKEN, "The access token names no key id.")
             if kid not in self._keys:
                 await self._refresh()
             if kid not in self._keys:
-                raise UserTokenError("invalid_token", "The access token's key is unknown.")
+                raise UserTokenError(ErrorCode.INVALID_TOKEN, "The access token's key is unknown.")
             jwk = self._keys[kid]
             if jwk.algorithm_name != alg:
-                raise UserTokenError("invalid_token", "The access token's algorithm is wrong.")
+                raise UserTokenError(
+                    ErrorCode.INVALID_TOKEN, "The access token's algorithm is wrong."
+                )
             key: Any = jwk.key
         elif alg == "HS256" and self._hs256_secret:
             key = self._hs256_secret
         else:
-            raise UserTokenError("invalid_token", f"Tokens signed with {alg!r} are not accepted.")
+            raise UserTokenError(
+                ErrorCode.INVALID_TOKEN, f"Tokens signed with {alg!r} are not accepted."
+            )
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -142,10 +149,12 @@ class UserTokenVerifier:
             )
         except jwt.ExpiredSignatureError as exc:
             raise UserTokenError(
-                "token_expired", "The session has expired: sign in again."
+                ErrorCode.TOKEN_EXPIRED, "The session has expired: sign in again."
             ) from exc
         except jwt.PyJWTError as exc:
-            raise UserTokenError("invalid_token", "The access token is not valid.") from exc
+            raise UserTokenError(ErrorCode.INVALID_TOKEN, "The access token is not valid.") from exc
         if claims.get("role") != "authenticated":
-            raise UserTokenError("invalid_token", "The access token is not a signed-in user's.")
+            raise UserTokenError(
+                ErrorCode.INVALID_TOKEN, "The access token is not a signed-in user's."
+            )
         return claims

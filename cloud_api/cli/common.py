@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -13,6 +14,8 @@ import typer
 from pydantic import ValidationError
 
 from cloud_api.config import CloudSettings
+from cloud_api.db.admin import admin_transaction
+from cloud_api.db.database import Conn
 from cloud_api.db.errors import DatabaseError
 from cloud_api.runtime import resolved_database
 
@@ -50,6 +53,19 @@ def guarded(action: Callable[[], T]) -> T:
         raise fail(str(exc)) from exc
     except psycopg.Error as exc:
         raise fail(f"database error: {exc.diag.message_primary or exc}") from exc
+
+
+def admin_work(settings: CloudSettings, work: Callable[[Conn], Awaitable[T]]) -> T:
+    """Run data functions (`cloud_api.data`) in one transaction over the operator's connection
+    (resolved settings' DATABASE_URL); database failures become one clear line."""
+    url = settings.database_url
+    assert url, "admin_work needs resolved settings"
+
+    async def run() -> T:
+        async with admin_transaction(url) as conn:
+            return await work(conn)
+
+    return guarded(lambda: asyncio.run(run()))
 
 
 def ensure_port_free(host: str, port: int) -> None:

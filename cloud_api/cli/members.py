@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
-from psycopg.rows import dict_row
 from tqdm import tqdm
 
-from cloud_api.cli.common import database, fail, guarded, load_settings
-from cloud_api.dashboard import member_csv, member_import
-from cloud_api.dashboard.profile import gym_by_slug
+from cloud_api import member_csv
+from cloud_api.cli.common import admin_work, database, fail, load_settings
+from cloud_api.data.dashboard import member_import
+from cloud_api.data.dashboard.profile import gym_by_slug
+from cloud_api.db.database import Conn
 from contract.badge import BadgeEncoding, BadgeRules, ByteOrder
 
 members_app = typer.Typer(help="Gym members.", no_args_is_help=True)
@@ -63,52 +62,43 @@ def import_members(
         raise fail(f"{file.name}: {exc}") from exc
     settings = load_settings()
     with database(settings) as resolved:
-        assert resolved.database_url
-        url = resolved.database_url
 
-        async def run() -> member_import.ImportResult:
-            async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
-                async with conn.transaction():
-                    found = await gym_by_slug(conn, gym)
-                    if found is None:
-                        raise fail(f"no gym {gym!r}: see `jarvis-cloud gyms list`")
-                    remembered = await member_import.remembered_mapping(conn, found.id)
-                columns = member_csv.guess_mapping(
-                    header, remembered.columns if remembered else None
-                )
-                columns.update(_mapping_option(map_ or []))
-                rules = remembered.badge_rules if remembered else BadgeRules()
-                rules = rules.model_copy(
-                    update={
-                        k: v
-                        for k, v in {"encoding": badge_encoding, "byte_order": byte_order}.items()
-                        if v is not None
-                    }
-                )
-                mapping = member_csv.Mapping(columns, rules, delimiter)
-                typer.echo(
-                    "mapping: "
-                    + ", ".join(f"{field} ← {header!r}" for field, header in columns.items())
-                )
-                with tqdm(total=text.count("\n"), unit="line", desc="checking") as bar:
+        async def run(conn: Conn) -> member_import.ImportResult:
+            found = await gym_by_slug(conn, gym)
+            if found is None:
+                raise fail(f"no gym {gym!r}: see `jarvis-cloud gyms list`")
+            remembered = await member_import.remembered_mapping(conn, found.id)
+            columns = member_csv.guess_mapping(header, remembered.columns if remembered else None)
+            columns.update(_mapping_option(map_ or []))
+            rules = (remembered.badge_rules if remembered else BadgeRules()).model_copy(
+                update={
+                    key: value
+                    for key, value in {"encoding": badge_encoding, "byte_order": byte_order}.items()
+                    if value is not None
+                }
+            )
+            mapping = member_csv.Mapping(columns, rules, delimiter)
+            typer.echo(
+                "mapping: " + ", ".join(f"{field} ← {name!r}" for field, name in columns.items())
+            )
+            with tqdm(total=text.count("\n"), unit="line", desc="checking") as bar:
 
-                    def advance(done: int) -> None:
-                        bar.update(done - bar.n)
+                def advance(done: int) -> None:
+                    bar.update(done - bar.n)
 
-                    checked = member_csv.validate(text, mapping, progress=advance)
-                async with conn.transaction():
-                    return await member_import.run_import(
-                        conn,
-                        gym_id=found.id,
-                        filename=file.name,
-                        mapping=mapping,
-                        validation=checked,
-                        dry_run=dry_run,
-                        user_id=None,
-                    )
+                checked = member_csv.validate(text, mapping, progress=advance)
+            return await member_import.run_import(
+                conn,
+                gym_id=found.id,
+                filename=file.name,
+                mapping=mapping,
+                validation=checked,
+                dry_run=dry_run,
+                user_id=None,
+            )
 
         try:
-            result = guarded(lambda: asyncio.run(run()))
+            result = admin_work(resolved, run)
         except member_csv.FileRefused as exc:
             raise fail(f"{file.name}: {exc}") from exc
     for problem in result.problems:

@@ -1,14 +1,17 @@
-"""Operators' commands: gyms, franchises, kiosks and dashboard accounts."""
+"""Operators' commands: gyms, franchises, kiosks and dashboard accounts.
+
+Each command calls the same data functions as the API (`cloud_api.data`), over the
+operator's connection (`admin_work`).
+"""
 
 from __future__ import annotations
 
-import json
+from datetime import timedelta
 from typing import Annotated, Any
 
-import psycopg
 import typer
 
-from cloud_api.cli.common import database, fail, guarded, load_settings
+from cloud_api.cli.common import admin_work, database, fail, guarded, load_settings
 from cloud_api.db import migrate as migrations
 
 gyms_app = typer.Typer(help="Gyms.", no_args_is_help=True)
@@ -29,39 +32,23 @@ def _print_rows(rows: list[dict[str, Any]], columns: list[str]) -> None:
         typer.echo("  ".join(str(row[c] or "").ljust(widths[c]) for c in columns))
 
 
-def _query(sql: str) -> list[dict[str, Any]]:
-    from psycopg.rows import dict_row
-
-    with database(load_settings()) as resolved:
-        assert resolved.database_url
-        url = resolved.database_url
-
-        def run() -> list[dict[str, Any]]:
-            with psycopg.connect(url, row_factory=dict_row) as conn:
-                return conn.execute(sql).fetchall()
-
-        return guarded(run)
-
-
 @gyms_app.command("list")
 def gyms_list() -> None:
     """Every gym with its franchise and kiosk count."""
-    rows = _query(
-        "select g.slug, g.name, g.city, coalesce(f.slug, '(independent)') as franchise, "
-        "g.status, (select count(*) from kiosks k where k.gym_id = g.id) as kiosks "
-        "from gyms g left join franchises f on f.id = g.franchise_id order by g.slug"
-    )
+    from cloud_api.data.gyms import list_gyms
+
+    with database(load_settings()) as resolved:
+        rows = admin_work(resolved, list_gyms)
     _print_rows(rows, ["slug", "name", "city", "franchise", "status", "kiosks"])
 
 
 @franchises_app.command("list")
 def franchises_list() -> None:
     """Every franchise with its gym count."""
-    rows = _query(
-        "select f.slug, f.name, f.city, f.status, f.subscription_plan as plan, "
-        "(select count(*) from gyms g where g.franchise_id = f.id) as gyms "
-        "from franchises f order by f.slug"
-    )
+    from cloud_api.data.gyms import list_franchises
+
+    with database(load_settings()) as resolved:
+        rows = admin_work(resolved, list_franchises)
     _print_rows(rows, ["slug", "name", "city", "status", "plan", "gyms"])
 
 
@@ -72,38 +59,28 @@ def kiosks_create(
     location: Annotated[str | None, typer.Option(help="Where in the gym it stands.")] = None,
 ) -> None:
     """Create a kiosk and print its six-character provisioning code."""
-    import asyncio
-    from datetime import timedelta
-
-    from cloud_api import kiosks
+    from cloud_api.data import kiosks
+    from cloud_api.data.audit import SYSTEM
     from cloud_api.services import code_pepper
     from provisioning.code import display_code
 
-    settings = load_settings()
-    with database(settings) as resolved:
+    with database(load_settings()) as resolved:
         assert resolved.database_url
         url = resolved.database_url
         guarded(lambda: migrations.migrate(url))
-
-        async def create() -> kiosks.IssuedCode:
-            async with (
-                await psycopg.AsyncConnection.connect(
-                    url, row_factory=psycopg.rows.dict_row
-                ) as conn,
-                conn.transaction(),
-            ):
-                return await kiosks.create_kiosk(
+        try:
+            issued = admin_work(
+                resolved,
+                lambda conn: kiosks.create_kiosk(
                     conn,
                     gym_slug=gym,
                     name=name,
                     location=location,
                     pepper=code_pepper(resolved),
                     ttl=timedelta(minutes=resolved.provisioning_code_ttl_min),
-                    actor=kiosks.Actor("system"),
-                )
-
-        try:
-            issued = guarded(lambda: asyncio.run(create()))
+                    actor=SYSTEM,
+                ),
+            )
         except kiosks.KioskNotFound as exc:
             raise fail(f"{exc}: see `jarvis-cloud gyms list`") from exc
     typer.echo(f"kiosk {issued.kiosk_slug} ({issued.kiosk_name}) created for {issued.gym_slug}")
@@ -112,9 +89,6 @@ def kiosks_create(
         f"valid until {issued.expires_at:%Y-%m-%d %H:%M %Z}; on the kiosk run "
         "`jarvis-kiosk provision` and type it"
     )
-
-
-ROLES = ("super_admin", "franchise_owner", "gym_manager", "gym_staff")
 
 
 @users_app.command("create")
@@ -134,12 +108,11 @@ def users_create(
     """Create a dashboard account (local sign-in; on Supabase, invite users there)."""
     import secrets
 
-    from psycopg.rows import dict_row
-
+    from cloud_api.data import users
     from cloud_api.passwords import hash_password
 
-    if role not in ROLES:
-        raise fail(f"--role must be one of {', '.join(ROLES)}")
+    if role not in users.ROLES:
+        raise fail(f"--role must be one of {', '.join(users.ROLES)}")
     needs = {"franchise_owner": "franchise", "gym_manager": "gym", "gym_staff": "gym"}.get(role)
     if needs == "gym" and (gym is None or franchise is not None):
         raise fail(f"a {role} needs --gym SLUG (and no --franchise)")
@@ -153,54 +126,21 @@ def users_create(
         assert resolved.database_url
         url = resolved.database_url
         guarded(lambda: migrations.migrate(url))
-
-        def create() -> str:
-            with psycopg.connect(url, row_factory=dict_row) as conn, conn.transaction():
-                scope_id = None
-                if gym or franchise:
-                    table = "gyms" if gym else "franchises"
-                    row = conn.execute(
-                        f"select id from {table} where slug = %s", (gym or franchise,)
-                    ).fetchone()
-                    if row is None:
-                        raise fail(f"no {table[:-1]} with slug {gym or franchise!r}")
-                    scope_id = row["id"]
-                if conn.execute(
-                    "select 1 from auth.users where lower(email) = lower(%s)", (email,)
-                ).fetchone():
-                    raise fail(f"an account with email {email} already exists")
-                user = conn.execute(
-                    "insert into auth.users (email, encrypted_password, email_confirmed_at) "
-                    "values (%s, %s, now()) returning id",
-                    (email, hash_password(secret)),
-                ).fetchone()
-                assert user is not None
-                conn.execute(
-                    "insert into users (id, email, full_name, role, franchise_id, gym_id) "
-                    "values (%s, %s, %s, %s, %s, %s)",
-                    (
-                        user["id"],
-                        email,
-                        full_name,
-                        role,
-                        scope_id if franchise else None,
-                        scope_id if gym else None,
-                    ),
-                )
-                conn.execute(
-                    "insert into audit_log (actor_type, gym_id, franchise_id, action, "
-                    "target_type, target_id, details) values ('system', %s, %s, 'user.created', "
-                    "'user', %s, %s)",
-                    (
-                        scope_id if gym else None,
-                        scope_id if franchise else None,
-                        str(user["id"]),
-                        json.dumps({"email": email, "role": role}),
-                    ),
-                )
-                return str(user["id"])
-
-        user_id = guarded(create)
+        try:
+            user_id = admin_work(
+                resolved,
+                lambda conn: users.create_user(
+                    conn,
+                    email=email,
+                    password_hash=hash_password(secret),
+                    role=role,
+                    full_name=full_name,
+                    gym_slug=gym,
+                    franchise_slug=franchise,
+                ),
+            )
+        except (users.ScopeNotFound, users.EmailTaken) as exc:
+            raise fail(str(exc)) from exc
     typer.echo(f"created {role} {email} ({user_id})")
     if generated:
         typer.echo(f"password (shown once): {secret}")

@@ -5,11 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
 from pydantic import ValidationError
 
-from cloud_api.cli.common import database, ensure_port_free, fail, guarded, load_settings
+from cloud_api.cli.common import (
+    admin_work,
+    database,
+    ensure_port_free,
+    fail,
+    guarded,
+    load_settings,
+)
 from cloud_api.config import CloudSettings
 from cloud_api.db import migrate as migrations
 from cloud_api.db.errors import MigrationsPending
@@ -128,7 +134,7 @@ def demo(
                     home,
                     f"http://127.0.0.1:{port}",
                     lambda: _demo_kiosk_code(resolved),
-                    _demo_badge(url),
+                    _demo_badge(resolved),
                     badge_port,
                     typer.echo,
                 )
@@ -137,67 +143,48 @@ def demo(
             processes.stop()
 
 
-def _demo_badge(url: str) -> str:
+def _demo_badge(settings: CloudSettings) -> str:
     """A French-speaking member of the demo gym in good standing."""
+    from cloud_api.data.members import member_to_tap
     from cloud_api.demo import DEMO_GYM
 
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "select m.badge_id from gym_members m join gyms g on g.id = m.gym_id "
-            "join member_preferences p on p.member_id = m.id "
-            "where g.slug = %s and m.is_active and p.language = 'fr' "
-            "and m.membership_expires_on > current_date + 60 order by m.badge_id limit 1",
-            (DEMO_GYM,),
-        ).fetchone()
-    if row is None:
+    badge = admin_work(settings, lambda conn: member_to_tap(conn, DEMO_GYM, "fr"))
+    if badge is None:
         raise fail("the demo gym has no member to tap: run `jarvis-cloud db seed --demo`")
-    return str(row[0])
+    return badge
 
 
 def _demo_kiosk_code(settings: CloudSettings) -> str:
     """A fresh code for the demo's kiosk (created the first time)."""
-    import asyncio
     from datetime import timedelta
 
-    from psycopg.rows import dict_row
-
-    from cloud_api import kiosks
+    from cloud_api.data import kiosks
+    from cloud_api.data.audit import SYSTEM
+    from cloud_api.db.database import Conn
     from cloud_api.demo import DEMO_GYM
     from cloud_api.services import code_pepper
 
-    assert settings.database_url
-    url = settings.database_url
+    ttl = timedelta(minutes=settings.provisioning_code_ttl_min)
+    pepper = code_pepper(settings)
+    name = "JARVIS Démo"
 
-    async def issue() -> str:
-        ttl = timedelta(minutes=settings.provisioning_code_ttl_min)
-        pepper, actor = code_pepper(settings), kiosks.Actor("system")
-        async with (
-            await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn,
-            conn.transaction(),
-        ):
-            cur = await conn.execute(
-                "select k.id from kiosks k join gyms g on g.id = k.gym_id "
-                "where g.slug = %s and k.name = 'JARVIS Démo'",
-                (DEMO_GYM,),
+    async def issue(conn: Conn) -> kiosks.IssuedCode:
+        kiosk_id = await kiosks.kiosk_named(conn, gym_slug=DEMO_GYM, name=name)
+        if kiosk_id is None:
+            return await kiosks.create_kiosk(
+                conn,
+                gym_slug=DEMO_GYM,
+                name=name,
+                location="Accueil",
+                pepper=pepper,
+                ttl=ttl,
+                actor=SYSTEM,
             )
-            row = await cur.fetchone()
-            if row is None:
-                issued = await kiosks.create_kiosk(
-                    conn,
-                    gym_slug=DEMO_GYM,
-                    name="JARVIS Démo",
-                    location="Accueil",
-                    pepper=pepper,
-                    ttl=ttl,
-                    actor=actor,
-                )
-            else:
-                issued = await kiosks.regenerate_code(
-                    conn, kiosk_id=row["id"], pepper=pepper, ttl=ttl, actor=actor
-                )
-            return issued.code
+        return await kiosks.regenerate_code(
+            conn, kiosk_id=kiosk_id, pepper=pepper, ttl=ttl, actor=SYSTEM
+        )
 
-    return asyncio.run(issue())
+    return admin_work(settings, issue).code
 
 
 def simulator(

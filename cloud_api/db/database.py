@@ -25,6 +25,8 @@ from psycopg_pool import AsyncConnectionPool
 from cloud_api.db.errors import DatabaseUnavailable
 
 Claims = Mapping[str, Any]
+# The connection every data function takes: a transaction, rows as dicts.
+Conn = psycopg.AsyncConnection[DictRow]
 
 # The only roles a request may take; the pool's login role is not a member of any other.
 REQUEST_ROLES = frozenset({"anon", "authenticated"})
@@ -32,10 +34,9 @@ REQUEST_ROLES = frozenset({"anon", "authenticated"})
 SET_REQUEST_CONTEXT = (
     "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 )
-# The same, for work that may skip waiting for its WAL flush (one round trip, not two).
-SET_REQUEST_CONTEXT_NOT_DURABLE = (
-    SET_REQUEST_CONTEXT + ", set_config('synchronous_commit', 'off', true)"
-)
+# Options ride on the same statement (one round trip, not two).
+NOT_DURABLE = ", set_config('synchronous_commit', 'off', true)"
+STATEMENT_TIMEOUT = ", set_config('statement_timeout', %s, true)"
 
 
 def request_context(claims: Claims | None) -> tuple[str, str]:
@@ -79,17 +80,28 @@ class Database:
 
     @asynccontextmanager
     async def transaction(
-        self, claims: Claims | None, *, durable: bool = True
-    ) -> AsyncIterator[psycopg.AsyncConnection[DictRow]]:
+        self,
+        claims: Claims | None,
+        *,
+        durable: bool = True,
+        statement_timeout_ms: int | None = None,
+    ) -> AsyncIterator[Conn]:
         """One transaction as the caller: commits on success, rolls back on any error.
 
         `durable=False` lets the commit return before its WAL is flushed: for data that is
         superseded soon anyway (heartbeats). A database crash may lose the last fraction of a
-        second of such work; it never corrupts anything, and session records stay durable."""
+        second of such work; it never corrupts anything, and session records stay durable.
+        `statement_timeout_ms` cancels any statement of the transaction that runs longer."""
         role, claims_json = request_context(claims)
-        statement = SET_REQUEST_CONTEXT if durable else SET_REQUEST_CONTEXT_NOT_DURABLE
+        statement = SET_REQUEST_CONTEXT
+        params: list[str] = [role, claims_json]
+        if not durable:
+            statement += NOT_DURABLE
+        if statement_timeout_ms is not None:
+            statement += STATEMENT_TIMEOUT
+            params.append(f"{statement_timeout_ms}ms")
         async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(statement, (role, claims_json))
+            await conn.execute(statement, params)
             yield conn
 
     def stats(self) -> dict[str, int]:

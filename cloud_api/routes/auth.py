@@ -11,6 +11,7 @@ from cloud_api.auth.signin import AuthTokens, SignIn, SignInError
 from cloud_api.deps import ServicesDep, anonymous
 from cloud_api.errors import ApiError, error_responses
 from cloud_api.services import Services
+from contract.errors import ErrorCode
 
 router = APIRouter(tags=["auth"])
 LoginLimit = Annotated[str, Depends(anonymous("login"))]
@@ -38,7 +39,7 @@ class RefreshRequest(BaseModel):
 def _local_signin(services: Services) -> SignIn:
     if services.local_issuer is None or services.signin is None:
         raise ApiError(
-            404, "use_supabase_auth", "This cloud uses Supabase Auth: sign in through Supabase."
+            ErrorCode.USE_SUPABASE_AUTH, "This cloud uses Supabase Auth: sign in through Supabase."
         )
     return services.signin
 
@@ -59,14 +60,13 @@ async def _answer(services: Services, tokens: AuthTokens) -> LoginResponse:
     responses=error_responses(401, 404, 422, 429),
     summary="Sign in with email and password (embedded default only)",
     description="Super admins get a password-only (`aal1`) token: their powers need the "
-    "second factor, checked by the dashboard's sign-in page (/login, then /auth/mfa).",
+    "second factor, checked by the dashboard's sign-in pages (/login, then /auth/mfa).",
 )
 async def login(body: LoginRequest, services: ServicesDep, ip: LoginLimit) -> LoginResponse:
-    signin = _local_signin(services)
     try:
-        tokens = await signin.with_password(str(body.email), body.password, ip)
+        tokens = await _local_signin(services).with_password(str(body.email), body.password, ip)
     except SignInError as exc:
-        raise ApiError(401, exc.code, exc.message) from exc
+        raise ApiError(exc.code, exc.message) from exc
     return await _answer(services, tokens)
 
 
@@ -77,16 +77,15 @@ async def login(body: LoginRequest, services: ServicesDep, ip: LoginLimit) -> Lo
     summary="A new access token for a refresh token (which is rotated)",
 )
 async def refresh(body: RefreshRequest, services: ServicesDep, ip: LoginLimit) -> LoginResponse:
-    signin = _local_signin(services)
     try:
-        tokens = await signin.refresh(body.refresh_token)
+        tokens = await _local_signin(services).refresh(body.refresh_token)
     except SignInError as exc:
-        raise ApiError(401, exc.code, exc.message) from exc
+        raise ApiError(exc.code, exc.message) from exc
     return await _answer(services, tokens)
 
 
 @router.get("/auth/v1/.well-known/jwks.json", summary="The local issuer's public keys")
 async def jwks(services: ServicesDep) -> dict[str, Any]:
     if services.local_issuer is None:
-        raise ApiError(404, "use_supabase_auth", "Keys are published by the Supabase project.")
+        raise ApiError(ErrorCode.USE_SUPABASE_AUTH, "Keys are published by the Supabase project.")
     return services.local_issuer.jwks()

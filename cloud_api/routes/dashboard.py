@@ -18,14 +18,15 @@ import psycopg
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud_api.dashboard import alerts as alert_data
-from cloud_api.dashboard import analytics
-from cloud_api.dashboard import kiosks as kiosk_data
-from cloud_api.dashboard import members as member_data
-from cloud_api.dashboard import overview as overview_data
-from cloud_api.dashboard import profile as profiles
-from cloud_api.dashboard import sessions as session_data
-from cloud_api.dashboard.common import Conn, CursorError
+from cloud_api.data.dashboard import alerts as alert_data
+from cloud_api.data.dashboard import analytics
+from cloud_api.data.dashboard import kiosks as kiosk_data
+from cloud_api.data.dashboard import members as member_data
+from cloud_api.data.dashboard import overview as overview_data
+from cloud_api.data.dashboard import profile as profiles
+from cloud_api.data.dashboard import sessions as session_data
+from cloud_api.data.dashboard.common import CursorError
+from cloud_api.db.database import Conn
 from cloud_api.deps import ServicesDep, UserAdmin, UserCaller
 from cloud_api.errors import ApiError, error_responses
 from cloud_api.services import Services
@@ -50,16 +51,16 @@ async def scoped(
         if gym:
             found = await profiles.gym_by_slug(conn, gym)
             if found is None:
-                raise ApiError(404, ErrorCode.NOT_FOUND, f"No gym {gym!r} that you can see.")
+                raise ApiError(ErrorCode.NOT_FOUND, f"No gym {gym!r} that you can see.")
             gym_id = found.id
         try:
             yield conn, gym_id
         except CursorError as exc:
-            raise ApiError(422, ErrorCode.CURSOR_MALFORMED, str(exc)) from exc
+            raise ApiError(ErrorCode.CURSOR_MALFORMED, str(exc)) from exc
 
 
 def _not_found(what: str) -> ApiError:
-    return ApiError(404, ErrorCode.NOT_FOUND, f"No such {what} that you can see.")
+    return ApiError(ErrorCode.NOT_FOUND, f"No such {what} that you can see.")
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -291,10 +292,10 @@ async def alert_action(
     except alert_data.AlertNotFound as exc:
         raise _not_found("alert") from exc
     except alert_data.TransitionRefused as exc:
-        raise ApiError(409, ErrorCode.ALERT_TRANSITION_INVALID, f"{exc}.") from exc
+        raise ApiError(ErrorCode.ALERT_TRANSITION_INVALID, f"{exc}.") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise ApiError(
-            403, ErrorCode.FORBIDDEN, "Your role cannot do this (staff cannot reassign alerts)."
+            ErrorCode.FORBIDDEN, "Your role cannot do this (staff cannot reassign alerts)."
         ) from exc
     return AlertOut.model_validate(alert)
 

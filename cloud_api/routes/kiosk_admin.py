@@ -8,13 +8,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import psycopg
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud_api import kiosks
+from cloud_api.data import kiosks
+from cloud_api.data.audit import Actor
 from cloud_api.deps import ServicesDep, UserAdmin
 from cloud_api.errors import ApiError, error_responses
+from contract.errors import ErrorCode
 from provisioning.code import display_code
 
 router = APIRouter(prefix="/api/kiosks", tags=["kiosk management"])
@@ -55,7 +56,7 @@ def _issued(issued: kiosks.IssuedCode) -> ProvisioningCode:
 
 
 def _not_found(exc: kiosks.KioskNotFound) -> ApiError:
-    return ApiError(404, "not_found", f"{str(exc).capitalize()}.")
+    return ApiError(ErrorCode.NOT_FOUND, f"{str(exc).capitalize()}.")
 
 
 @router.post(
@@ -76,12 +77,12 @@ async def create(body: KioskCreate, user: UserAdmin, services: ServicesDep) -> P
                 location=body.location_in_gym,
                 pepper=services.code_pepper,
                 ttl=ttl,
-                actor=kiosks.Actor("user", user.user_id),
+                actor=Actor("user", user.user_id),
             )
     except kiosks.KioskNotFound as exc:
         raise _not_found(exc) from exc
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise ApiError(403, "forbidden", "You cannot add kiosks to this gym.") from exc
+    except kiosks.NotAllowed as exc:
+        raise ApiError(ErrorCode.FORBIDDEN, "You cannot add kiosks to this gym.") from exc
     return _issued(issued)
 
 
@@ -100,7 +101,7 @@ async def new_code(kiosk_id: UUID, user: UserAdmin, services: ServicesDep) -> Pr
                 kiosk_id=kiosk_id,
                 pepper=services.code_pepper,
                 ttl=ttl,
-                actor=kiosks.Actor("user", user.user_id),
+                actor=Actor("user", user.user_id),
             )
     except kiosks.KioskNotFound as exc:
         raise _not_found(exc) from exc
@@ -117,7 +118,7 @@ async def revoke(kiosk_id: UUID, user: UserAdmin, services: ServicesDep) -> Revo
     try:
         async with services.database.transaction(user.claims) as conn:
             count = await kiosks.revoke_credentials(
-                conn, kiosk_id=kiosk_id, actor=kiosks.Actor("user", user.user_id)
+                conn, kiosk_id=kiosk_id, actor=Actor("user", user.user_id)
             )
     except kiosks.KioskNotFound as exc:
         raise _not_found(exc) from exc
@@ -134,7 +135,7 @@ async def rotate(kiosk_id: UUID, user: UserAdmin, services: ServicesDep) -> dict
     try:
         async with services.database.transaction(user.claims) as conn:
             await kiosks.request_rotation(
-                conn, kiosk_id=kiosk_id, actor=kiosks.Actor("user", user.user_id)
+                conn, kiosk_id=kiosk_id, actor=Actor("user", user.user_id)
             )
     except kiosks.KioskNotFound as exc:
         raise _not_found(exc) from exc

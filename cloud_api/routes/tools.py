@@ -18,15 +18,17 @@ import psycopg
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
+from cloud_api.data import voice as store
+from cloud_api.db.database import Conn
 from cloud_api.deps import KioskVoice, ServicesDep, kiosk_revoked
 from cloud_api.errors import ApiError, error_responses
-from cloud_api.tools.context import Caller, Conn, ToolContext, ToolFailure, ToolOutcome
+from cloud_api.tools.context import Caller, ToolContext, ToolFailure, ToolOutcome
 from cloud_api.tools.hours import text_language
 from cloud_api.tools.registry import TOOLS
-from cloud_api.voice import store
 from cloud_api.voice.client_secret import openai_for, openai_lifespan
 from cloud_api.voice.spoken import say
 from contract import kiosk_api as api
+from contract.errors import ErrorCode
 
 log = logging.getLogger("jarvis.cloud.tools")
 router = APIRouter(tags=["tools"], lifespan=openai_lifespan)
@@ -44,26 +46,19 @@ async def _check_session(
     start = await store.find_start(conn, body.session_id)
     if start is None or start["kiosk_id"] != place.kiosk_id or start["status"] != "started":
         raise ApiError(
-            404,
-            "session_not_found",
+            ErrorCode.SESSION_NOT_FOUND,
             "No voice session with this id was started on this kiosk: start one with "
             f"POST {api.VOICE_START} first.",
         )
     if start["member_id"] != body.member_id:
         raise ApiError(
-            409, "session_member_mismatch", "This voice session belongs to another member."
+            ErrorCode.SESSION_MEMBER_MISMATCH, "This voice session belongs to another member."
         )
     if start["ended"]:
-        raise ApiError(409, "session_ended", "This voice session has ended: start a new one.")
-    cur = await conn.execute(
-        "select %s < now() - make_interval(mins => %s) as stale",
-        (start["requested_at"], max_age_min),
-    )
-    stale = await cur.fetchone()
-    if stale is not None and stale["stale"]:
+        raise ApiError(ErrorCode.SESSION_ENDED, "This voice session has ended: start a new one.")
+    if await store.started_longer_ago_than(conn, start["requested_at"], max_age_min):
         raise ApiError(
-            409,
-            "session_expired",
+            ErrorCode.SESSION_EXPIRED,
             f"This voice session started more than {max_age_min} minutes ago: start a new one.",
         )
 
@@ -84,8 +79,7 @@ async def call_tool(
     tool = TOOLS.get(name)
     if tool is None:
         raise ApiError(
-            404,
-            "unknown_tool",
+            ErrorCode.UNKNOWN_TOOL,
             f"There is no tool called {name[:64]!r}. Tools: {', '.join(sorted(TOOLS))}.",
         )
     settings = services.settings
@@ -95,12 +89,10 @@ async def call_tool(
     try:
         async with (
             asyncio.timeout(settings.tool_timeout_s),
-            services.database.transaction(kiosk.claims) as conn,
+            services.database.transaction(
+                kiosk.claims, statement_timeout_ms=int(settings.tool_timeout_s * 1000)
+            ) as conn,
         ):
-            await conn.execute(
-                "select set_config('statement_timeout', %s, true)",
-                (f"{int(settings.tool_timeout_s * 1000)}ms",),
-            )
             place = await store.load_place(conn)
             if place is None:
                 raise kiosk_revoked()
@@ -108,7 +100,7 @@ async def call_tool(
             member = await store.load_member(conn, body.member_id, place.language)
             if member is None:
                 raise ApiError(
-                    404, "member_not_found", "This member is not one of this kiosk's gym."
+                    ErrorCode.MEMBER_NOT_FOUND, "This member is not one of this kiosk's gym."
                 )
             language = text_language(member.facts.language)
             await _check_session(conn, body, place, settings.tool_session_max_age_min)

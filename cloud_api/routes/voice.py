@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from cloud_api.data import voice as store
 from cloud_api.deps import KioskVoice, ServicesDep, kiosk_revoked
 from cloud_api.errors import ApiError, error_responses
 from cloud_api.tools.hours import text_language
-from cloud_api.voice import store
 from cloud_api.voice.client_secret import (
     MintError,
     mint_client_secret,
@@ -25,13 +25,13 @@ from cloud_api.voice.instructions import build_instructions, spoken_date
 from cloud_api.voice.session_config import realtime_url, session_payload
 from cloud_api.voice.spoken import say
 from contract import kiosk_api as api
+from contract.errors import ErrorCode
 
 router = APIRouter(tags=["voice"], lifespan=openai_lifespan)
 
 
 def refusal(
-    status: int,
-    code: str,
+    code: ErrorCode,
     language: str,
     *,
     sentence: str | None = None,
@@ -48,9 +48,7 @@ def refusal(
     if retry_after_s is not None:
         details["retry_after_s"] = retry_after_s
         headers = {"Retry-After": str(retry_after_s)}
-    return ApiError(
-        status, code, say(lang, sentence or code, **values), headers=headers, details=details
-    )
+    return ApiError(code, say(lang, sentence or code, **values), headers=headers, details=details)
 
 
 @router.post(
@@ -70,17 +68,16 @@ async def start_voice_session(
             raise kiosk_revoked()
         member = await store.load_member(conn, body.member_id, place.language)
         if member is None:
-            raise refusal(404, "member_not_found", place.language)
+            raise refusal(ErrorCode.MEMBER_NOT_FOUND, place.language)
         language = member.facts.language
         if client is None or settings.openai_api_key is None:
-            raise refusal(503, "voice_not_configured", language, sentence="voice_unavailable")
+            raise refusal(ErrorCode.VOICE_NOT_CONFIGURED, language, sentence="voice_unavailable")
         if not member.is_active:
-            raise refusal(403, "member_suspended", language)
+            raise refusal(ErrorCode.MEMBER_SUSPENDED, language)
         if member.expired:
             assert member.expires_on is not None
             raise refusal(
-                403,
-                "membership_expired",
+                ErrorCode.MEMBERSHIP_EXPIRED,
                 language,
                 expired_on=spoken_date(member.expires_on, language),
             )
@@ -90,16 +87,14 @@ async def start_voice_session(
             earlier["kiosk_id"] != place.kiosk_id or earlier["member_id"] != member.id
         ):
             raise ApiError(
-                409,
-                "session_id_in_use",
+                ErrorCode.SESSION_ID_IN_USE,
                 "This session id is already used by another session: make a new one.",
             )
         started, wait_s = await store.recent_starts(conn, member.id, body.session_id)
         limit = settings.voice_sessions_per_member_per_hour
         if started >= limit:
             raise refusal(
-                429,
-                "member_session_limit",
+                ErrorCode.MEMBER_SESSION_LIMIT,
                 language,
                 retry_after_s=wait_s,
                 count=started,
@@ -108,8 +103,7 @@ async def start_voice_session(
         spent = await store.gym_spend_today(conn)
         if spent >= settings.voice_daily_budget_usd:
             raise refusal(
-                403,
-                "daily_budget_exhausted",
+                ErrorCode.DAILY_BUDGET_EXHAUSTED,
                 language,
                 retry_after_s=place.seconds_to_midnight,
             )
@@ -125,8 +119,7 @@ async def start_voice_session(
             language=language,
         ):
             raise ApiError(
-                409,
-                "session_id_in_use",
+                ErrorCode.SESSION_ID_IN_USE,
                 "This session id is already used by another session: make a new one.",
             )
 
@@ -149,7 +142,6 @@ async def start_voice_session(
         async with services.database.transaction(kiosk.claims) as conn:
             await store.mark_failed(conn, body.session_id, f"{exc.code}: {exc.reason}"[:1000])
         error = refusal(
-            exc.status,
             exc.code,
             language,
             sentence="voice_unavailable",

@@ -24,7 +24,7 @@ from psycopg import sql
 from cloud_api.passwords import hash_password
 from cloud_api.pipeline.churn import ChurnInputs, churn_risk
 from cloud_api.seed import content
-from cloud_api.tools.seed import seed_classes, seed_knowledge
+from cloud_api.seed.tools import seed_classes, seed_knowledge
 from contract.pricing import TokenUsage, session_cost
 
 DEMO_PASSWORD = "jarvis-demo"  # noqa: S105 - printed for the demo accounts on purpose

@@ -1,16 +1,15 @@
 """Tools that reach the gym's staff: an equipment issue, an escalation to a person.
 
-Both create a `manager_alerts` row for the kiosk's own gym through
-`private.kiosk_raise_alert` (kiosks have no insert right on alerts): only these two alert
-types, only for the calling kiosk's gym, and the same alert raised again within ten minutes
-is not duplicated. Titles are in the kiosk's language, the staff's.
+Both create a manager alert for the kiosk's own gym (`cloud_api.data.alerts`); the same
+alert raised again within ten minutes is not duplicated. Titles are in the kiosk's language,
+the staff's.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from cloud_api.data import alerts as data
 from cloud_api.tools.arguments import EscalateToStaffArgs, ReportEquipmentIssueArgs
 from cloud_api.tools.context import ToolContext, ToolOutcome
 from cloud_api.tools.hours import text_language
@@ -37,23 +36,19 @@ async def _raise(
     description: str,
     context: dict[str, Any],
 ) -> ToolOutcome:
-    cur = await ctx.conn.execute(
-        "select alert_id, created from private.kiosk_raise_alert(%s, %s, %s, %s, %s, %s)",
-        (
-            alert_type,
-            priority,
-            title[:200],
-            description,
-            ctx.caller.member_id,
-            json.dumps({"source": "jarvis", "session_id": str(ctx.caller.session_id), **context}),
-        ),
+    raised = await data.raise_alert(
+        ctx.conn,
+        alert_type=alert_type,
+        priority=priority,
+        title=title[:200],
+        description=description,
+        member_id=ctx.caller.member_id,
+        context={"source": "jarvis", "session_id": str(ctx.caller.session_id), **context},
     )
-    row = await cur.fetchone()
-    assert row is not None
     return ToolOutcome(
         {
-            "alert_id": str(row["alert_id"]),
-            "already_reported": not row["created"],
+            "alert_id": str(raised.alert_id),
+            "already_reported": not raised.created,
             "staff_notified": True,
             "priority": priority,
         }

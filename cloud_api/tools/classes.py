@@ -1,19 +1,16 @@
 """Class tools: the schedule, booking (capacity, then a bounded waitlist) and cancelling.
 
-Bookings of one class are serialised with a transaction-level advisory lock on the class id,
-so two members racing for the last spot cannot both get it; the partial unique index
-`class_bookings_live_key` makes a double booking impossible even without the lock.
-Cancelling a booked spot promotes the longest-waiting member of the waitlist.
+Booking and cancelling lock the class first (`data.classes.lock_class`), so two members
+racing for the last spot cannot both get it. Cancelling a booked spot promotes the
+longest-waiting member of the waitlist.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
-import psycopg
-
+from cloud_api.data import classes as data
 from cloud_api.tools.arguments import BookClassArgs, CancelBookingArgs, ClassScheduleArgs, Day
 from cloud_api.tools.context import ToolContext, ToolFailure, ToolOutcome, audit, local_time
 from cloud_api.tools.hours import DAY_NAMES
@@ -21,26 +18,6 @@ from cloud_api.voice.spoken import say
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_LISTED = 30
-
-CLASS_SQL = """
-select c.id, c.name, c.coach, c.room, c.description, c.duration_min, c.capacity,
-    c.waitlist_capacity, c.status, c.starts_at, c.starts_at <= now() as started,
-    (c.starts_at at time zone g.timezone) as local_start,
-    coalesce(n.booked, 0) as booked, coalesce(n.waitlisted, 0) as waitlisted,
-    mine.id as my_booking_id, mine.status as my_status
-from classes c
-join gyms g on g.id = c.gym_id
-left join lateral (
-    select count(*) filter (where b.status = 'booked') as booked,
-           count(*) filter (where b.status = 'waitlisted') as waitlisted
-    from class_bookings b where b.class_id = c.id
-) n on true
-left join lateral (
-    select b.id, b.status from class_bookings b
-    where b.class_id = c.id and b.member_id = %(member)s and b.status in ('booked', 'waitlisted')
-) mine on true
-where c.gym_id = (select private.kiosk_gym_id())
-"""
 
 
 def resolve_day(day: Day, today: date) -> date:
@@ -77,19 +54,6 @@ def class_output(row: dict[str, Any], language: str) -> dict[str, Any]:
     }
 
 
-async def _class(ctx: ToolContext, class_id: UUID) -> dict[str, Any] | None:
-    cur = await ctx.conn.execute(
-        CLASS_SQL + " and c.id = %(class)s", {"member": ctx.caller.member_id, "class": class_id}
-    )
-    return await cur.fetchone()
-
-
-async def _lock_class(ctx: ToolContext, class_id: UUID) -> None:
-    await ctx.conn.execute(
-        "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"jarvis.class:{class_id}",)
-    )
-
-
 def _when(row: dict[str, Any]) -> str:
     return str(row["local_start"].strftime("%H:%M"))
 
@@ -98,21 +62,14 @@ async def class_schedule(ctx: ToolContext, args: ClassScheduleArgs) -> ToolOutco
     gym = ctx.caller.gym
     first = resolve_day(args.day, gym.local_now.date())
     last = first + timedelta(days=args.days)
-    cur = await ctx.conn.execute(
-        CLASS_SQL
-        + " and c.starts_at >= greatest(now(), %(from)s::timestamp at time zone g.timezone)"
-        " and c.starts_at < (%(to)s::timestamp at time zone g.timezone)"
-        " and (%(name)s::text is null or strpos(lower(c.name), lower(%(name)s::text)) > 0)"
-        " order by c.starts_at, c.name limit %(limit)s",
-        {
-            "member": ctx.caller.member_id,
-            "from": datetime.combine(first, datetime.min.time()),
-            "to": datetime.combine(last, datetime.min.time()),
-            "name": args.name,
-            "limit": MAX_LISTED + 1,
-        },
+    rows = await data.schedule(
+        ctx.conn,
+        ctx.caller.member_id,
+        start=datetime.combine(first, datetime.min.time()),
+        end=datetime.combine(last, datetime.min.time()),
+        name=args.name,
+        limit=MAX_LISTED + 1,
     )
-    rows = await cur.fetchall()
     language = ctx.caller.language
     return ToolOutcome(
         {
@@ -127,8 +84,8 @@ async def class_schedule(ctx: ToolContext, args: ClassScheduleArgs) -> ToolOutco
 
 async def book_class(ctx: ToolContext, args: BookClassArgs) -> ToolOutcome:
     language = ctx.caller.language
-    await _lock_class(ctx, args.class_id)
-    row = await _class(ctx, args.class_id)
+    await data.lock_class(ctx.conn, args.class_id)
+    row = await data.one_class(ctx.conn, ctx.caller.member_id, args.class_id)
     if row is None:
         raise ToolFailure(say(language, "class_not_found"))
     named = {"name": row["name"], "time": _when(row)}
@@ -147,29 +104,23 @@ async def book_class(ctx: ToolContext, args: BookClassArgs) -> ToolOutcome:
         status, position = "waitlisted", row["waitlisted"] + 1
     else:
         raise ToolFailure(say(language, "class_full", **named))
-    try:
-        cur = await ctx.conn.execute(
-            "insert into class_bookings (class_id, gym_id, member_id, status, kiosk_id, "
-            "session_id) values (%s, (select private.kiosk_gym_id()), %s, %s, "
-            "(select private.kiosk_id()), %s) returning id",
-            (args.class_id, ctx.caller.member_id, status, ctx.caller.session_id),
-        )
-    except psycopg.errors.UniqueViolation as exc:  # booked meanwhile by another request
-        raise ToolFailure(say(language, "already_booked", **named)) from exc
-    booking = await cur.fetchone()
-    assert booking is not None
+    booking_id = await data.add_booking(
+        ctx.conn, args.class_id, ctx.caller.member_id, status, ctx.caller.session_id
+    )
+    if booking_id is None:  # booked meanwhile by another request
+        raise ToolFailure(say(language, "already_booked", **named))
     await audit(
         ctx,
         "class.booked",
         "class_booking",
-        booking["id"],
+        booking_id,
         {"class_id": str(args.class_id), "status": status},
     )
-    after = await _class(ctx, args.class_id)
+    after = await data.one_class(ctx.conn, ctx.caller.member_id, args.class_id)
     assert after is not None
     return ToolOutcome(
         {
-            "booking_id": str(booking["id"]),
+            "booking_id": str(booking_id),
             "status": status,
             "waitlist_position": position,
             "class": class_output(after, language),
@@ -181,48 +132,27 @@ async def cancel_booking(ctx: ToolContext, args: CancelBookingArgs) -> ToolOutco
     language = ctx.caller.language
     member = ctx.caller.member_id
     if args.booking_id is not None:
-        query = "select id, class_id, member_id, status from class_bookings where id = %s"
-        params: tuple[Any, ...] = (args.booking_id,)
+        found = await data.booking(ctx.conn, args.booking_id)
     else:
-        query = (
-            "select id, class_id, member_id, status from class_bookings "
-            "where class_id = %s and member_id = %s order by (status <> 'cancelled') desc, "
-            "created_at desc limit 1"
-        )
-        params = (args.class_id, member)
-    found = await (await ctx.conn.execute(query, params)).fetchone()
+        assert args.class_id is not None  # the arguments model requires one of the two
+        found = await data.latest_booking(ctx.conn, args.class_id, member)
     if found is None:
         raise ToolFailure(say(language, "booking_not_found"))
-    await _lock_class(ctx, found["class_id"])
-    booking = await (
-        await ctx.conn.execute(
-            "select id, class_id, member_id, status from class_bookings where id = %s",
-            (found["id"],),
-        )
-    ).fetchone()
+    await data.lock_class(ctx.conn, found["class_id"])
+    booking = await data.booking(ctx.conn, found["id"])  # again, now that the class is locked
     assert booking is not None
     if booking["member_id"] != member:
         raise ToolFailure(say(language, "not_your_booking"))
     if booking["status"] == "cancelled":
         raise ToolFailure(say(language, "already_cancelled"))
-    klass = await _class(ctx, booking["class_id"])
+    klass = await data.one_class(ctx.conn, member, booking["class_id"])
     assert klass is not None  # the booking's class is in the same gym (composite key)
     if klass["started"]:
         raise ToolFailure(say(language, "class_started", name=klass["name"], time=_when(klass)))
-    await ctx.conn.execute(
-        "update class_bookings set status = 'cancelled', cancelled_at = now() where id = %s",
-        (booking["id"],),
-    )
+    await data.cancel_booking(ctx.conn, booking["id"])
     promoted = None
     if booking["status"] == "booked":
-        cur = await ctx.conn.execute(
-            "update class_bookings set status = 'booked' where id = ("
-            "  select id from class_bookings where class_id = %s and status = 'waitlisted'"
-            "  order by created_at, id limit 1) returning id",
-            (booking["class_id"],),
-        )
-        row = await cur.fetchone()
-        promoted = row["id"] if row else None
+        promoted = await data.promote_from_waitlist(ctx.conn, booking["class_id"])
     await audit(
         ctx,
         "class.booking_cancelled",
@@ -234,7 +164,7 @@ async def cancel_booking(ctx: ToolContext, args: CancelBookingArgs) -> ToolOutco
             "promoted_booking_id": promoted and str(promoted),
         },
     )
-    after = await _class(ctx, booking["class_id"])
+    after = await data.one_class(ctx.conn, member, booking["class_id"])
     assert after is not None
     return ToolOutcome(
         {

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from openai import AsyncOpenAI
-from psycopg.rows import DictRow
 
 from cloud_api.config import CloudSettings
+from cloud_api.data import audit as audit_log
+from cloud_api.db.database import Conn
 from cloud_api.tools.hours import OpeningHours, text_language
-
-Conn = psycopg.AsyncConnection[DictRow]
 
 
 @dataclass(frozen=True)
@@ -81,21 +78,7 @@ async def audit(
     ctx: ToolContext, action: str, target_type: str, target_id: Any, details: dict[str, Any]
 ) -> None:
     """An audit-log entry by the calling kiosk (allowed by RLS for its own gym only)."""
-    await ctx.conn.execute(
-        "insert into audit_log (actor_type, actor_id, gym_id, action, target_type, target_id, "
-        "details) values ('kiosk', (select private.kiosk_id()), (select private.kiosk_gym_id()), "
-        "%s, %s, %s, %s)",
-        (
-            action,
-            target_type,
-            str(target_id),
-            json.dumps(
-                {
-                    "member_id": str(ctx.caller.member_id),
-                    "session_id": str(ctx.caller.session_id),
-                    **details,
-                },
-                default=str,
-            ),
-        ),
+    caller = {"member_id": str(ctx.caller.member_id), "session_id": str(ctx.caller.session_id)}
+    await audit_log.record(
+        ctx.conn, audit_log.CALLING_KIOSK, action, target_type, target_id, {**caller, **details}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cloud_api.data import voice
 from cloud_api.tools.arguments import EndSessionArgs, OpeningHoursArgs
 from cloud_api.tools.classes import resolve_day
 from cloud_api.tools.context import ToolContext, ToolOutcome, local_time
@@ -31,9 +32,5 @@ async def opening_hours(ctx: ToolContext, args: OpeningHoursArgs) -> ToolOutcome
 async def end_session(ctx: ToolContext, args: EndSessionArgs) -> ToolOutcome:
     """Marks the session ended (later tool calls for it are refused) and tells the kiosk to
     close the conversation once the goodbye has been played."""
-    await ctx.conn.execute(
-        "update voice_session_starts set ended_at = now(), end_reason = %s "
-        "where id = %s and kiosk_id = (select private.kiosk_id())",
-        (args.reason, ctx.caller.session_id),
-    )
+    await voice.end_session(ctx.conn, ctx.caller.session_id, args.reason)
     return ToolOutcome({"ended": True, "reason": args.reason}, end_session=True)

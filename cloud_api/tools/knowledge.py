@@ -3,8 +3,7 @@
 A query is embedded once per embedder its gym's documents were embedded with (the local
 embedder always; OpenAI's model when the cloud has a key), compared only with those
 documents, and passages under the embedder's relevance floor are dropped. Passages in the
-member's language come first. The HNSW index is searched with pgvector's iterative scan in
-strict order, so filtering on the gym never loses the nearest documents.
+member's language come first (data in `cloud_api.data.knowledge`).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import Any
 
 import openai
 
+from cloud_api.data import knowledge as data
 from cloud_api.tools.arguments import SearchKnowledgeArgs
 from cloud_api.tools.context import ToolContext, ToolFailure, ToolOutcome
 from cloud_api.tools.embedding import LOCAL_MODEL, Embedder, LocalEmbedder, OpenAIEmbedder, pgvector
@@ -23,15 +23,6 @@ from cloud_api.voice.spoken import say
 
 log = logging.getLogger("jarvis.cloud.tools")
 EXCERPT_CHARS = 600
-
-SEARCH_SQL = """
-select id, title, body, language,
-    1 - (embedding operator(extensions.<=>) %(query)s::extensions.vector) as score
-from knowledge_documents
-where gym_id = (select private.kiosk_gym_id()) and embedding_model = %(model)s
-order by embedding operator(extensions.<=>) %(query)s::extensions.vector
-limit %(limit)s
-"""
 
 
 def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
@@ -54,16 +45,11 @@ def embedder_for(model: str, ctx: ToolContext) -> Embedder | None:
 
 async def search_knowledge(ctx: ToolContext, args: SearchKnowledgeArgs) -> ToolOutcome:
     language = ctx.caller.language
-    cur = await ctx.conn.execute(
-        "select distinct embedding_model from knowledge_documents "
-        "where gym_id = (select private.kiosk_gym_id()) and embedding_model is not null"
-    )
-    models = [row["embedding_model"] for row in await cur.fetchall()]
+    models = await data.embedding_models(ctx.conn)
     usable = [e for e in (embedder_for(m, ctx) for m in models) if e is not None]
     if models and not usable:
         log.warning("knowledge search: documents embedded with %s but no OpenAI key", models)
         raise ToolFailure(say(language, "knowledge_unavailable"))
-    await ctx.conn.execute("select set_config('hnsw.iterative_scan', 'strict_order', true)")
     found: list[dict[str, Any]] = []
     for embedder in usable:
         try:
@@ -73,11 +59,8 @@ async def search_knowledge(ctx: ToolContext, args: SearchKnowledgeArgs) -> ToolO
             reason = scrub(str(exc), key.get_secret_value() if key else "")
             log.warning("knowledge search: embedding with %s failed: %s", embedder.name, reason)
             raise ToolFailure(say(language, "knowledge_unavailable")) from exc
-        cur = await ctx.conn.execute(
-            SEARCH_SQL,
-            {"query": pgvector(vector), "model": embedder.name, "limit": args.limit * 2},
-        )
-        found += [r for r in await cur.fetchall() if r["score"] >= embedder.min_score]
+        rows = await data.nearest(ctx.conn, pgvector(vector), embedder.name, args.limit * 2)
+        found += [r for r in rows if r["score"] >= embedder.min_score]
     member_language = ctx.caller.member_language or ctx.caller.kiosk_language
     found.sort(key=lambda r: (r["language"] != member_language, -r["score"]))
     return ToolOutcome(

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from openai import AsyncOpenAI
 
 from cloud_api.config import CloudSettings
+from contract.errors import ErrorCode
 
 log = logging.getLogger("jarvis.cloud.voice")
 
@@ -31,12 +32,11 @@ class MintedSecret:
 
 
 class MintError(Exception):
-    """Minting failed: `status` and `code` for the API answer, `reason` for operators
-    (already scrubbed of the key), `retry_after_s` when waiting may help."""
+    """Minting failed: `code` for the API answer, `reason` for operators (already scrubbed of
+    the key), `retry_after_s` when waiting may help."""
 
-    def __init__(self, status: int, code: str, reason: str, retry_after_s: int | None) -> None:
+    def __init__(self, code: ErrorCode, reason: str, retry_after_s: int | None) -> None:
         super().__init__(reason)
-        self.status = status
         self.code = code
         self.reason = reason
         self.retry_after_s = retry_after_s
@@ -83,16 +83,16 @@ def openai_for(request: Request) -> AsyncOpenAI | None:
 def _error(exc: openai.OpenAIError, api_key: str) -> MintError:
     reason = scrub(str(exc), api_key)
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return MintError(503, "openai_key_refused", reason, None)
+        return MintError(ErrorCode.OPENAI_KEY_REFUSED, reason, None)
     if isinstance(exc, openai.RateLimitError):
-        return MintError(503, "openai_rate_limited", reason, 30)
+        return MintError(ErrorCode.OPENAI_RATE_LIMITED, reason, 30)
     if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-        return MintError(503, "openai_unreachable", reason, 10)
+        return MintError(ErrorCode.OPENAI_UNREACHABLE, reason, 10)
     if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-        return MintError(503, "openai_unavailable", reason, 10)
+        return MintError(ErrorCode.OPENAI_UNAVAILABLE, reason, 10)
     # 400/404/422: OpenAI refused what we sent (e.g. a kiosk configured with an unknown
     # voice or model): retrying will not help until the configuration is fixed.
-    return MintError(502, "openai_refused_session", reason, None)
+    return MintError(ErrorCode.OPENAI_REFUSED_SESSION, reason, None)
 
 
 async def mint_client_secret(

@@ -19,8 +19,9 @@ from starlette.requests import Request
 
 from cloud_api.auth.signin import AuthTokens, SignInError
 from cloud_api.auth.users import UserTokenError
-from cloud_api.dashboard import profile as profiles
-from cloud_api.dashboard.common import Conn, CursorError
+from cloud_api.data.dashboard import profile as profiles
+from cloud_api.data.dashboard.common import CursorError
+from cloud_api.db.database import Conn
 from cloud_api.services import Services
 from cloud_api.web import session
 from cloud_api.web.render import PageError, Redirect

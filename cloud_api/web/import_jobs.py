@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from cloud_api.dashboard import member_csv, member_import
+from cloud_api import member_csv
+from cloud_api.data.dashboard import member_import
 from cloud_api.db.database import Database
 
 log = logging.getLogger("jarvis.cloud.imports")

@@ -3,25 +3,36 @@ rotating the credential."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
-import psycopg
 from fastapi import APIRouter
 
 from cloud_api.auth.kiosk import credential_hash, mint_token, new_credential
+from cloud_api.data import identity
+from cloud_api.data.identity import ClaimOutcome
 from cloud_api.deps import AnonymousApi, KioskApi, ServicesDep, kiosk_revoked
 from cloud_api.errors import ApiError, error_responses
 from cloud_api.routes.kiosk.common import ERRORS, kiosk_config
 from contract import kiosk_api as api
+from contract.errors import ErrorCode
 from provisioning.code import InvalidCode, code_hash
 
 router = APIRouter(tags=["kiosk"])
 
-CLAIM_ERRORS = {
-    "code_invalid": (404, "This provisioning code does not exist. Check it, or ask for a new one."),
-    "code_expired": (410, "This provisioning code has expired. Ask the gym for a new one."),
-    "code_used": (409, "This provisioning code has already been used. Ask the gym for a new one."),
+# Why a claim was refused (what the database answered) → what the installer is told.
+CLAIM_REFUSALS: dict[ClaimOutcome, tuple[ErrorCode, str]] = {
+    ClaimOutcome.CODE_INVALID: (
+        ErrorCode.CODE_INVALID,
+        "This provisioning code does not exist. Check it, or ask for a new one.",
+    ),
+    ClaimOutcome.CODE_EXPIRED: (
+        ErrorCode.CODE_EXPIRED,
+        "This provisioning code has expired. Ask the gym for a new one.",
+    ),
+    ClaimOutcome.CODE_USED: (
+        ErrorCode.CODE_USED,
+        "This provisioning code has already been used. Ask the gym for a new one.",
+    ),
 }
 
 
@@ -38,39 +49,36 @@ async def claim(
     try:
         hashed = code_hash(body.code, services.code_pepper)
     except InvalidCode as exc:
-        raise ApiError(422, "code_malformed", f"Invalid provisioning code: {exc}.") from exc
+        raise ApiError(ErrorCode.CODE_MALFORMED, f"Invalid provisioning code: {exc}.") from exc
     settings = services.settings
     credential = new_credential()
     async with services.database.transaction(None) as conn:
-        cur = await conn.execute(
-            "select * from private.claim_kiosk(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                hashed,
-                body.device_id,
-                json.dumps(body.hardware_info),
-                body.software_version,
-                ip,
-                credential_hash(credential),
-                timedelta(minutes=settings.claim_window_min),
-                settings.claim_max_failures_per_code,
-                settings.claim_max_failures_per_source,
-                settings.claim_max_failures_global,
+        claimed = await identity.claim_kiosk(
+            conn,
+            code_hash=hashed,
+            device_id=body.device_id,
+            hardware_info=body.hardware_info,
+            software_version=body.software_version,
+            source_ip=ip,
+            credential_hash=credential_hash(credential),
+            limits=identity.ClaimLimits(
+                window=timedelta(minutes=settings.claim_window_min),
+                per_code=settings.claim_max_failures_per_code,
+                per_source=settings.claim_max_failures_per_source,
+                total=settings.claim_max_failures_global,
             ),
         )
-        row = await cur.fetchone()
-    assert row is not None
-    outcome = row["outcome"]
-    if outcome == "rate_limited":
-        wait = int(row["retry_after_s"])
+    if claimed.outcome is ClaimOutcome.RATE_LIMITED:
+        wait = claimed.retry_after_s or 1
         raise ApiError(
-            429,
-            "rate_limited",
+            ErrorCode.RATE_LIMITED,
             f"Too many failed provisioning attempts: wait {wait} s and try again.",
             headers={"Retry-After": str(wait)},
         )
-    if outcome != "claimed":
-        status, message = CLAIM_ERRORS[outcome]
-        raise ApiError(status, outcome, message)
+    if claimed.kiosk is None:
+        code, message = CLAIM_REFUSALS[claimed.outcome]
+        raise ApiError(code, message)
+    row = claimed.kiosk
     return api.ClaimResponse(
         kiosk_id=row["kiosk_id"],
         kiosk_slug=row["kiosk_slug"],
@@ -93,16 +101,12 @@ async def token(
     body: api.TokenRequest, services: ServicesDep, _ip: AnonymousApi
 ) -> api.TokenResponse:
     async with services.database.transaction(None) as conn:
-        cur = await conn.execute(
-            "select private.kiosk_credential_check(%s, %s) as cid",
-            (body.kiosk_id, credential_hash(body.credential)),
-        )
-        row = await cur.fetchone()
-    if row is None or row["cid"] is None:
+        cid = await identity.credential_id(conn, body.kiosk_id, credential_hash(body.credential))
+    if cid is None:
         raise kiosk_revoked()
     ttl = services.settings.kiosk_token_ttl_s
     return api.TokenResponse(
-        access_token=mint_token(body.kiosk_id, row["cid"], services.kiosk_token_key, ttl),
+        access_token=mint_token(body.kiosk_id, cid, services.kiosk_token_key, ttl),
         expires_in=ttl,
     )
 
@@ -116,14 +120,8 @@ async def token(
 async def rotate(kiosk: KioskApi, services: ServicesDep) -> api.RotateResponse:
     credential = new_credential()
     overlap = timedelta(hours=services.settings.credential_overlap_h)
-    try:
-        async with services.database.transaction(kiosk.claims) as conn:
-            cur = await conn.execute(
-                "select private.rotate_kiosk_credential(%s, %s) as until",
-                (credential_hash(credential), overlap),
-            )
-            row = await cur.fetchone()
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise kiosk_revoked() from exc
-    assert row is not None
-    return api.RotateResponse(credential=credential, old_credential_valid_until=row["until"])
+    async with services.database.transaction(kiosk.claims) as conn:
+        until = await identity.rotate_credential(conn, credential_hash(credential), overlap)
+        if until is None:
+            raise kiosk_revoked()
+    return api.RotateResponse(credential=credential, old_credential_valid_until=until)

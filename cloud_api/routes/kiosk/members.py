@@ -10,25 +10,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from cloud_api.data import members
+from cloud_api.data.identity import current_kiosk
 from cloud_api.deps import KioskApi, ServicesDep, kiosk_revoked
 from cloud_api.errors import ApiError
-from cloud_api.routes.kiosk.common import ERRORS, current_kiosk
+from cloud_api.routes.kiosk.common import ERRORS
 from contract import kiosk_api as api
 from contract.badge import BadgeIdError, normalize_badge_id
+from contract.errors import ErrorCode
 
 router = APIRouter(tags=["kiosk"])
-
-
-MEMBER_CARD_SQL = """
-select m.id as member_id, m.badge_id, m.first_name, m.membership_expires_on, m.updated_at,
-    p.language, p.communication_style, p.voice_preference,
-    case when not m.is_active then 'suspended'
-         when m.membership_expires_on < (now() at time zone g.timezone)::date then 'expired'
-         else 'active' end as status
-from gym_members m
-join gyms g on g.id = m.gym_id
-left join member_preferences p on p.member_id = m.id
-"""
 
 
 def _card(row: dict[str, Any]) -> api.MemberCard:
@@ -56,16 +47,11 @@ async def member_by_badge(badge_id: str, kiosk: KioskApi, services: ServicesDep)
     try:
         canonical = normalize_badge_id(badge_id)
     except BadgeIdError as exc:
-        raise ApiError(422, "badge_malformed", f"Invalid badge id: {exc}") from exc
+        raise ApiError(ErrorCode.BADGE_MALFORMED, f"Invalid badge id: {exc}") from exc
     async with services.database.transaction(kiosk.claims) as conn:
         if await current_kiosk(conn) is None:
             raise kiosk_revoked()
-        cur = await conn.execute(
-            MEMBER_CARD_SQL + " where m.gym_id = (select private.kiosk_gym_id()) "
-            "and m.badge_id = %s",
-            (canonical,),
-        )
-        row = await cur.fetchone()
+        row = await members.card_by_badge(conn, canonical)
     if row is None:
         return api.MemberCard(badge_id=canonical, status=api.MembershipStatus.UNKNOWN)
     return _card(row)
@@ -99,8 +85,7 @@ def _decode_cursor(cursor: str | None) -> dict[str, Position | None]:
         return decoded
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise ApiError(
-            422,
-            "cursor_malformed",
+            ErrorCode.CURSOR_MALFORMED,
             "The sync cursor is not one this API issued: start again without it.",
         ) from exc
 
@@ -148,30 +133,10 @@ async def member_sync(
     async with services.database.transaction(kiosk.claims) as conn:
         if await current_kiosk(conn) is None:
             raise kiosk_revoked()
-        horizon_row = await (
-            await conn.execute("select now() - %s as h", (SYNC_SAFETY,))
-        ).fetchone()
-        assert horizon_row is not None
-        horizon = horizon_row["h"]
-        cur = await conn.execute(
-            MEMBER_CARD_SQL + " where m.gym_id = (select private.kiosk_gym_id()) "
-            "and (m.updated_at, m.id) > (%s::timestamptz, %s::uuid) "
-            "order by m.updated_at, m.id limit %s",
-            (scan_m[0], scan_m[1], limit),
-        )
-        members = await cur.fetchall()
-        cur = await conn.execute(
-            "select d.id, d.badge_id, d.deleted_at from gym_member_deletions d "
-            "where d.gym_id = (select private.kiosk_gym_id()) "
-            "and (d.deleted_at, d.id) > (%s::timestamptz, %s::bigint) "
-            # A badge handed to a member again is live, not deleted.
-            "and not exists (select 1 from gym_members m "
-            "                where m.gym_id = d.gym_id and m.badge_id = d.badge_id) "
-            "order by d.deleted_at, d.id limit %s",
-            (scan_d[0], scan_d[1], limit),
-        )
-        deletions = await cur.fetchall()
-    cards = [_card(row) for row in members]
+        horizon = await members.settled_horizon(conn, SYNC_SAFETY)
+        changed = await members.cards_changed_after(conn, scan_m[0], scan_m[1], limit)
+        deletions = await members.badges_deleted_after(conn, scan_d[0], scan_d[1], limit)
+    cards = [_card(row) for row in changed]
     live = {card.badge_id for card in cards}
     cards += [
         api.MemberCard(badge_id=d["badge_id"], status=api.MembershipStatus.UNKNOWN)
@@ -179,7 +144,7 @@ async def member_sync(
         if d["badge_id"] not in live
     ]
     settled_m, page_m = _advance(
-        members, "updated_at", "member_id", position["m"] or scan_m, limit, horizon
+        changed, "updated_at", "member_id", position["m"] or scan_m, limit, horizon
     )
     settled_d, page_d = _advance(
         deletions, "deleted_at", "id", position["d"] or scan_d, limit, horizon

@@ -14,8 +14,8 @@ import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from cloud_api.dashboard import admin as admin_data
-from cloud_api.dashboard import kiosks as kiosk_data
+from cloud_api.data.dashboard import admin as admin_data
+from cloud_api.data.dashboard import kiosks as kiosk_data
 from cloud_api.web import session
 from cloud_api.web.context import open_page, parse_id, require_viewer
 from cloud_api.web.forms import checked_form, refused, text

@@ -9,7 +9,7 @@ import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from cloud_api.dashboard import alerts as alert_data
+from cloud_api.data.dashboard import alerts as alert_data
 from cloud_api.services import Services
 from cloud_api.web import session
 from cloud_api.web.context import not_found, open_page, parse_id, require_viewer

@@ -10,9 +10,9 @@ import segno
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from cloud_api.auth import local_store
 from cloud_api.auth.signin import FactorState, SignIn, SignInError, token_hash
-from cloud_api.dashboard import profile as profiles
+from cloud_api.data import local_auth
+from cloud_api.data.dashboard import profile as profiles
 from cloud_api.deps import client_ip
 from cloud_api.passwords import hash_password
 from cloud_api.services import Services
@@ -256,7 +256,7 @@ async def _invitation(request: Request, token: str) -> str:
             ErrorCode.USE_SUPABASE_AUTH,
         )
     async with services.database.transaction(None) as conn:
-        found = await local_store.invitation_email(conn, token_hash(token))
+        found = await local_auth.invitation_email(conn, token_hash(token))
     if found is None:
         raise PageError(
             404,
@@ -305,7 +305,7 @@ async def setup(request: Request) -> Response:
             422,
         )
     async with services.database.transaction(None) as conn:
-        accepted = await local_store.accept_invitation(
+        accepted = await local_auth.accept_invitation(
             conn, token_hash(token), hash_password(password)
         )
     if accepted is None:

@@ -10,10 +10,10 @@ import psycopg
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
-from cloud_api.auth import local_store
 from cloud_api.auth.signin import SignInError, new_invitation_token, token_hash
 from cloud_api.auth.supabase_signin import forget_supabase_user, invite_with_supabase
-from cloud_api.dashboard import analytics, people
+from cloud_api.data import local_auth
+from cloud_api.data.dashboard import analytics, people
 from cloud_api.services import Services
 from cloud_api.web import session
 from cloud_api.web.context import open_page, parse_id, require_viewer
@@ -115,7 +115,7 @@ async def invite(request: Request, viewer: ViewerDep) -> Response:
             gym_id, franchise_id = await people.scope_ids(
                 page.conn, role, text(form, "gym") or None, text(form, "franchise") or None
             )
-            user_id = supabase_user or await local_store.invite(
+            user_id = supabase_user or await local_auth.invite(
                 page.conn,
                 email,
                 token_hash(token),

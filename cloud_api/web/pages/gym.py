@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
-from cloud_api.dashboard import alerts as alert_data
-from cloud_api.dashboard import analytics
-from cloud_api.dashboard import kiosks as kiosk_data
-from cloud_api.dashboard import members as member_data
-from cloud_api.dashboard import overview as overview_data
+from cloud_api.data.dashboard import alerts as alert_data
+from cloud_api.data.dashboard import analytics
+from cloud_api.data.dashboard import kiosks as kiosk_data
+from cloud_api.data.dashboard import members as member_data
+from cloud_api.data.dashboard import overview as overview_data
 from cloud_api.services import Services
 from cloud_api.web import charts, session
 from cloud_api.web.context import not_found, open_page, parse_id, require_viewer

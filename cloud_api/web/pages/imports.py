@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from cloud_api.dashboard import member_csv, member_import
+from cloud_api import member_csv
+from cloud_api.data.dashboard import member_import
 from cloud_api.services import Services
 from cloud_api.web import session
 from cloud_api.web.context import not_found, open_page, parse_id, require_viewer

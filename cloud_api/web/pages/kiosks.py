@@ -10,8 +10,8 @@ import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from cloud_api import kiosks
-from cloud_api.dashboard import kiosks as kiosk_data
+from cloud_api.data import audit, kiosks
+from cloud_api.data.dashboard import kiosks as kiosk_data
 from cloud_api.services import Services
 from cloud_api.web import session
 from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
@@ -71,11 +71,11 @@ async def create_kiosk(request: Request, viewer: ViewerDep) -> Response:
                 location=text(form, "location", max_length=200) or None,
                 pepper=services.code_pepper,
                 ttl=ttl,
-                actor=kiosks.Actor("user", viewer.user_id),
+                actor=audit.Actor("user", viewer.user_id),
             )
     except kiosks.KioskNotFound as exc:
         raise not_found("gym") from exc
-    except psycopg.errors.InsufficientPrivilege as exc:
+    except (kiosks.NotAllowed, psycopg.errors.InsufficientPrivilege) as exc:
         raise NOT_YOURS from exc
     return _code_page(request, page.context("kiosks"), issued, created=True)
 
@@ -125,11 +125,11 @@ async def new_code(request: Request, viewer: ViewerDep, kiosk_id: str) -> Respon
                 kiosk_id=target,
                 pepper=services.code_pepper,
                 ttl=timedelta(minutes=services.settings.provisioning_code_ttl_min),
-                actor=kiosks.Actor("user", viewer.user_id),
+                actor=audit.Actor("user", viewer.user_id),
             )
     except kiosks.KioskNotFound as exc:
         raise not_found("kiosk") from exc
-    except psycopg.errors.InsufficientPrivilege as exc:
+    except (kiosks.NotAllowed, psycopg.errors.InsufficientPrivilege) as exc:
         raise NOT_YOURS from exc
     return _code_page(request, page.context("kiosks"), issued, created=False)
 
@@ -141,10 +141,10 @@ async def revoke(request: Request, viewer: ViewerDep, kiosk_id: str) -> Response
     try:
         async with open_page(request, viewer) as page:
             await kiosks.revoke_credentials(
-                page.conn, kiosk_id=target, actor=kiosks.Actor("user", viewer.user_id)
+                page.conn, kiosk_id=target, actor=audit.Actor("user", viewer.user_id)
             )
     except kiosks.KioskNotFound as exc:
         raise not_found("kiosk") from exc
-    except psycopg.errors.InsufficientPrivilege as exc:
+    except (kiosks.NotAllowed, psycopg.errors.InsufficientPrivilege) as exc:
         raise NOT_YOURS from exc
     return RedirectResponse("/dashboard/kiosks?done=revoked", status_code=303)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from cloud_api.dashboard import sessions as session_data
+from cloud_api.data.dashboard import sessions as session_data
 from cloud_api.web import session
 from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
 from cloud_api.web.render import Renderer, with_query

@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from cloud_api.seed.tools import seed_classes, seed_knowledge
 from cloud_api.tools.embedding import document_embedder, local_embedding, pgvector
-from cloud_api.tools.seed import seed_classes, seed_knowledge
 from tests.cloud_server import CloudServer, ServerThread, add_standard_gyms
 from tests.conftest import PostgresServer
 from tests.integration.cloud.voice_peers import (

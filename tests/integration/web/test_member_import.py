@@ -15,7 +15,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from cloud_api.dashboard import member_csv, member_import
+from cloud_api import member_csv
+from cloud_api.data.dashboard import member_import
 from cloud_api.db.database import SET_REQUEST_CONTEXT, request_context
 from tests.conftest import PostgresServer
 

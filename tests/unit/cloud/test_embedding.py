@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from cloud_api.seed.tools import DOCUMENTS
 from cloud_api.tools.embedding import (
     DIMENSIONS,
     LocalEmbedder,
@@ -15,7 +16,6 @@ from cloud_api.tools.embedding import (
     local_embedding,
     pgvector,
 )
-from cloud_api.tools.seed import DOCUMENTS
 
 
 def test_deterministic_and_unit_length() -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from cloud_api.dashboard import member_csv as mc
+from cloud_api import member_csv as mc
 from contract.badge import BadgeEncoding, BadgeRules, ByteOrder
 
 FRENCH = (

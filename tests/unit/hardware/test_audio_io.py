@@ -70,8 +70,11 @@ async def test_wav_in_frames_out_and_playback_recorded_to_wav(tmp_path: Path) ->
         stats = audio.stats()
     assert [len(f.pcm) for f in frames] == [960] * 25
     assert any(f.pcm != bytes(960) for f in frames)
-    assert stats.input_overflows == 0
-    assert stats.output_underruns == 0
+    # No assertion on stats.input_overflows / output_underruns here: with file devices they
+    # count clock ticks the OS scheduled more than a block late, which says how busy the
+    # machine is, not how the audio path behaves (tests/unit/hardware/test_audio_capture.py and
+    # test_audio_playback.py drive those counters deterministically).
+    assert stats.frames_captured >= 25
     played, rate = read_wav(recording)
     assert rate == RATE
     start = int(np.flatnonzero(played)[0])

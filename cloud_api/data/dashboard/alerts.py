@@ -8,7 +8,6 @@ change what is RLS's call (staff work alerts but cannot reassign them: a trigger
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,8 +16,8 @@ from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.dashboard.common import (
-    Conn,
+from cloud_api.data import audit
+from cloud_api.data.dashboard.common import (
     CursorError,
     decode_cursor,
     encode_cursor,
@@ -26,6 +25,7 @@ from cloud_api.dashboard.common import (
     fetch_one,
     gym_filter,
 )
+from cloud_api.db.database import Conn
 
 PAGE_SIZE = 50
 STATUSES = ("pending", "in_progress", "resolved", "dismissed")
@@ -207,23 +207,19 @@ async def act_on_alert(
             "update manager_alerts set status = 'pending', resolved_at = null where id = %s",
             (alert_id,),
         )
-    await conn.execute(
-        "insert into audit_log (actor_type, actor_id, gym_id, action, target_type, target_id, "
-        "details) values ('user', %s, %s, %s, 'manager_alert', %s, %s)",
-        (
-            actor_id,
-            current["gym_id"],
-            f"alert.{past(action)}",
-            str(alert_id),
-            json.dumps(
-                {
-                    "from": current["status"],
-                    "to": after or current["status"],
-                    **({"notes": notes} if notes else {}),
-                    **({"assignee": str(assignee)} if action is AlertAction.ASSIGN else {}),
-                }
-            ),
-        ),
+    await audit.record(
+        conn,
+        audit.Actor("user", actor_id),
+        f"alert.{past(action)}",
+        "manager_alert",
+        alert_id,
+        {
+            "from": current["status"],
+            "to": after or current["status"],
+            **({"notes": notes} if notes else {}),
+            **({"assignee": str(assignee)} if action is AlertAction.ASSIGN else {}),
+        },
+        gym_id=current["gym_id"],
     )
     alert = await get_alert(conn, alert_id)
     assert alert is not None

@@ -11,7 +11,8 @@ from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.dashboard.common import Conn, fetch_all, fetch_one, gym_filter
+from cloud_api.data.dashboard.common import fetch_all, fetch_one, gym_filter
+from cloud_api.db.database import Conn
 
 PRIORITIES = ("urgent", "high", "medium", "low")
 

@@ -10,8 +10,7 @@ from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.dashboard.common import (
-    Conn,
+from cloud_api.data.dashboard.common import (
     CursorError,
     decode_cursor,
     encode_cursor,
@@ -19,6 +18,7 @@ from cloud_api.dashboard.common import (
     fetch_one,
     gym_filter,
 )
+from cloud_api.db.database import Conn
 from contract.pricing import TokenUsage, UnknownModel, cost_breakdown
 
 PAGE_SIZE = 50

@@ -10,11 +10,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import DictRow
 
-Conn = psycopg.AsyncConnection[DictRow]
+from cloud_api.db.database import Conn
 
 
 class CursorError(ValueError):

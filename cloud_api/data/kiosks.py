@@ -1,4 +1,4 @@
-"""Kiosk management shared by the API (as the signed-in manager, under RLS) and the CLI.
+"""Kiosks: management shared by the API (as the signed-in manager, under RLS) and the CLI.
 
 Creating a kiosk or regenerating its code returns the six-character provisioning code: the
 only time it exists in clear. Every step is written to the audit log.
@@ -6,7 +6,6 @@ only time it exists in clear. Every step is written to the audit log.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -15,19 +14,11 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import DictRow
 
+from cloud_api.data import audit
+from cloud_api.data.audit import Actor
+from cloud_api.db.database import Conn
 from provisioning.code import code_hash, new_code
-
-Conn = psycopg.AsyncConnection[DictRow]
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who does it, for the audit log: a signed-in user, or the operator's CLI (`system`)."""
-
-    kind: str  # user | system
-    user_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -44,13 +35,17 @@ class KioskNotFound(LookupError):
     pass
 
 
+class NotAllowed(PermissionError):
+    """Row-level security refused the change (the caller sees the gym but may not do this)."""
+
+
 def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:40] or "kiosk"
 
 
-async def audit(
+async def _audit(
     conn: Conn,
     actor: Actor,
     action: str,
@@ -58,11 +53,7 @@ async def audit(
     target_id: UUID,
     details: dict[str, Any],
 ) -> None:
-    await conn.execute(
-        "insert into audit_log (actor_type, actor_id, gym_id, action, target_type, target_id, "
-        "details) values (%s, %s, %s, %s, 'kiosk', %s, %s)",
-        (actor.kind, actor.user_id, gym_id, action, str(target_id), json.dumps(details)),
-    )
+    await audit.record(conn, actor, action, "kiosk", target_id, details, gym_id=gym_id)
 
 
 async def create_kiosk(
@@ -85,19 +76,22 @@ async def create_kiosk(
     code = new_code()
     for attempt in range(1, 100):
         slug = base if attempt == 1 else f"{base[:56]}-{attempt}"
-        cur = await conn.execute(
-            "insert into kiosks (gym_id, slug, name, location_in_gym, provisioning_code_hash, "
-            " provisioning_code_created_at, provisioning_code_expires_at) "
-            "values (%s, %s, %s, %s, %s, now(), now() + %s) on conflict (slug) do nothing "
-            "returning id, slug, name, provisioning_code_expires_at",
-            (gym["id"], slug, name, location, code_hash(code, pepper), ttl),
-        )
+        try:
+            cur = await conn.execute(
+                "insert into kiosks (gym_id, slug, name, location_in_gym, provisioning_code_hash, "
+                " provisioning_code_created_at, provisioning_code_expires_at) "
+                "values (%s, %s, %s, %s, %s, now(), now() + %s) on conflict (slug) do nothing "
+                "returning id, slug, name, provisioning_code_expires_at",
+                (gym["id"], slug, name, location, code_hash(code, pepper), ttl),
+            )
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise NotAllowed(f"you cannot add kiosks to {gym_slug}") from exc
         row = await cur.fetchone()
         if row is not None:
             break
     else:
         raise ValueError(f"no free slug for a kiosk named {name!r}")
-    await audit(
+    await _audit(
         conn,
         actor,
         "kiosk.created",
@@ -134,7 +128,7 @@ async def regenerate_code(
             "values (%s, %s, 'reprovision', 'a new provisioning code was issued', %s)",
             (row["id"], row["gym_id"], actor.user_id),
         )
-    await audit(
+    await _audit(
         conn,
         actor,
         "kiosk.code_regenerated",
@@ -167,7 +161,7 @@ async def revoke_credentials(conn: Conn, *, kiosk_id: UUID, actor: Actor) -> int
         (kiosk_id,),
     )
     rows = await cur.fetchall()
-    await audit(
+    await _audit(
         conn, actor, "kiosk.credentials_revoked", kiosk["gym_id"], kiosk_id, {"revoked": len(rows)}
     )
     return len(rows)
@@ -184,4 +178,15 @@ async def request_rotation(conn: Conn, *, kiosk_id: UUID, actor: Actor) -> None:
     row = await cur.fetchone()
     if row is None:
         raise KioskNotFound("no such kiosk that you can manage")
-    await audit(conn, actor, "kiosk.rotation_requested", row["gym_id"], kiosk_id, {})
+    await _audit(conn, actor, "kiosk.rotation_requested", row["gym_id"], kiosk_id, {})
+
+
+async def kiosk_named(conn: Conn, *, gym_slug: str, name: str) -> UUID | None:
+    """The id of the gym's kiosk with this name, if there is one."""
+    cur = await conn.execute(
+        "select k.id from kiosks k join gyms g on g.id = k.gym_id "
+        "where g.slug = %s and k.name = %s order by k.created_at limit 1",
+        (gym_slug, name),
+    )
+    row = await cur.fetchone()
+    return row["id"] if row else None

@@ -1,6 +1,7 @@
-"""The SQL of the local issuer (embedded default): accounts, sessions, second factors,
-invitations. Each function runs in the caller's transaction; the private tables are reached
-only through the definer functions of migrations 20261122000500 and 20261129003000.
+"""The SQL of the local issuer (embedded default) beyond the password check
+(cloud_api.data.users): refresh sessions, second factors, invitations. Each function runs in
+the caller's transaction; the private tables are reached only through the definer functions
+of migrations 20261122000500 and 20261129003000.
 """
 
 from __future__ import annotations
@@ -9,18 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import psycopg
-from psycopg.rows import DictRow
-
-Conn = psycopg.AsyncConnection[DictRow]
-
-
-@dataclass(frozen=True)
-class Account:
-    user_id: UUID
-    password_hash: str | None
-    is_active: bool
-    mfa_enabled: bool
+from cloud_api.db.database import Conn
 
 
 @dataclass(frozen=True)
@@ -38,22 +28,6 @@ class Factor:
     secret_sealed: str
     verified: bool
     last_step: int
-
-
-async def find_account(conn: Conn, email: str) -> Account | None:
-    cur = await conn.execute("select * from private.local_login_lookup(%s)", (email,))
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    return Account(row["user_id"], row["password_hash"], row["is_active"], row["mfa_enabled"])
-
-
-async def record_sign_in(
-    conn: Conn, user_id: UUID | None, email: str, ok: bool, source_ip: str
-) -> None:
-    await conn.execute(
-        "select private.local_login_record(%s, %s, %s, %s)", (user_id, email, ok, source_ip)
-    )
 
 
 async def start_session(conn: Conn, user_id: UUID, refresh_hash: str, ttl: timedelta) -> UUID:

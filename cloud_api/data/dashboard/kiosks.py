@@ -10,7 +10,8 @@ from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.dashboard.common import Conn, fetch_all, fetch_one, gym_filter
+from cloud_api.data.dashboard.common import fetch_all, fetch_one, gym_filter
+from cloud_api.db.database import Conn
 
 KIOSK_SQL = """
 select k.id, k.gym_id, k.slug, k.name, k.status, k.last_heartbeat, k.last_seen_ip,

@@ -11,14 +11,14 @@ from uuid import UUID
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
-from cloud_api.dashboard.common import (
-    Conn,
+from cloud_api.data.dashboard.common import (
     decode_cursor,
     encode_cursor,
     fetch_all,
     fetch_one,
     gym_filter,
 )
+from cloud_api.db.database import Conn
 from contract.badge import BadgeIdError, normalize_badge_id
 
 PAGE_SIZE = 50

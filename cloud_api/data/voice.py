@@ -1,4 +1,5 @@
-"""The SQL of voice sessions and tool calls, always run in the kiosk's own transaction.
+"""Voice sessions: the calling kiosk, its member, session starts and limits, memory — always
+run in the kiosk's own transaction.
 
 Row-level security decides: another gym's member, session, class or document reads as
 absent. What kiosks cannot read at all (conversation summaries, other kiosks' sessions'
@@ -7,7 +8,6 @@ cost) comes from the narrow definer functions of migration 20261122000600.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,7 +15,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from cloud_api.tools.context import Conn, Gym
+from cloud_api.data import audit
+from cloud_api.db.database import Conn
+from cloud_api.tools.context import Gym
 from cloud_api.tools.hours import OpeningHours
 from cloud_api.voice.instructions import MemberFacts, Memory
 
@@ -202,11 +204,8 @@ async def mark_started(
         "where id = %s and kiosk_id = (select private.kiosk_id())",
         (expires_at, session_id),
     )
-    await conn.execute(
-        "insert into audit_log (actor_type, actor_id, gym_id, action, target_type, target_id, "
-        "details) values ('kiosk', (select private.kiosk_id()), (select private.kiosk_gym_id()), "
-        "'voice.session_started', 'voice_session', %s, %s)",
-        (str(session_id), json.dumps(details, default=str)),
+    await audit.record(
+        conn, audit.CALLING_KIOSK, "voice.session_started", "voice_session", session_id, details
     )
 
 
@@ -215,4 +214,23 @@ async def mark_failed(conn: Conn, session_id: UUID, error: str) -> None:
         "update voice_session_starts set status = 'failed', error = %s "
         "where id = %s and kiosk_id = (select private.kiosk_id())",
         (error, session_id),
+    )
+
+
+async def started_longer_ago_than(conn: Conn, requested_at: datetime, minutes: int) -> bool:
+    """Whether a start is older than `minutes` by the database's clock (the one that
+    stamped it)."""
+    cur = await conn.execute(
+        "select %s < now() - make_interval(mins => %s) as stale", (requested_at, minutes)
+    )
+    row = await cur.fetchone()
+    return bool(row and row["stale"])
+
+
+async def end_session(conn: Conn, session_id: UUID, reason: str) -> None:
+    """Marks the calling kiosk's session ended: later tool calls for it are refused."""
+    await conn.execute(
+        "update voice_session_starts set ended_at = now(), end_reason = %s "
+        "where id = %s and kiosk_id = (select private.kiosk_id())",
+        (reason, session_id),
     )

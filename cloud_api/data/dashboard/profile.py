@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from cloud_api.dashboard.common import Conn, fetch_all, fetch_one
+from cloud_api.data.dashboard.common import fetch_all, fetch_one
+from cloud_api.db.database import Conn
 
 # Past this many visible gyms the page shows a search box instead of a drop-down.
 SWITCHER_LIMIT = 200

@@ -7,11 +7,12 @@ invitation back, the sign-in account included.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
-from cloud_api.dashboard.common import Conn, fetch_all, fetch_one
+from cloud_api.data import audit
+from cloud_api.data.dashboard.common import fetch_all, fetch_one
+from cloud_api.db.database import Conn
 
 ROLES = ("super_admin", "franchise_owner", "gym_manager", "gym_staff")
 
@@ -76,10 +77,15 @@ async def add_person(
         "values (%s, %s, %s, %s, %s, %s)",
         (user_id, email.lower(), full_name or None, role, gym_id, franchise_id),
     )
-    await conn.execute(
-        "insert into audit_log (actor_type, actor_id, gym_id, franchise_id, action, target_type, "
-        "target_id, details) values ('user', %s, %s, %s, 'user.invited', 'user', %s, %s)",
-        (actor_id, gym_id, franchise_id, str(user_id), json.dumps({"email": email, "role": role})),
+    await audit.record(
+        conn,
+        audit.Actor("user", actor_id),
+        "user.invited",
+        "user",
+        user_id,
+        {"email": email, "role": role},
+        gym_id=gym_id,
+        franchise_id=franchise_id,
     )
 
 
@@ -94,17 +100,15 @@ async def set_active(conn: Conn, *, user_id: UUID, active: bool, actor_id: UUID)
     )
     if row is None:
         return False
-    await conn.execute(
-        "insert into audit_log (actor_type, actor_id, gym_id, franchise_id, action, target_type, "
-        "target_id, details) values ('user', %s, %s, %s, %s, 'user', %s, %s)",
-        (
-            actor_id,
-            row["gym_id"],
-            row["franchise_id"],
-            "user.reactivated" if active else "user.deactivated",
-            str(user_id),
-            json.dumps({"email": row["email"]}),
-        ),
+    await audit.record(
+        conn,
+        audit.Actor("user", actor_id),
+        "user.reactivated" if active else "user.deactivated",
+        "user",
+        user_id,
+        {"email": row["email"]},
+        gym_id=row["gym_id"],
+        franchise_id=row["franchise_id"],
     )
     return True
 

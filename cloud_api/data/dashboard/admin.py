@@ -4,7 +4,6 @@ reading them sees their own franchise."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,14 +12,15 @@ from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.dashboard.common import (
-    Conn,
+from cloud_api.data import audit
+from cloud_api.data.dashboard.common import (
     CursorError,
     decode_cursor,
     encode_cursor,
     fetch_all,
     fetch_one,
 )
+from cloud_api.db.database import Conn
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 AUDIT_PAGE = 100
@@ -41,10 +41,15 @@ async def _audit(
     gym_id: UUID | None = None,
     franchise_id: UUID | None = None,
 ) -> None:
-    await conn.execute(
-        "insert into audit_log (actor_type, actor_id, gym_id, franchise_id, action, target_type, "
-        "target_id, details) values ('user', %s, %s, %s, %s, %s, %s, %s)",
-        (actor_id, gym_id, franchise_id, action, target_type, str(target_id), json.dumps(details)),
+    await audit.record(
+        conn,
+        audit.Actor("user", actor_id),
+        action,
+        target_type,
+        target_id,
+        details,
+        gym_id=gym_id,
+        franchise_id=franchise_id,
     )
 
 

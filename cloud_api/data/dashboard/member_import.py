@@ -17,8 +17,10 @@ from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.dashboard.common import Conn, fetch_all, fetch_one
-from cloud_api.dashboard.member_csv import Mapping, Problem, Validation
+from cloud_api.data import audit
+from cloud_api.data.dashboard.common import fetch_all, fetch_one
+from cloud_api.db.database import Conn
+from cloud_api.member_csv import Mapping, Problem, Validation
 from contract.badge import BadgeRules
 
 COLUMNS = (
@@ -254,16 +256,14 @@ async def run_import(
     assert row is not None
     result.import_id = row["id"]
     if not dry_run and result.status == "imported":
-        await conn.execute(
-            "insert into audit_log (actor_type, actor_id, gym_id, action, target_type, target_id, "
-            "details) values (%s, %s, %s, 'members.imported', 'member_import', %s, %s)",
-            (
-                "user" if user_id else "system",
-                user_id,
-                gym_id,
-                str(result.import_id),
-                json.dumps({"inserted": result.inserted, "updated": result.updated}),
-            ),
+        await audit.record(
+            conn,
+            audit.Actor("user", user_id) if user_id else audit.SYSTEM,
+            "members.imported",
+            "member_import",
+            result.import_id,
+            {"inserted": result.inserted, "updated": result.updated},
+            gym_id=gym_id,
         )
     return result
 
