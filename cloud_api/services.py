@@ -49,6 +49,11 @@ def code_pepper(settings: CloudSettings) -> bytes:
     return derive(root_secret(settings), "provisioning-code")
 
 
+def totp_sealer(settings: CloudSettings) -> SecretSealer:
+    """Seals local second factors' secrets (the API and the operator's CLI share it)."""
+    return SecretSealer(derive(root_secret(settings), "totp-seal"))
+
+
 def build_services(settings: CloudSettings, database: Database) -> Services:
     secret = root_secret(settings)
     http = httpx.AsyncClient()
@@ -74,7 +79,7 @@ def build_services(settings: CloudSettings, database: Database) -> Services:
         signin = LocalSignIn(
             database,
             local_issuer,
-            SecretSealer(derive(secret, "totp-seal")),
+            totp_sealer(settings),
             session_ttl=timedelta(hours=settings.session_ttl_h),
         )
     elif settings.supabase_url and settings.supabase_anon_key:

@@ -103,3 +103,45 @@ async def accept_invitation(conn: Conn, token_hash: str, password_hash: str) -> 
     )
     row = await cur.fetchone()
     return None if row is None else str(row["email"])
+
+
+# -- the operator's side (an admin connection): the demo's admin, a lost authenticator --------
+
+
+async def factor_of(conn: Conn, email: str) -> str | None:
+    """The sealed TOTP secret of the account with this email (operator connection)."""
+    cur = await conn.execute(
+        "select f.secret_sealed from private.local_mfa_factors f join auth.users u "
+        "on u.id = f.user_id where lower(u.email) = lower(%s)",
+        (email,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row["secret_sealed"])
+
+
+async def give_factor(conn: Conn, email: str, secret_sealed: str) -> bool:
+    """A verified factor for the account (operator connection); False: no such account."""
+    cur = await conn.execute(
+        "insert into private.local_mfa_factors (user_id, secret_sealed, verified_at) "
+        "select u.id, %s, now() from auth.users u where lower(u.email) = lower(%s) "
+        "on conflict (user_id) do update set secret_sealed = excluded.secret_sealed, "
+        "verified_at = now(), last_step = 0 returning user_id",
+        (secret_sealed, email),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return False
+    await conn.execute(
+        "update public.users set mfa_enabled = true where id = %s", (row["user_id"],)
+    )
+    return True
+
+
+async def drop_factor(conn: Conn, email: str) -> bool:
+    """Forget the account's factor: they enrol a new one at their next sign-in."""
+    cur = await conn.execute(
+        "delete from private.local_mfa_factors f using auth.users u "
+        "where u.id = f.user_id and lower(u.email) = lower(%s) returning f.user_id",
+        (email,),
+    )
+    return await cur.fetchone() is not None
