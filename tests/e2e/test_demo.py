@@ -17,6 +17,7 @@ import psycopg
 
 from cloud_api.db.embedded import EmbeddedPostgres
 from tests.cloud_server import free_port
+from tests.web_client import WebClient
 
 
 def test_make_demo_runs_the_whole_product() -> None:
@@ -76,6 +77,23 @@ def test_make_demo_runs_the_whole_product() -> None:
         assert end_reason == "goodbye"
         assert int(str(turns)) >= 6
         assert int(str(tools)) >= 2  # JARVIS ran the cloud's tools for real
+
+        # The dashboard: its address and every role's login are printed, and the Bordeaux
+        # manager sees the demo kiosk's conversations and, once the second conversation is
+        # over, the treadmill alert it raised.
+        printed = log.read_text()
+        assert f"Dashboard: http://127.0.0.1:{port}/" in printed
+        for email in ("manager.bordeaux@atlas.demo", "owner@atlas.demo", "admin@jarvis.demo"):
+            assert email in printed
+        assert "jarvis-cloud users mfa-code --email admin@jarvis.demo" in printed
+        manager = WebClient(f"http://127.0.0.1:{port}")
+        assert manager.sign_in("manager.bordeaux@atlas.demo", "jarvis-demo").status_code == 303
+        assert "JARVIS Démo" in manager.get("/dashboard/sessions").text
+        deadline = time.monotonic() + 240
+        while "tapis de course 3" not in manager.get("/dashboard/alerts").text:
+            assert time.monotonic() < deadline, kiosk_log.read_text()[-3000:]
+            time.sleep(1)
+        manager.close()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)

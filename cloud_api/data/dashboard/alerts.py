@@ -197,10 +197,9 @@ async def act_on_alert(
             (after, notes or None, alert_id),
         )
     elif action is AlertAction.START:
+        # Who started it is in the audit log; assigning stays explicit (staff may not).
         await conn.execute(
-            "update manager_alerts set status = 'in_progress', "
-            "assigned_to = coalesce(assigned_to, %s) where id = %s",
-            (actor_id, alert_id),
+            "update manager_alerts set status = 'in_progress' where id = %s", (alert_id,)
         )
     else:  # reopen
         await conn.execute(
