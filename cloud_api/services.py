@@ -86,7 +86,7 @@ def build_services(settings: CloudSettings, database: Database) -> Services:
         from cloud_api.auth.supabase_signin import SupabaseSignIn
 
         signin = SupabaseSignIn(
-            settings.supabase_url, settings.supabase_anon_key.get_secret_value()
+            settings.supabase_url, settings.supabase_anon_key.get_secret_value(), http
         )
     limiter = RateLimiter(
         {

@@ -55,5 +55,16 @@ class WebClient:
         assert answer.status_code == 303, answer.text
         return secret
 
+    def set_cookie(self, name: str, value: str) -> None:
+        """Replace a cookie the server set (as a browser's stored copy would be)."""
+        domain = httpx.URL(str(self.http.base_url)).host
+        for cookie in list(self.http.cookies.jar):
+            if cookie.name == name:
+                self.http.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
+        self.http.cookies.set(name, value, domain=domain)
+
+    def cookie(self, name: str) -> str:
+        return next(c.value or "" for c in self.http.cookies.jar if c.name == name)
+
     def cookie_headers(self, response: httpx.Response) -> list[str]:
         return response.headers.get_list("set-cookie")

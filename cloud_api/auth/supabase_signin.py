@@ -12,6 +12,7 @@ import contextlib
 from typing import Any
 from uuid import UUID
 
+import httpx
 from supabase_auth import AsyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError
 
@@ -31,19 +32,25 @@ UNAVAILABLE = SignInError(
 )
 
 
+def _auth_client(project_url: str, key: str, http: httpx.AsyncClient) -> AsyncGoTrueClient:
+    # The cloud's own HTTP client (pooled, closed with the app): one per call would leak.
+    return AsyncGoTrueClient(
+        url=project_url.rstrip("/") + "/auth/v1",
+        headers={"apikey": key, "Authorization": f"Bearer {key}"},
+        auto_refresh_token=False,
+        persist_session=False,
+        http_client=http,
+    )
+
+
 class SupabaseSignIn:
-    def __init__(self, project_url: str, anon_key: str, *, timeout_s: float = 10.0) -> None:
-        self._url = project_url.rstrip("/") + "/auth/v1"
+    def __init__(self, project_url: str, anon_key: str, http: httpx.AsyncClient) -> None:
+        self._url = project_url
         self._key = anon_key
-        self._timeout = int(timeout_s)
+        self._http = http
 
     def _client(self) -> AsyncGoTrueClient:
-        return AsyncGoTrueClient(
-            url=self._url,
-            headers={"apikey": self._key, "Authorization": f"Bearer {self._key}"},
-            auto_refresh_token=False,
-            persist_session=False,
-        )
+        return _auth_client(self._url, self._key, self._http)
 
     @staticmethod
     def _tokens(session: Any) -> AuthTokens:
@@ -148,15 +155,10 @@ class SupabaseSignIn:
 
 
 async def invite_with_supabase(
-    project_url: str, service_role_key: str, email: str, redirect_to: str
+    project_url: str, service_role_key: str, email: str, redirect_to: str, http: httpx.AsyncClient
 ) -> UUID:
     """Supabase sends the invitation e-mail; returns the new auth user's id."""
-    admin = AsyncGoTrueClient(
-        url=project_url.rstrip("/") + "/auth/v1",
-        headers={"apikey": service_role_key, "Authorization": f"Bearer {service_role_key}"},
-        auto_refresh_token=False,
-        persist_session=False,
-    ).admin
+    admin = _auth_client(project_url, service_role_key, http).admin
     try:
         response = await admin.invite_user_by_email(email, {"redirect_to": redirect_to})
     except AuthRetryableError as exc:
@@ -166,13 +168,10 @@ async def invite_with_supabase(
     return UUID(str(response.user.id))
 
 
-async def forget_supabase_user(project_url: str, service_role_key: str, user_id: UUID) -> None:
+async def forget_supabase_user(
+    project_url: str, service_role_key: str, user_id: UUID, http: httpx.AsyncClient
+) -> None:
     """Undo an invitation whose dashboard account the database refused."""
-    admin = AsyncGoTrueClient(
-        url=project_url.rstrip("/") + "/auth/v1",
-        headers={"apikey": service_role_key, "Authorization": f"Bearer {service_role_key}"},
-        auto_refresh_token=False,
-        persist_session=False,
-    ).admin
+    admin = _auth_client(project_url, service_role_key, http).admin
     with contextlib.suppress(AuthError):  # best effort: an unused invitation expires anyway
         await admin.delete_user(str(user_id))

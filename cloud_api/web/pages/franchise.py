@@ -107,6 +107,7 @@ async def invite(request: Request, viewer: ViewerDep) -> Response:
                 settings.supabase_service_role_key.get_secret_value(),
                 email,
                 f"{str(request.base_url).rstrip('/')}/login",
+                services.http,
             )
         except SignInError as exc:
             raise PageError(409, "Invitation refused", exc.message, exc.code) from exc
@@ -142,6 +143,7 @@ async def invite(request: Request, viewer: ViewerDep) -> Response:
                 settings.supabase_url,
                 settings.supabase_service_role_key.get_secret_value(),
                 supabase_user,
+                services.http,
             )
         if isinstance(exc, people.PersonRefused):
             raise refused(str(exc)) from exc

@@ -123,13 +123,13 @@ def test_a_form_without_its_csrf_token_is_refused(web: WebClient, cloud: CloudSe
 
 def test_sign_out_ends_the_session_for_good(web: WebClient) -> None:
     web.sign_in("staff@a.test", PASSWORD)
-    refresh = web.http.cookies["jarvis-rt"]
+    refresh = web.cookie("jarvis-rt")
     web.get("/dashboard")
     answer = web.post("/logout")
     assert answer.headers["location"] == "/login?notice=signed_out"
     assert web.get("/dashboard").status_code == 303
     # The refresh token was revoked server-side: replaying the stolen cookie does nothing.
-    web.http.cookies.set("jarvis-rt", refresh)
+    web.set_cookie("jarvis-rt", refresh)
     assert web.get("/dashboard").status_code == 303
 
 
@@ -137,17 +137,17 @@ def test_an_expired_access_token_is_refreshed_transparently(
     web: WebClient, cloud: CloudServer
 ) -> None:
     web.sign_in("staff@a.test", PASSWORD)
-    first_refresh = web.http.cookies["jarvis-rt"]
+    first_refresh = web.cookie("jarvis-rt")
     # An access token past its expiry, as the browser would still hold it.
-    claims = jwt.decode(web.http.cookies["jarvis-at"], options={"verify_signature": False})
+    claims = jwt.decode(web.cookie("jarvis-at"), options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 60
-    web.http.cookies.set("jarvis-at", "expired." + web.http.cookies["jarvis-at"])
+    web.set_cookie("jarvis-at", "expired." + web.cookie("jarvis-at"))
     page = web.get("/dashboard")
     assert page.status_code == 200
-    assert web.http.cookies["jarvis-rt"] != first_refresh  # rotated
+    assert web.cookie("jarvis-rt") != first_refresh  # rotated
     # The replaced token still works for a few seconds (two tabs refreshing at once)...
     other = WebClient(cloud.base_url)
-    other.http.cookies.set("jarvis-rt", first_refresh)
+    other.set_cookie("jarvis-rt", first_refresh)
     assert other.get("/dashboard").status_code == 200
     other.close()
 
@@ -186,7 +186,7 @@ def test_a_super_admin_enrols_a_second_factor_before_anything(
     # With a password alone, the dashboard sends them back to the second factor...
     assert web.get("/dashboard/admin/clients").headers["location"] == "/auth/mfa"
     # ...and their token is worth nothing to RLS (aal1): the JSON API shows no gym at all.
-    token = web.http.cookies["jarvis-at"]
+    token = web.cookie("jarvis-at")
     assert jwt.decode(token, options={"verify_signature": False})["aal"] == "aal1"
     assert (
         web.http.get(
@@ -201,7 +201,7 @@ def test_a_super_admin_enrols_a_second_factor_before_anything(
     assert wrong.status_code == 401
     assert "not right" in wrong.text
     secret = web.pass_mfa()
-    token = web.http.cookies["jarvis-at"]
+    token = web.cookie("jarvis-at")
     assert jwt.decode(token, options={"verify_signature": False})["aal"] == "aal2"
     assert "Franchises and gyms" in web.get("/dashboard/admin/clients").text
     overview = web.http.get(
