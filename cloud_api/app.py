@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from cloud_api.config import CloudSettings
 from cloud_api.data.health import database_time
 from cloud_api.db.database import Database
 from cloud_api.errors import install_error_handlers
+from cloud_api.ratelimit import sweep_forever
 from cloud_api.routes import auth, dashboard, kiosk, kiosk_admin, tools, voice
 from cloud_api.services import Services, build_services
 from cloud_api.web import install_web
@@ -32,11 +34,14 @@ def create_app(settings: CloudSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.open()
+        sweeper = asyncio.create_task(sweep_forever(database, settings.rate_limit_sweep_s))
         await app.state.web.start()  # the dashboard's live updates (LISTEN)
         try:
             yield
         finally:
             await app.state.web.stop()
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
             await services.http.aclose()
             await database.close()
 

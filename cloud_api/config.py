@@ -126,6 +126,11 @@ class CloudSettings(BaseSettings):
     rate_limit_login_per_min: int = Field(
         default=10, ge=1, description="Sign-in attempts per minute and address."
     )
+    rate_limit_sweep_s: float = Field(
+        default=300,
+        gt=0,
+        description="How often (seconds) each API process forgets ended rate-limit windows.",
+    )
 
     # -- voice and tools -----------------------------------------------------------------
     voice_sessions_per_member_per_hour: int = Field(

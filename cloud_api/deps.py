@@ -16,6 +16,7 @@ from fastapi import Depends, Request, Response
 from cloud_api.auth.kiosk import KioskTokenError, verify_token
 from cloud_api.auth.users import UserTokenError
 from cloud_api.errors import ApiError
+from cloud_api.ratelimit import caller_key_for_address
 from cloud_api.services import Services
 from contract.errors import ErrorCode
 
@@ -51,15 +52,9 @@ def _bearer(request: Request) -> str:
 
 
 def _apply_limit(services: Services, response: Response, bucket: str, caller: str) -> None:
-    decision = services.rate_limiter.hit(bucket, caller)
-    if not decision.allowed:
-        raise ApiError(
-            ErrorCode.RATE_LIMITED,
-            f"Too many requests: at most {decision.limit} per minute. "
-            f"Try again in {decision.reset_s} s.",
-            headers=decision.headers(),
-        )
-    response.headers.update(decision.headers())
+    # Settled by the request's first transaction, in the round trip that opens it
+    # (cloud_api/ratelimit.py): over the limit, that transaction answers 429 at once.
+    services.rate_limiter.stage(bucket, caller, response.headers)
 
 
 @dataclass(frozen=True)
@@ -111,7 +106,7 @@ def user_caller(bucket: str) -> Callable[[Request, Response], Awaitable[UserCall
 def anonymous(bucket: str) -> Callable[[Request, Response], Awaitable[str]]:
     async def dependency(request: Request, response: Response) -> str:
         ip = client_ip(request)
-        _apply_limit(_services(request), response, bucket, f"ip:{ip}")
+        _apply_limit(_services(request), response, bucket, f"ip:{caller_key_for_address(ip)}")
         return ip
 
     return dependency

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cloud_api.ratelimit import LimitExceeded
 from contract.errors import HTTP_STATUS, ErrorCode
 
 log = logging.getLogger("jarvis.cloud")
@@ -76,6 +77,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
             error_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(LimitExceeded)
+    async def _limited(_: Request, exc: LimitExceeded) -> JSONResponse:
+        code = ErrorCode.RATE_LIMITED
+        message = (
+            f"Too many requests: {exc.limit.describe()}. Try again in {exc.decision.reset_s} s."
+        )
+        return JSONResponse(
+            error_body(code, message), HTTP_STATUS[code], headers=exc.decision.headers()
         )
 
     @app.exception_handler(RequestValidationError)

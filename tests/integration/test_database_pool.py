@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import psycopg
 import pytest
@@ -104,3 +105,54 @@ async def test_not_durable_work_does_not_leak_its_setting(single_connection_db: 
             await conn.execute("select current_setting('synchronous_commit') as s")
         ).fetchone()
     assert row == {"s": "on"}
+
+
+async def test_claims_are_quoted_not_interpreted(single_connection_db: Database) -> None:
+    """The opening message inlines the claims (one round trip): quotes, backslashes and
+    semicolons in them stay data."""
+    hostile = {
+        "sub": str(uuid.uuid4()),
+        "role": "authenticated",
+        "email": "o'brien\\'; set role service_role; --@example.com",
+    }
+    async with single_connection_db.transaction(hostile) as conn:
+        row = await (await conn.execute(PROBE)).fetchone()
+    assert row is not None
+    assert row["role"] == "authenticated"
+    assert json.loads(row["claims"]) == hostile
+
+
+async def test_a_staged_prelude_runs_once_in_its_own_transaction(
+    single_connection_db: Database,
+) -> None:
+    """A request's prelude (its rate-limit charge) commits even when the request's own
+    transaction fails, and runs with the request's first transaction only."""
+    from psycopg import sql
+
+    from cloud_api.db.database import stage_prelude
+
+    class Marker:
+        def __init__(self) -> None:
+            self.taken = 0
+            self.rows: list[Any] = []
+
+        def take(self) -> bool:
+            self.taken += 1
+            return self.taken == 1
+
+        def statement(self) -> sql.Composed:
+            return sql.SQL("select {} as mark, current_user as who").format(sql.Literal("m"))
+
+        def settle(self, row: dict[str, Any] | None) -> None:
+            self.rows.append(row)
+
+    marker = Marker()
+    stage_prelude(marker)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        async with single_connection_db.transaction(None) as conn:
+            await conn.execute("select 1 / 0")
+    async with single_connection_db.transaction(None) as conn:
+        row = await (await conn.execute(PROBE)).fetchone()
+    assert marker.rows == [{"mark": "m", "who": "jarvis_api"}]  # before the caller's role
+    assert row is not None
+    assert row["role"] == "anon"

@@ -10,11 +10,13 @@ import segno
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from cloud_api import ratelimit
 from cloud_api.auth.signin import FactorState, SignIn, SignInError, token_hash
-from cloud_api.data import local_auth
+from cloud_api.data import limits, local_auth
 from cloud_api.data.dashboard import profile as profiles
 from cloud_api.deps import client_ip
 from cloud_api.passwords import hash_password
+from cloud_api.ratelimit import caller_key_for_address
 from cloud_api.services import Services
 from cloud_api.web import session
 from cloud_api.web.context import current_viewer, require_viewer
@@ -53,6 +55,15 @@ def _signin(services: Services) -> SignIn:
             ErrorCode.AUTH_UNAVAILABLE,
         )
     return services.signin
+
+
+async def _charge(services: Services, caller: str) -> ratelimit.Decision:
+    """One attempt on the `login` limit (shared by every replica), decided now: the page
+    answers a refusal itself, in words, before any password is checked."""
+    limit = services.rate_limiter.limit("login")
+    async with services.database.login_role_transaction() as conn:
+        count = await limits.take(conn, limit.bucket, caller, limit.per_window, limit.window_s)
+    return ratelimit.decide(limit, count)
 
 
 def _safe_next(target: str | None) -> str:
@@ -113,7 +124,7 @@ async def login(request: Request) -> Response:
             status=403,
         )
     ip = client_ip(request)
-    decision = services.rate_limiter.hit("login", f"ip:{ip}")
+    decision = await _charge(services, f"ip:{caller_key_for_address(ip)}")
     if not decision.allowed:
         response = _login_page(
             request,
@@ -199,7 +210,7 @@ async def mfa_verify(request: Request, viewer: ViewerDep) -> Response:
     services = _services(request)
     form = await checked_form(request, viewer)
     next_url = text(form, "next")
-    decision = services.rate_limiter.hit("login", f"user:{viewer.user_id}")
+    decision = await _charge(services, f"user:{viewer.user_id}")
     if not decision.allowed:
         return await _mfa_page(
             request,
