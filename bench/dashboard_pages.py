@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--data-dir", type=Path, default=Path(".jarvis-bench"))
     parser.add_argument("--port", type=int, default=8471)
+    parser.add_argument("--analyze", action="store_true", help="ANALYZE first (slow).")
     args = parser.parse_args()
     settings = CloudSettings(_env_file=None, data_dir=args.data_dir, environment="development")
     report: dict[str, Any] = {"machine": machine(), "gyms": args.gyms}
@@ -144,8 +145,9 @@ def main() -> None:
         assert resolved.database_url
         migrate(resolved.database_url)
         print(seed_scale(resolved.database_url, ScalePlan(gyms=args.gyms), progress=True))
-        with psycopg.connect(resolved.database_url, autocommit=True) as conn:
-            conn.execute("analyze")
+        if args.analyze:  # after a fresh seed; autovacuum has done it on a settled folder
+            with psycopg.connect(resolved.database_url, autocommit=True) as conn:
+                conn.execute("analyze")
         app = create_app(resolved)
         issuer = app.state.services.local_issuer
         with Server(app, args.port):

@@ -25,7 +25,7 @@ from cloud_api.data.dashboard import members as member_data
 from cloud_api.data.dashboard import overview as overview_data
 from cloud_api.data.dashboard import profile as profiles
 from cloud_api.data.dashboard import sessions as session_data
-from cloud_api.data.dashboard.common import CursorError
+from cloud_api.data.dashboard.common import CursorError, Scope
 from cloud_api.db.database import Conn
 from cloud_api.deps import ServicesDep, UserAdmin, UserCaller
 from cloud_api.errors import ApiError, error_responses
@@ -45,16 +45,18 @@ Cursor = Annotated[
 @asynccontextmanager
 async def scoped(
     services: Services, user: UserCaller, gym: str | None
-) -> AsyncIterator[tuple[Conn, UUID | None]]:
+) -> AsyncIterator[tuple[Conn, Scope]]:
+    """The caller's transaction and the gyms to look at (the one asked for, or all theirs)."""
     async with services.database.transaction(user.claims) as conn:
-        gym_id = None
         if gym:
             found = await profiles.gym_by_slug(conn, gym)
             if found is None:
                 raise ApiError(ErrorCode.NOT_FOUND, f"No gym {gym!r} that you can see.")
-            gym_id = found.id
+            scope: Scope = (found.id,)
+        else:
+            scope = await profiles.scope_of(conn)
         try:
-            yield conn, gym_id
+            yield conn, scope
         except CursorError as exc:
             raise ApiError(ErrorCode.CURSOR_MALFORMED, str(exc)) from exc
 
@@ -145,8 +147,8 @@ class AnalyticsOut(BaseModel):
 
 @router.get("/overview", response_model=OverviewOut, responses=ERRORS, summary="Today at a glance")
 async def overview(user: UserAdmin, services: ServicesDep, gym: GymSlug = None) -> OverviewOut:
-    async with scoped(services, user, gym) as (conn, gym_id):
-        figures = await overview_data.overview(conn, gym_id)
+    async with scoped(services, user, gym) as (conn, scope):
+        figures = await overview_data.overview(conn, scope)
     return OverviewOut(
         gyms=figures.gyms,
         sessions_today=figures.sessions_today,
@@ -181,8 +183,8 @@ async def members(
     filters = member_data.MemberFilters(
         q=q, risk=risk, status=status, engagement=engagement, sort=sort
     )
-    async with scoped(services, user, gym) as (conn, gym_id):
-        page = await member_data.list_members(conn, gym_id, filters, cursor)
+    async with scoped(services, user, gym) as (conn, scope):
+        page = await member_data.list_members(conn, scope, filters, cursor)
     return MemberPageOut(
         members=page.rows,
         next_cursor=page.next_cursor,
@@ -223,8 +225,8 @@ async def sessions(
     cursor: Cursor = None,
 ) -> SessionPageOut:
     filters = session_data.SessionFilters(sentiment=sentiment, days=days)
-    async with scoped(services, user, gym) as (conn, gym_id):
-        page = await session_data.list_sessions(conn, gym_id, filters, cursor)
+    async with scoped(services, user, gym) as (conn, scope):
+        page = await session_data.list_sessions(conn, scope, filters, cursor)
     return SessionPageOut(sessions=page.rows, next_cursor=page.next_cursor)
 
 
@@ -263,8 +265,8 @@ async def alerts(
     cursor: Cursor = None,
 ) -> AlertPageOut:
     filters = alert_data.AlertFilters(status=status, priority=priority)
-    async with scoped(services, user, gym) as (conn, gym_id):
-        page = await alert_data.list_alerts(conn, gym_id, filters, cursor)
+    async with scoped(services, user, gym) as (conn, scope):
+        page = await alert_data.list_alerts(conn, scope, filters, cursor)
     return AlertPageOut(
         alerts=[AlertOut.model_validate(a) for a in page.rows], next_cursor=page.next_cursor
     )
@@ -309,8 +311,8 @@ async def alert_action(
 async def kiosks(
     user: UserAdmin, services: ServicesDep, gym: GymSlug = None
 ) -> list[dict[str, Any]]:
-    async with scoped(services, user, gym) as (conn, gym_id):
-        rows = await kiosk_data.list_kiosks(conn, gym_id)
+    async with scoped(services, user, gym) as (conn, scope):
+        rows = await kiosk_data.list_kiosks(conn, scope)
     return rows
 
 
@@ -326,9 +328,9 @@ async def analytics_figures(
     gym: GymSlug = None,
     days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> AnalyticsOut:
-    async with scoped(services, user, gym) as (conn, gym_id):
-        daily = await analytics.daily(conn, gym_id, days)
-        churn = await analytics.churn_distribution(conn, gym_id)
+    async with scoped(services, user, gym) as (conn, scope):
+        daily = await analytics.daily(conn, scope, days)
+        churn = await analytics.churn_distribution(conn, scope)
     return AnalyticsOut(daily=daily, churn=churn)
 
 
@@ -341,8 +343,8 @@ async def analytics_figures(
 async def insights(
     user: UserAdmin, services: ServicesDep, gym: GymSlug = None
 ) -> list[dict[str, Any]]:
-    async with scoped(services, user, gym) as (conn, gym_id):
-        return await analytics.insights(conn, gym_id)
+    async with scoped(services, user, gym) as (conn, scope):
+        return await analytics.insights(conn, scope[0] if gym and scope else None)
 
 
 @router.get(

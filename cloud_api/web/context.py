@@ -20,7 +20,7 @@ from starlette.requests import Request
 from cloud_api.auth.signin import AuthTokens, SignInError
 from cloud_api.auth.users import UserTokenError
 from cloud_api.data.dashboard import profile as profiles
-from cloud_api.data.dashboard.common import CursorError
+from cloud_api.data.dashboard.common import CursorError, Scope
 from cloud_api.db.database import Conn
 from cloud_api.services import Services
 from cloud_api.web import session
@@ -122,11 +122,17 @@ class Page:
     me: profiles.Profile
     gyms: list[profiles.GymRef]
     gym: profiles.GymRef | None
+    every_gym: Scope = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def gym_id(self) -> UUID | None:
         return self.gym.id if self.gym else None
+
+    @property
+    def scope(self) -> Scope:
+        """The chosen gym, or every gym the viewer can see."""
+        return (self.gym.id,) if self.gym else self.every_gym
 
     @property
     def many_gyms(self) -> bool:
@@ -181,8 +187,9 @@ async def open_page(
                 raise PageError(404, "Not found", "No such gym.", ErrorCode.NOT_FOUND)
         elif len(gyms) == 1:
             gym = gyms[0]
+        every_gym = None if gym else await profiles.scope_of(conn)
         try:
-            yield Page(request, viewer, conn, me, gyms, gym)
+            yield Page(request, viewer, conn, me, gyms, gym, every_gym)
         except CursorError as exc:
             raise PageError(422, "Page link damaged", str(exc), ErrorCode.CURSOR_MALFORMED) from exc
 

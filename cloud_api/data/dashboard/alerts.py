@@ -19,6 +19,7 @@ from psycopg import sql
 from cloud_api.data import audit
 from cloud_api.data.dashboard.common import (
     CursorError,
+    Scope,
     decode_cursor,
     encode_cursor,
     fetch_all,
@@ -93,7 +94,7 @@ PRIORITY_RANK = (
 
 
 async def list_alerts(
-    conn: Conn, gym_id: UUID | None, filters: AlertFilters, cursor: str | None = None
+    conn: Conn, scope: Scope, filters: AlertFilters, cursor: str | None = None
 ) -> AlertPage:
     clauses: list[sql.Composable] = []
     if filters.status == "open":
@@ -128,7 +129,7 @@ async def list_alerts(
         columns=sql.SQL(ALERT_COLUMNS),
         rank=sql.SQL(PRIORITY_RANK),
         frm=sql.SQL(ALERT_FROM),
-        gym=gym_filter("a.gym_id", gym_id),
+        gym=gym_filter("a.gym_id", scope),
         where=where,
         limit=sql.Literal(PAGE_SIZE + 1),
     )

@@ -3,38 +3,48 @@ weekly insight reports, and the franchise's side-by-side comparison of its gyms.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.data.dashboard.common import fetch_all, fetch_one, gym_filter
+from cloud_api.data.dashboard.common import Scope, fetch_all, fetch_one, gym_filter
 from cloud_api.db.database import Conn
 
+# `since` is a timestamptz: compared with a date, the index on (gym_id, started_at) would only
+# serve the gym and every session of the gym would be read.
 DAILY_SQL = """
 select d.day,
        coalesce(x.sessions, 0) as sessions,
        coalesce(x.cost, 0) as cost_usd,
        x.sentiment
-from generate_series(current_date - {days}, current_date, interval '1 day') as d(day)
+from generate_series({since}::date, {since}::date + {span}, interval '1 day') as d(day)
 left join (
     select (s.started_at at time zone 'UTC')::date as day, count(*) as sessions,
            sum(s.cost_usd) as cost, avg(c.sentiment_score) as sentiment
     from realtime_sessions s
     left join conversation_summaries c on c.session_id = s.id
-    where s.started_at >= current_date - {days} {gym}
+    where s.started_at >= {since} {gym}
     group by 1
 ) x on x.day = d.day::date
 order by d.day
 """
 
 
-async def daily(conn: Conn, gym_id: UUID | None, days: int = 30) -> list[dict[str, Any]]:
+def days_back(days: int) -> datetime:
+    """UTC midnight `days - 1` days ago: the first of the last `days` days."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=days - 1)
+
+
+async def daily(conn: Conn, scope: Scope, days: int = 30) -> list[dict[str, Any]]:
     """One row per UTC day of the last `days` days: sessions, cost (USD), mean sentiment."""
     query = sql.SQL(DAILY_SQL).format(
-        days=sql.Literal(days - 1), gym=gym_filter("s.gym_id", gym_id)
+        since=sql.Literal(days_back(days)),
+        span=sql.Literal(days - 1),
+        gym=gym_filter("s.gym_id", scope),
     )
     rows = await fetch_all(conn, query)
     return [
@@ -57,8 +67,8 @@ group by 1
 CHURN_LEVELS = ("low", "medium", "high", "critical")
 
 
-async def churn_distribution(conn: Conn, gym_id: UUID | None) -> dict[str, int]:
-    rows = await fetch_all(conn, sql.SQL(CHURN_SQL).format(gym=gym_filter("a.gym_id", gym_id)))
+async def churn_distribution(conn: Conn, scope: Scope) -> dict[str, int]:
+    rows = await fetch_all(conn, sql.SQL(CHURN_SQL).format(gym=gym_filter("a.gym_id", scope)))
     counts = {level: 0 for level in CHURN_LEVELS}
     for r in rows:
         if r["level"] in counts:
@@ -119,6 +129,5 @@ limit %(limit)s
 
 async def gym_comparison(conn: Conn, days: int = 30, limit: int = 200) -> list[dict[str, Any]]:
     """Every visible gym side by side over the last `days` days."""
-    since = date.today() - timedelta(days=days)
-    rows = await fetch_all(conn, COMPARISON_SQL, {"since": since, "limit": limit})
+    rows = await fetch_all(conn, COMPARISON_SQL, {"since": days_back(days), "limit": limit})
     return [dict(r) for r in rows]

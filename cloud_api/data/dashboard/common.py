@@ -20,13 +20,23 @@ class CursorError(ValueError):
     """A page cursor that this server did not make (tampered or from another sort)."""
 
 
-def gym_filter(column: str, gym_id: UUID | None) -> sql.Composable:
-    """`and <column> = <gym>` when narrowed to one gym, nothing otherwise (RLS scopes the rest).
+Scope = tuple[UUID, ...] | None
+"""The gyms a page looks at: one gym, or every gym the caller can see; None past
+SCOPE_LIMIT gyms (an operator looking at everything)."""
 
-    Composed rather than `(%s is null or col = %s)`, which hides the index from the planner."""
-    if gym_id is None:
+SCOPE_LIMIT = 1000
+
+
+def gym_filter(column: str, scope: Scope) -> sql.Composable:
+    """`and <column> = any(<the scope's gyms>)`, nothing for None.
+
+    Not a permission check — RLS decides what is visible — but the index's way in: the
+    policies' `is_super_admin() or gym_id = any(...)` is an OR the planner cannot use, and it
+    would read a million-row table through to filter it. Composed (values inlined) rather
+    than `(%s is null or ...)`, which would hide the index from the planner too."""
+    if scope is None:
         return sql.SQL("")
-    return sql.SQL(" and {} = {}").format(sql.SQL(column), sql.Literal(gym_id))
+    return sql.SQL(" and {} = any({}::uuid[])").format(sql.SQL(column), sql.Literal(list(scope)))
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.data.dashboard.common import fetch_all, fetch_one, gym_filter
+from cloud_api.data.dashboard.common import Scope, fetch_all, fetch_one, gym_filter
 from cloud_api.db.database import Conn
 
 KIOSK_SQL = """
@@ -58,9 +58,9 @@ def _view(row: Any) -> dict[str, Any]:
     return kiosk
 
 
-async def list_kiosks(conn: Conn, gym_id: UUID | None) -> list[dict[str, Any]]:
+async def list_kiosks(conn: Conn, scope: Scope) -> list[dict[str, Any]]:
     query = sql.SQL(KIOSK_SQL + " where true {gym} order by g.name, k.name").format(
-        gym=gym_filter("k.gym_id", gym_id)
+        gym=gym_filter("k.gym_id", scope)
     )
     return [_view(r) for r in await fetch_all(conn, query)]
 

@@ -12,6 +12,7 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from cloud_api.data.dashboard.common import (
+    Scope,
     decode_cursor,
     encode_cursor,
     fetch_all,
@@ -115,7 +116,7 @@ def _where(filters: MemberFilters) -> tuple[list[sql.Composable], dict[str, Any]
 
 
 async def list_members(
-    conn: Conn, gym_id: UUID | None, filters: MemberFilters, cursor: str | None = None
+    conn: Conn, scope: Scope, filters: MemberFilters, cursor: str | None = None
 ) -> MemberPage:
     keys = SORTS.get(filters.sort, SORTS["churn"])
     clauses, params = _where(filters)
@@ -142,7 +143,7 @@ async def list_members(
             sql.SQL("{} as {}").format(sql.SQL(k), sql.Identifier(f"k{i}"))
             for i, k in enumerate(keys)
         ),
-        gym=gym_filter("m.gym_id", gym_id),
+        gym=gym_filter("m.gym_id", scope),
         where=where,
         order=sql.SQL(", ").join(sql.SQL(k) for k in keys),
         limit=sql.Literal(PAGE_SIZE + 1),

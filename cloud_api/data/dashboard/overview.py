@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.data.dashboard.common import fetch_all, fetch_one, gym_filter
+from cloud_api.data.dashboard.common import Scope, fetch_all, fetch_one, gym_filter
 from cloud_api.db.database import Conn
 
 PRIORITIES = ("urgent", "high", "medium", "low")
@@ -34,27 +33,38 @@ class Overview:
         return sum(self.open_alerts.values())
 
 
+# Per gym (LATERAL, so each count is an index range scan on that gym's rows), then summed.
 COUNTS_SQL = """
-with scope as (
-    select g.id,
-           date_trunc('day', now() at time zone g.timezone) at time zone g.timezone as day_start
-    from gyms g where true {gym}
-)
-select
-    (select count(*) from scope) as gyms,
-    (select count(*) from scope join realtime_sessions s
-        on s.gym_id = scope.id and s.started_at >= scope.day_start) as sessions_today,
-    (select coalesce(sum(s.cost_usd), 0) from scope join realtime_sessions s
-        on s.gym_id = scope.id and s.started_at >= scope.day_start) as spend_today,
-    (select count(*) from scope join realtime_sessions s
-        on s.gym_id = scope.id and s.started_at >= now() - interval '7 days') as sessions_week,
-    (select count(*) from scope join gym_members m on m.gym_id = scope.id
-        where m.is_active) as members_total,
-    (select count(*) from scope join gym_members m on m.gym_id = scope.id
-        where m.is_active and m.last_visit >= now() - interval '30 days') as members_active,
-    (select count(*) from scope join kiosks k on k.gym_id = scope.id) as kiosks_total,
-    (select count(*) from scope join kiosks k on k.gym_id = scope.id
-        where k.status = 'online') as kiosks_online
+select count(*) as gyms,
+       coalesce(sum(t.sessions), 0) as sessions_today,
+       coalesce(sum(t.spend), 0) as spend_today,
+       coalesce(sum(w.sessions), 0) as sessions_week,
+       coalesce(sum(m.total), 0) as members_total,
+       coalesce(sum(m.active), 0) as members_active,
+       coalesce(sum(k.total), 0) as kiosks_total,
+       coalesce(sum(k.online), 0) as kiosks_online
+from gyms g
+cross join lateral (
+    select count(*) as sessions, sum(s.cost_usd) as spend
+    from realtime_sessions s
+    where s.gym_id = g.id
+      and s.started_at >= date_trunc('day', now() at time zone g.timezone) at time zone g.timezone
+) t
+cross join lateral (
+    select count(*) as sessions from realtime_sessions s
+    where s.gym_id = g.id and s.started_at >= now() - interval '7 days'
+) w
+cross join lateral (
+    select count(*) filter (where m.is_active) as total,
+           count(*) filter (where m.is_active and m.last_visit >= now() - interval '30 days')
+               as active
+    from gym_members m where m.gym_id = g.id
+) m
+cross join lateral (
+    select count(*) as total, count(*) filter (where k.status = 'online') as online
+    from kiosks k where k.gym_id = g.id
+) k
+where true {gym}
 """
 
 ALERTS_SQL = """
@@ -65,10 +75,10 @@ group by a.priority
 """
 
 
-async def overview(conn: Conn, gym_id: UUID | None) -> Overview:
-    row = await fetch_one(conn, sql.SQL(COUNTS_SQL).format(gym=gym_filter("g.id", gym_id)))
+async def overview(conn: Conn, scope: Scope) -> Overview:
+    row = await fetch_one(conn, sql.SQL(COUNTS_SQL).format(gym=gym_filter("g.id", scope)))
     assert row is not None
-    alerts = await fetch_all(conn, sql.SQL(ALERTS_SQL).format(gym=gym_filter("a.gym_id", gym_id)))
+    alerts = await fetch_all(conn, sql.SQL(ALERTS_SQL).format(gym=gym_filter("a.gym_id", scope)))
     by_priority = {p: 0 for p in PRIORITIES}
     by_priority.update({r["priority"]: int(r["n"]) for r in alerts})
     return Overview(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from cloud_api.data.dashboard.common import fetch_all, fetch_one
+from cloud_api.data.dashboard.common import SCOPE_LIMIT, Scope, fetch_all, fetch_one
 from cloud_api.db.database import Conn
 
 # Past this many visible gyms the page shows a search box instead of a drop-down.
@@ -71,6 +71,12 @@ async def visible_gyms(conn: Conn, limit: int = SWITCHER_LIMIT + 1) -> list[GymR
         conn, "select id, slug, name, timezone from gyms order by name, slug limit %s", (limit,)
     )
     return [GymRef(r["id"], r["slug"], r["name"], r["timezone"]) for r in rows]
+
+
+async def scope_of(conn: Conn) -> Scope:
+    """Every gym the caller can see (None past SCOPE_LIMIT: everything, unnarrowed)."""
+    rows = await fetch_all(conn, "select id from gyms order by id limit %s", (SCOPE_LIMIT + 1,))
+    return None if len(rows) > SCOPE_LIMIT else tuple(r["id"] for r in rows)
 
 
 async def gym_by_slug(conn: Conn, slug: str) -> GymRef | None:

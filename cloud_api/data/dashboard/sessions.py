@@ -12,11 +12,11 @@ from psycopg import sql
 
 from cloud_api.data.dashboard.common import (
     CursorError,
+    Scope,
     decode_cursor,
     encode_cursor,
     fetch_all,
     fetch_one,
-    gym_filter,
 )
 from cloud_api.db.database import Conn
 from contract.pricing import TokenUsage, UnknownModel, cost_breakdown
@@ -39,28 +39,49 @@ class SessionPage:
     next_cursor: str | None
 
 
+# The page's sessions are chosen first, from realtime_sessions alone (per gym: the newest N
+# of each through the (gym_id, started_at) index, then the newest N of those), and only those
+# are joined: joining first would join every session of the scope before sorting.
+PICK_PER_GYM_SQL = """
+select s.* from unnest({gyms}::uuid[]) as scope(gym_id)
+cross join lateral (
+    select s.* from realtime_sessions s
+    where s.gym_id = scope.gym_id {where}
+    order by s.started_at desc, s.id desc
+    limit {limit}
+) s
+order by s.started_at desc, s.id desc
+limit {limit}
+"""
+PICK_SQL = """
+select s.* from realtime_sessions s where true {where}
+order by s.started_at desc, s.id desc limit {limit}
+"""
 LIST_SQL = """
 select s.id, s.started_at, s.duration_seconds, s.end_reason, s.cost_usd, s.turn_count,
        s.status, s.language, g.slug as gym_slug, g.name as gym_name,
        k.name as kiosk_name, m.id as member_id, m.first_name, m.last_name,
        c.summary_text, c.sentiment_label, c.sentiment_score, c.status as summary_status
-from realtime_sessions s
+from ({picked}) s
 join gyms g on g.id = s.gym_id
 join kiosks k on k.id = s.kiosk_id
 left join gym_members m on m.id = s.member_id
 left join conversation_summaries c on c.session_id = s.id
-where true {gym}{where}
 order by s.started_at desc, s.id desc
-limit {limit}
 """
 
 
 async def list_sessions(
-    conn: Conn, gym_id: UUID | None, filters: SessionFilters, cursor: str | None = None
+    conn: Conn, scope: Scope, filters: SessionFilters, cursor: str | None = None
 ) -> SessionPage:
     clauses: list[sql.Composable] = []
     if filters.sentiment in SENTIMENTS:
-        clauses.append(sql.SQL("c.sentiment_label = {}").format(sql.Literal(filters.sentiment)))
+        clauses.append(
+            sql.SQL(
+                "exists (select 1 from conversation_summaries c "
+                "where c.session_id = s.id and c.sentiment_label = {})"
+            ).format(sql.Literal(filters.sentiment))
+        )
     if filters.member_id:
         clauses.append(sql.SQL("s.member_id = {}").format(sql.Literal(filters.member_id)))
     if filters.kiosk_id:
@@ -79,9 +100,14 @@ async def list_sessions(
             )
         )
     where = sql.SQL("").join(sql.SQL(" and ") + c for c in clauses)
-    query = sql.SQL(LIST_SQL).format(
-        gym=gym_filter("s.gym_id", gym_id), where=where, limit=sql.Literal(PAGE_SIZE + 1)
-    )
+    limit = sql.Literal(PAGE_SIZE + 1)
+    if scope is None:
+        picked = sql.SQL(PICK_SQL).format(where=where, limit=limit)
+    else:
+        picked = sql.SQL(PICK_PER_GYM_SQL).format(
+            gyms=sql.Literal(list(scope)), where=where, limit=limit
+        )
+    query = sql.SQL(LIST_SQL).format(picked=picked)
     rows = [dict(r) for r in await fetch_all(conn, query)]
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

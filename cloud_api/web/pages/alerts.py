@@ -41,7 +41,7 @@ async def alerts_page(
 ) -> Response:
     filters = alert_data.AlertFilters(status=status, priority=priority)
     async with open_page(request, viewer, gym) as page:
-        result = await alert_data.list_alerts(page.conn, page.gym_id, filters, cursor or None)
+        result = await alert_data.list_alerts(page.conn, page.scope, filters, cursor or None)
     next_url = (
         with_query(
             "/dashboard/alerts",

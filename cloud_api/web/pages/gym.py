@@ -33,14 +33,14 @@ def renderer(request: Request) -> Renderer:
 @router.get("/dashboard")
 async def overview(request: Request, viewer: ViewerDep, gym: GymParam = "") -> Response:
     async with open_page(request, viewer, gym) as page:
-        figures = await overview_data.overview(page.conn, page.gym_id)
+        figures = await overview_data.overview(page.conn, page.scope)
         open_alerts = await alert_data.list_alerts(
-            page.conn, page.gym_id, alert_data.AlertFilters(status="open")
+            page.conn, page.scope, alert_data.AlertFilters(status="open")
         )
         at_risk = await member_data.list_members(
-            page.conn, page.gym_id, member_data.MemberFilters(sort="churn")
+            page.conn, page.scope, member_data.MemberFilters(sort="churn")
         )
-        days = await analytics.daily(page.conn, page.gym_id, days=14)
+        days = await analytics.daily(page.conn, page.scope, days=14)
         context = page.context(
             "overview",
             figures=figures,
@@ -60,8 +60,8 @@ async def overview(request: Request, viewer: ViewerDep, gym: GymParam = "") -> R
 @router.get("/dashboard/analytics")
 async def analytics_page(request: Request, viewer: ViewerDep, gym: GymParam = "") -> Response:
     async with open_page(request, viewer, gym) as page:
-        days = await analytics.daily(page.conn, page.gym_id, days=30)
-        churn = await analytics.churn_distribution(page.conn, page.gym_id)
+        days = await analytics.daily(page.conn, page.scope, days=30)
+        churn = await analytics.churn_distribution(page.conn, page.scope)
     labels = [d["day"].strftime("%d/%m") for d in days]
     context = page.context(
         "analytics",

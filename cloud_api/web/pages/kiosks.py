@@ -41,7 +41,7 @@ async def kiosks_page(
     request: Request, viewer: ViewerDep, gym: Annotated[str, Query(max_length=64)] = ""
 ) -> Response:
     async with open_page(request, viewer, gym) as page:
-        rows = await kiosk_data.list_kiosks(page.conn, page.gym_id)
+        rows = await kiosk_data.list_kiosks(page.conn, page.scope)
         done = request.query_params.get("done", "")
     return _renderer(request).page(
         request,

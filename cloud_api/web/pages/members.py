@@ -44,7 +44,7 @@ async def members_page(
         if page.too_many_gyms and page.gym is None and not q:
             result = member_data.MemberPage([], None)  # a million rows: choose a gym first
         else:
-            result = await member_data.list_members(page.conn, page.gym_id, filters, cursor or None)
+            result = await member_data.list_members(page.conn, page.scope, filters, cursor or None)
     next_url = (
         with_query(
             "/dashboard/members",

@@ -28,7 +28,7 @@ async def sessions_page(
 ) -> Response:
     filters = session_data.SessionFilters(sentiment=sentiment, days=days)
     async with open_page(request, viewer, gym) as page:
-        result = await session_data.list_sessions(page.conn, page.gym_id, filters, cursor or None)
+        result = await session_data.list_sessions(page.conn, page.scope, filters, cursor or None)
     next_url = (
         with_query(
             "/dashboard/sessions",
