@@ -273,52 +273,96 @@ def _date(value: str) -> date:
     raise ValueError(f"{value!r} is not a date (write 2026-03-31 or 31/03/2026)")
 
 
+def _status(raw: str) -> bool:
+    word = _plain(raw)
+    if word in ACTIVE:
+        return True
+    if word in SUSPENDED:
+        return False
+    raise ValueError(f"{raw!r} is neither active nor suspended")
+
+
+def _email(raw: str) -> str:
+    if not EMAIL.match(raw):
+        raise ValueError(f"{raw!r} is not an e-mail address")
+    return raw.lower()
+
+
+def _language(raw: str) -> str:
+    code = raw.lower()[:2]
+    if not LANGUAGE.match(code):
+        raise ValueError(f"{raw!r} is not a language (fr, en, es…)")
+    return code
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One mapped column, resolved once per file: where it goes and how it is read."""
+
+    name: str
+    key: str  # the row's key (status → is_active)
+    header: str
+    read: Callable[[str], Any]
+    required: bool
+    limit: int | None
+
+
+def _columns(mapping: Mapping) -> list[_Column]:
+    def badge(raw: str) -> str:
+        return normalize_badge_id(raw, mapping.badge_rules)
+
+    readers: dict[str, Callable[[str], Any]] = {
+        "badge_id": badge,
+        "member_since": _date,
+        "membership_expires_on": _date,
+        "status": _status,
+        "email": _email,
+        "language": _language,
+    }
+    return [
+        _Column(
+            name,
+            "is_active" if name == "status" else name,
+            header,
+            readers.get(name, _text),
+            FIELDS[name].required,
+            LIMITS.get(name),
+        )
+        for name, header in mapping.columns.items()
+    ]
+
+
 def _row(
-    values: dict[str, str], mapping: Mapping, line: int, check: Validation
+    values: dict[str, str], columns: list[_Column], line: int, check: Validation
 ) -> dict[str, Any] | None:
     row: dict[str, Any] = {"line": line}
     ok = True
-
-    def refuse(name: str, problem: str) -> None:
-        nonlocal ok
-        ok = False
-        check.refuse(Problem(line, name, problem))
-
-    for name, header in mapping.columns.items():
-        raw = (values.get(header) or "").strip()
+    for column in columns:
+        raw = (values.get(column.header) or "").strip()
         if not raw:
-            if FIELDS[name].required:
-                refuse(name, f"{FIELDS[name].label} is empty (column {header!r})")
+            if column.required:
+                ok = False
+                check.refuse(
+                    Problem(
+                        line,
+                        column.name,
+                        f"{FIELDS[column.name].label} is empty (column {column.header!r})",
+                    )
+                )
             continue
-        if name in LIMITS and len(raw) > LIMITS[name]:
-            refuse(name, f"longer than {LIMITS[name]} characters")
+        if column.limit is not None and len(raw) > column.limit:
+            ok = False
+            check.refuse(Problem(line, column.name, f"longer than {column.limit} characters"))
             continue
         try:
-            if name == "badge_id":
-                row[name] = normalize_badge_id(raw, mapping.badge_rules)
-            elif name in ("member_since", "membership_expires_on"):
-                row[name] = _date(raw)
-            elif name == "status":
-                word = _plain(raw)
-                if word in ACTIVE:
-                    row["is_active"] = True
-                elif word in SUSPENDED:
-                    row["is_active"] = False
-                else:
-                    raise ValueError(f"{raw!r} is neither active nor suspended")
-            elif name == "email":
-                if not EMAIL.match(raw):
-                    raise ValueError(f"{raw!r} is not an e-mail address")
-                row[name] = raw.lower()
-            elif name == "language":
-                code = raw.lower()[:2]
-                if not LANGUAGE.match(code):
-                    raise ValueError(f"{raw!r} is not a language (fr, en, es…)")
-                row[name] = code
-            else:
-                row[name] = raw
+            row[column.key] = column.read(raw)
         except (BadgeIdError, ValueError) as exc:
-            refuse(name, str(exc))
+            ok = False
+            check.refuse(Problem(line, column.name, str(exc)))
     return row if ok else None
 
 
@@ -343,10 +387,11 @@ def validate(
         raise FileRefused(f"the file has no column {absent[0]!r}: check the mapping")
     badges: dict[str, int] = {}
     external: dict[str, int] = {}
+    columns = _columns(mapping)
     for values in _records(reader):
         line = reader.line_num
         check.total += 1
-        row = _row(values, mapping, line, check)
+        row = _row(values, columns, line, check)
         if progress is not None and check.total % 5000 == 0:
             progress(check.total)
         if row is None:

@@ -77,17 +77,27 @@ create policy member_imports_delete on public.member_imports for delete to authe
 create policy member_import_mappings_delete on public.member_import_mappings for delete to authenticated
     using ((select private.is_super_admin()) or gym_id = any ((select private.my_managed_gym_ids())::uuid[]));
 
--- Saving a member's preferences marks the member changed for the kiosks' delta sync. Within
--- one transaction a member already stamped now() (just imported, or touched by an earlier
--- row) needs no second write: an import of 100,000 members with their language would
--- otherwise rewrite every member row once more.
-create or replace function private.touch_member() returns trigger
+-- Saving a member's preferences marks the member changed for the kiosks' delta sync. Once per
+-- statement rather than per row (an import saves 100,000 preferences in one statement), and
+-- a member already stamped now() in this transaction (just imported) is not written again.
+create function private.touch_members() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
 begin
     update public.gym_members m set updated_at = now()
-    where m.id = new.member_id and m.updated_at is distinct from now();
+    from (select distinct member_id from changed) c
+    where m.id = c.member_id and m.updated_at is distinct from now();
     return null;
 end
 $$;
+revoke all on function private.touch_members() from public, anon;
+
+drop trigger member_preferences_touch_member on public.member_preferences;
+create trigger member_preferences_touch_members_inserted after insert on public.member_preferences
+    referencing new table as changed
+    for each statement execute function private.touch_members();
+create trigger member_preferences_touch_members_updated after update on public.member_preferences
+    referencing new table as changed
+    for each statement execute function private.touch_members();
+drop function private.touch_member();

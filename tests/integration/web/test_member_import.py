@@ -180,3 +180,19 @@ def test_the_cli_imports_with_the_remembered_mapping(world: World, tmp_path: Pat
     )
     assert unknown.returncode == 1
     assert "no gym 'nope'" in unknown.stderr
+
+
+def test_saving_preferences_marks_members_changed_for_the_kiosks_sync(world: World) -> None:
+    with psycopg.connect(world.admin, row_factory=dict_row) as conn:
+        before = conn.execute(
+            "select id, updated_at from gym_members where gym_id = %s order by id", (world.gym_a,)
+        ).fetchall()
+        conn.execute(
+            "update member_preferences set language = 'es' where gym_id = %s", (world.gym_a,)
+        )
+        conn.commit()
+        after = conn.execute(
+            "select id, updated_at from gym_members where gym_id = %s order by id", (world.gym_a,)
+        ).fetchall()
+    assert before
+    assert all(a["updated_at"] > b["updated_at"] for a, b in zip(after, before, strict=True))
