@@ -115,46 +115,132 @@ def _where(filters: MemberFilters) -> tuple[list[sql.Composable], dict[str, Any]
     return clauses, params
 
 
+ROW_COLUMNS = (
+    "m.id, g.slug as gym_slug, g.name as gym_name, m.first_name, m.last_name, m.badge_id, "
+    "m.is_active, m.membership_expires_on, m.last_visit, a.churn_risk_score, "
+    "a.churn_risk_level, a.engagement_score, a.total_conversations, a.sentiment_trend"
+)
+# Sorts on an analytics figure, and that figure's column: ranked on member_analytics first.
+RANKED = {
+    "churn": "churn_risk_score",
+    "engagement": "engagement_score",
+    "engaged": "engagement_score",
+}
+
+
+def _keys_sql(keys: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(
+        sql.SQL("{} as {}").format(sql.SQL(k), sql.Identifier(f"k{i}")) for i, k in enumerate(keys)
+    )
+
+
+def _after(keys: tuple[str, ...], values: list[Any] | None) -> sql.Composable:
+    """`and (keys) > (cursor)`: continue after the cursor's row (every key ascending)."""
+    if values is None:
+        return sql.SQL("")
+    return sql.SQL(" and ({}) > ({})").format(
+        sql.SQL(", ").join(sql.SQL(k) for k in keys),
+        sql.SQL(", ").join(sql.Literal(v) for v in values),
+    )
+
+
 async def list_members(
     conn: Conn, scope: Scope, filters: MemberFilters, cursor: str | None = None
 ) -> MemberPage:
     keys = SORTS.get(filters.sort, SORTS["churn"])
-    clauses, params = _where(filters)
-    if cursor:
-        values = decode_cursor(cursor, len(keys))
-        names = [f"c{i}" for i in range(len(keys))]
-        params.update(dict(zip(names, values, strict=True)))
-        clauses.append(
-            sql.SQL("({}) > ({})").format(
-                sql.SQL(", ").join(sql.SQL(k) for k in keys),
-                sql.SQL(", ").join(sql.Placeholder(n) for n in names),
-            )
-        )
-    where = sql.SQL("").join(sql.SQL(" and ") + c for c in clauses)
-    query = sql.SQL(
-        "select m.id, g.slug as gym_slug, g.name as gym_name, m.first_name, m.last_name, "
-        "m.badge_id, m.is_active, m.membership_expires_on, m.last_visit, a.churn_risk_score, "
-        "a.churn_risk_level, a.engagement_score, a.total_conversations, a.sentiment_trend, {keys} "
-        "from gym_members m join gyms g on g.id = m.gym_id "
-        "left join member_analytics a on a.member_id = m.id "
-        "where true {gym}{where} order by {order} limit {limit}"
-    ).format(
-        keys=sql.SQL(", ").join(
-            sql.SQL("{} as {}").format(sql.SQL(k), sql.Identifier(f"k{i}"))
-            for i, k in enumerate(keys)
-        ),
-        gym=gym_filter("m.gym_id", scope),
-        where=where,
-        order=sql.SQL(", ").join(sql.SQL(k) for k in keys),
-        limit=sql.Literal(PAGE_SIZE + 1),
-    )
-    rows = await fetch_all(conn, query, params)
+    values = decode_cursor(cursor, len(keys)) if cursor else None
+    if filters.sort in RANKED and not filters.q and not filters.status and scope is not None:
+        rows = await _ranked(conn, scope, filters, keys, values)
+    else:
+        rows = await _joined(conn, scope, filters, keys, values)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = (
         encode_cursor([rows[-1][f"k{i}"] for i in range(len(keys))]) if more and rows else None
     )
     return MemberPage([MemberRow.model_validate(r) for r in rows], next_cursor)
+
+
+async def _joined(
+    conn: Conn, scope: Scope, filters: MemberFilters, keys: tuple[str, ...], values: Any
+) -> list[dict[str, Any]]:
+    """Every member of the scope joined with their analytics, then sorted: any filter."""
+    clauses, params = _where(filters)
+    where = sql.SQL("").join(sql.SQL(" and ") + c for c in clauses)
+    query = sql.SQL(
+        "select {columns}, {keys} from gym_members m join gyms g on g.id = m.gym_id "
+        "left join member_analytics a on a.member_id = m.id "
+        "where true {gym}{where}{after} order by {order} limit {limit}"
+    ).format(
+        columns=sql.SQL(ROW_COLUMNS),
+        keys=_keys_sql(keys),
+        gym=gym_filter("m.gym_id", scope),
+        where=where,
+        after=_after(keys, values),
+        order=sql.SQL(", ").join(sql.SQL(k) for k in keys),
+        limit=sql.Literal(PAGE_SIZE + 1),
+    )
+    return [dict(r) for r in await fetch_all(conn, query, params)]
+
+
+async def _ranked(
+    conn: Conn, scope: tuple[UUID, ...], filters: MemberFilters, keys: tuple[str, ...], values: Any
+) -> list[dict[str, Any]]:
+    """Sorted by an analytics figure: rank on member_analytics first (each gym's best through
+    its index), then join only the winners. Members whose figure is unknown (not analysed
+    yet) sort after every known one, so they are read only once the known ones run out."""
+    column = RANKED[filters.sort]
+    on_analytics = tuple(k.replace("m.id", "a.member_id") for k in keys)  # m.id = a.member_id
+    clauses, params = _where(filters)  # only analytics filters here (no search, no status)
+    where = sql.SQL("").join(sql.SQL(" and ") + c for c in clauses)
+    limit = sql.Literal(PAGE_SIZE + 1)
+    ranked = sql.SQL(
+        "select r.member_id from unnest({gyms}::uuid[]) as scope(gym_id) "
+        "cross join lateral (select a.member_id, {keys} from member_analytics a "
+        "  where a.gym_id = scope.gym_id and a.{column} is not null {where}{after} "
+        "  order by {order} limit {limit}) r "
+        "order by {outer} limit {limit}"
+    ).format(
+        gyms=sql.Literal(list(scope)),
+        keys=_keys_sql(on_analytics),
+        column=sql.Identifier(column),
+        where=where,
+        after=_after(on_analytics, values),
+        order=sql.SQL(", ").join(sql.SQL(k) for k in on_analytics),
+        outer=sql.SQL(", ").join(sql.Identifier(f"k{i}") for i in range(len(keys))),
+        limit=limit,
+    )
+    ids = [r["member_id"] for r in await fetch_all(conn, ranked, params)]
+    rows: list[dict[str, Any]] = []
+    if ids:
+        query = sql.SQL(
+            "select {columns}, {keys} from gym_members m join gyms g on g.id = m.gym_id "
+            "join member_analytics a on a.member_id = m.id where m.id = any({ids}::uuid[]) "
+            "order by {order}"
+        ).format(
+            columns=sql.SQL(ROW_COLUMNS),
+            keys=_keys_sql(keys),
+            ids=sql.Literal(ids),
+            order=sql.SQL(", ").join(sql.SQL(k) for k in keys),
+        )
+        rows = [dict(r) for r in await fetch_all(conn, query)]
+    if len(rows) > PAGE_SIZE or clauses:
+        return rows  # a full page, or a filter on the figure: unknown figures never match
+    # The known figures ran out: the members whose figure is unknown come next.
+    unknown = sql.SQL(
+        "select {columns}, {keys} from gym_members m join gyms g on g.id = m.gym_id "
+        "left join member_analytics a on a.member_id = m.id "
+        "where a.{column} is null {gym}{after} order by {order} limit {limit}"
+    ).format(
+        columns=sql.SQL(ROW_COLUMNS),
+        keys=_keys_sql(keys),
+        column=sql.Identifier(column),
+        gym=gym_filter("m.gym_id", scope),
+        after=_after(keys, values),
+        order=sql.SQL(", ").join(sql.SQL(k) for k in keys),
+        limit=sql.Literal(PAGE_SIZE + 1 - len(rows)),
+    )
+    return rows + [dict(r) for r in await fetch_all(conn, unknown)]
 
 
 @dataclass(frozen=True)

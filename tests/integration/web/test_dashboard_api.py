@@ -30,6 +30,9 @@ def cloud(
         "insert into member_analytics (member_id, gym_id, churn_risk_score, churn_risk_level) "
         "select id, gym_id, (abs(hashtext(id::text)) %% 100) / 100.0, 'low' from gym_members"
     )
+    # Not analysed yet (just imported): listed after every analysed member.
+    for i in range(50):
+        server.add_member("gym-b", f"0B{i:06X}", f"New{i:02d}")
     server.sql(
         "insert into manager_alerts (gym_id, alert_type, priority, title) "
         "select id, 'equipment_issue', 'high', 'Rower broken in ' || slug from gyms"
@@ -76,6 +79,18 @@ def test_members_are_paged_by_churn_risk_within_the_callers_gyms(cloud: CloudSer
     with api(cloud, "owner@ab.example.com") as owner:
         page = owner.get("/api/dashboard/members", params={"gym": "gym-b"}).json()
         assert {m["gym_slug"] for m in page["members"]} == {"gym-b"}
+        # The 3 analysed members by churn risk, then the 50 not analysed yet, over two pages.
+        rest = owner.get(
+            "/api/dashboard/members", params={"gym": "gym-b", "cursor": page["next_cursor"]}
+        ).json()
+        listed = page["members"] + rest["members"]
+        assert rest["next_cursor"] is None
+        assert [m["churn_risk_score"] is None for m in listed] == [False] * 3 + [True] * 50
+        assert len({m["id"] for m in listed}) == 53
+        engaged = owner.get(
+            "/api/dashboard/members", params={"gym": "gym-b", "sort": "engaged"}
+        ).json()
+        assert len(engaged["members"]) == 50
         names = [g["name"] for g in owner.get("/api/dashboard/franchise/comparison").json()]
         assert names == ["Gym A", "Gym B"]
 
@@ -126,7 +141,7 @@ def test_overview_and_analytics_count_only_the_callers_gyms(cloud: CloudServer) 
         assert len(churn["daily"]) == 7
         assert sum(churn["churn"].values()) == 60
     with api(cloud, "owner@ab.example.com") as owner:
-        assert owner.get("/api/dashboard/overview").json()["members_total"] == 63
+        assert owner.get("/api/dashboard/overview").json()["members_total"] == 113
 
 
 def test_the_openapi_spec_documents_the_dashboard(cloud: CloudServer) -> None:
