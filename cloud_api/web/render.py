@@ -102,6 +102,11 @@ def with_query(path: str, **params: Any) -> str:
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
+def next_page(path: str, cursor: str | None, **params: Any) -> str | None:
+    """The link to a list's next page (its filters kept), or None on the last page."""
+    return with_query(path, **params, cursor=cursor) if cursor else None
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),

@@ -19,7 +19,7 @@ from cloud_api.data.dashboard import kiosks as kiosk_data
 from cloud_api.web import session
 from cloud_api.web.context import open_page, parse_id, require_viewer
 from cloud_api.web.forms import checked_form, refused, text
-from cloud_api.web.render import PageError, Renderer, with_query
+from cloud_api.web.render import PageError, Renderer, next_page
 from contract.errors import ErrorCode
 
 router = APIRouter(include_in_schema=False)
@@ -170,11 +170,7 @@ async def logs(
 ) -> Response:
     async with open_page(request, viewer) as page:
         result = await admin_data.audit_log(page.conn, action=action, cursor=cursor or None)
-    next_url = (
-        with_query("/dashboard/admin/logs", action=action, cursor=result.next_cursor)
-        if result.next_cursor
-        else None
-    )
+    next_url = next_page("/dashboard/admin/logs", result.next_cursor, action=action)
     return _renderer(request).page(
         request,
         "admin_logs.html",

@@ -14,7 +14,7 @@ from cloud_api.services import Services
 from cloud_api.web import session
 from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
 from cloud_api.web.forms import checked_form, refused, text
-from cloud_api.web.render import PageError, Renderer, with_query
+from cloud_api.web.render import PageError, Renderer, next_page
 from contract.errors import ErrorCode
 
 router = APIRouter(include_in_schema=False)
@@ -42,16 +42,8 @@ async def alerts_page(
     filters = alert_data.AlertFilters(status=status, priority=priority)
     async with open_page(request, viewer, gym) as page:
         result = await alert_data.list_alerts(page.conn, page.scope, filters, cursor or None)
-    next_url = (
-        with_query(
-            "/dashboard/alerts",
-            gym=gym,
-            status=status,
-            priority=priority,
-            cursor=result.next_cursor,
-        )
-        if result.next_cursor
-        else None
+    next_url = next_page(
+        "/dashboard/alerts", result.next_cursor, gym=gym, status=status, priority=priority
     )
     renderer: Renderer = request.app.state.renderer
     return renderer.page(

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from cloud_api.data.dashboard import members as member_data
 from cloud_api.web import session
 from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
-from cloud_api.web.render import Renderer, with_query
+from cloud_api.web.render import Renderer, next_page
 
 router = APIRouter(include_in_schema=False)
 ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
@@ -45,19 +45,15 @@ async def members_page(
             result = member_data.MemberPage([], None)  # a million rows: choose a gym first
         else:
             result = await member_data.list_members(page.conn, page.scope, filters, cursor or None)
-    next_url = (
-        with_query(
-            "/dashboard/members",
-            gym=gym,
-            q=q,
-            risk=risk,
-            status=status,
-            engagement=engagement,
-            sort=sort,
-            cursor=result.next_cursor,
-        )
-        if result.next_cursor
-        else None
+    next_url = next_page(
+        "/dashboard/members",
+        result.next_cursor,
+        gym=gym,
+        q=q,
+        risk=risk,
+        status=status,
+        engagement=engagement,
+        sort=sort,
     )
     context = page.context(
         "members",

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from cloud_api.data.dashboard import sessions as session_data
 from cloud_api.web import session
 from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
-from cloud_api.web.render import Renderer, with_query
+from cloud_api.web.render import Renderer, next_page
 
 router = APIRouter(include_in_schema=False)
 ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
@@ -29,16 +29,8 @@ async def sessions_page(
     filters = session_data.SessionFilters(sentiment=sentiment, days=days)
     async with open_page(request, viewer, gym) as page:
         result = await session_data.list_sessions(page.conn, page.scope, filters, cursor or None)
-    next_url = (
-        with_query(
-            "/dashboard/sessions",
-            gym=gym,
-            sentiment=sentiment,
-            days=days,
-            cursor=result.next_cursor,
-        )
-        if result.next_cursor
-        else None
+    next_url = next_page(
+        "/dashboard/sessions", result.next_cursor, gym=gym, sentiment=sentiment, days=days
     )
     renderer: Renderer = request.app.state.renderer
     return renderer.page(
