@@ -85,16 +85,31 @@ CHURN_FACTOR_WORDS = {
     "low_engagement": "rarely talks with JARVIS (engagement below 0.3)",
     "membership_expiring": "membership ends within 30 days",
 }
+# The observed value behind a factor, when the pipeline stored it.
+CHURN_FACTOR_VALUES = {
+    "no_visit_14_days": "{:g} days since the last visit",
+    "negative_sentiment": "{:g} unhappy conversations",
+    "low_engagement": "engagement {:.2f}",
+    "membership_expiring": "{:g} days left",
+}
 
 
 def churn_factor(value: Any) -> str:
-    """A churn factor in words, whatever shape the pipeline stored (code or object)."""
-    if isinstance(value, dict):
-        code = str(value.get("code") or value.get("factor") or "")
-        detail = value.get("detail") or value.get("description")
-        base = CHURN_FACTOR_WORDS.get(code, code.replace("_", " "))
-        return f"{base} ({detail})" if detail else base
-    return CHURN_FACTOR_WORDS.get(str(value), str(value).replace("_", " "))
+    """A churn factor in words: a code, or the pipeline's {factor, weight, value}."""
+    if not isinstance(value, dict):
+        return CHURN_FACTOR_WORDS.get(str(value), str(value).replace("_", " "))
+    code = str(value.get("factor") or value.get("code") or "")
+    words = CHURN_FACTOR_WORDS.get(code, code.replace("_", " "))
+    details = []
+    observed = value.get("value")
+    if observed is not None and code in CHURN_FACTOR_VALUES:
+        try:
+            details.append(CHURN_FACTOR_VALUES[code].format(float(observed)))
+        except (TypeError, ValueError):
+            details.append(str(observed))
+    if value.get("weight") is not None:
+        details.append(f"+{float(value['weight']):.1f} to the risk")
+    return f"{words} ({', '.join(details)})" if details else words
 
 
 def with_query(path: str, **params: Any) -> str:

@@ -29,3 +29,12 @@ def test_levels_count_members_and_escape_what_they_print() -> None:
 
 def test_an_empty_chart_still_renders() -> None:
     assert "no data" in charts.bars("Nothing", [], []).svg
+
+
+def test_churn_factors_read_in_words_in_both_shapes() -> None:
+    from cloud_api.web.render import churn_factor
+
+    assert churn_factor("membership_expiring") == "membership ends within 30 days"
+    assert churn_factor({"factor": "no_visit_14_days", "weight": 0.3, "value": 20}) == (
+        "has not come in for more than two weeks (20 days since the last visit, +0.3 to the risk)"
+    )
