@@ -211,6 +211,105 @@ class CloudSettings(BaseSettings):
         "set (1536 dimensions); without a key a local embedding is used.",
     )
 
+    # -- pipeline and jobs (docs/PIPELINE.md) ---------------------------------------------
+    worker_database_url: str | None = Field(
+        default=None,
+        description=(
+            "Connection for the worker's login role `jarvis_worker` (job queue and the "
+            "pipeline's definer functions). Unset: derived from DATABASE_URL with the user "
+            "replaced by `jarvis_worker` and JARVIS_WORKER_DB_PASSWORD."
+        ),
+    )
+    worker_db_password: SecretStr | None = Field(
+        default=None, description="Password of the `jarvis_worker` role when it has one."
+    )
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Jobs one worker process runs at once (jobs)."
+    )
+    worker_stalled_after_s: int = Field(
+        default=30,
+        ge=2,
+        le=3600,
+        description="A worker silent this long is dead: its running jobs are queued again (s).",
+    )
+    analysis_backend: Literal["auto", "local", "openai"] = Field(
+        default="auto",
+        description="Who analyses sessions: `openai` (needs OPENAI_API_KEY), `local` (lexicon "
+        "sentiment and keywords, no network), `auto` = openai when a key is set.",
+    )
+    analysis_model: str = Field(
+        default="gpt-4o-mini", min_length=1, description="OpenAI model analysing sessions."
+    )
+    analysis_embedding_model: str = Field(
+        default="text-embedding-3-small",
+        min_length=1,
+        description="OpenAI model embedding session summaries (1536 dimensions).",
+    )
+    analysis_max_output_tokens: int = Field(
+        default=700, ge=100, le=4000, description="Token cap of one analysis answer (tokens)."
+    )
+    analysis_max_transcript_chars: int = Field(
+        default=12000,
+        ge=500,
+        le=200000,
+        description="Longest transcript sent for analysis; the rest is cut (characters).",
+    )
+    analysis_timeout_s: float = Field(
+        default=30, gt=0, le=300, description="Timeout of one OpenAI analysis call (s)."
+    )
+    analysis_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Attempts per session analysis before it is failed."
+    )
+    kiosk_offline_after_min: int = Field(
+        default=10, ge=1, description="Silence after which a kiosk is marked offline (min)."
+    )
+    kiosk_alert_after_min: int = Field(
+        default=30, ge=1, description="Silence after which the gym gets an offline alert (min)."
+    )
+    gym_monthly_budget_usd: Decimal = Field(
+        default=Decimal("300"),
+        ge=0,
+        max_digits=12,
+        decimal_places=2,
+        description="Spend per gym and calendar month (Realtime + analysis) past which the gym "
+        "gets a budget alert (USD); 0 turns the alert off.",
+    )
+    retention_heartbeat_days: int = Field(
+        default=30, ge=1, description="Kiosk heartbeats are deleted after (days)."
+    )
+    retention_transcript_days: int = Field(
+        default=180,
+        ge=1,
+        description="Conversation transcripts (turns) are deleted after (days); summaries stay.",
+    )
+    retention_session_archive_days: int = Field(
+        default=183, ge=1, description="Sessions are archived after (days)."
+    )
+    retention_report_archive_days: int = Field(
+        default=365, ge=1, description="Insights reports are archived after (days)."
+    )
+
+    # -- delivery ------------------------------------------------------------------------
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for alert emails. Unset: emails are not sent."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(default=None, description="SMTP user, if it needs one.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS (port 587)."
+    )
+    smtp_from: str = Field(
+        default="JARVIS <alerts@jarvis.local>", description="Sender of alert emails."
+    )
+    delivery_timeout_s: float = Field(
+        default=10, gt=0, le=120, description="Timeout of one email or webhook delivery (s)."
+    )
+    dashboard_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL of the dashboard, for links in emails and webhooks.",
+    )
+
     @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> CloudSettings:
         if self.environment == "production" and not self.database_url:

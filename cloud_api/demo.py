@@ -4,11 +4,16 @@ Besides the API (served by the CLI), the demo runs:
 
 * the project's OpenAI Realtime simulator, unless OPENAI_API_KEY is set (then the real
   OpenAI is used: sessions cost money);
+* a job worker (`jarvis-cloud worker`): every session the kiosk uploads is analysed within
+  seconds (summary, sentiment, analytics, churn, alerts), and alert emails go to
+* a local mailbox: an SMTP server on 127.0.0.1 writing each email to
+  `<data_dir>/demo/mail/*.eml` (open them with any mail client or a text editor);
 * a simulated kiosk: a real `jarvis-kiosk` process, provisioned with a real six-character
   code for Atlas Bordeaux Centre, whose badge reader listens on a local HTTP port and whose
   microphone is a WAV file of a member speaking (espeak-ng when installed, tone bursts
-  otherwise). Once it is up, the demo taps three members' badges one after the other: one
-  asks about classes, one reports a broken treadmill, one sounds unhappy.
+  otherwise). Once it is up, the demo taps two members' badges one after the other: one asks
+  about classes and reports a broken treadmill, the other sounds unhappy and thinks of
+  leaving.
 
 Everything lives under `<data_dir>/demo/` and stops with the demo.
 """
@@ -32,13 +37,20 @@ from pathlib import Path
 
 import httpx
 
+from cloud_api.config import CloudSettings
+from cloud_api.delivery.mailbox import LocalMailbox
+
 DEMO_GYM = "atlas-bordeaux-centre"
 WAV_RATE = 22_050
 # What the member says, with room for JARVIS to answer in between (seconds of silence first).
 MEMBER_LINES = (
     (5.0, "Quels sont mes cours cette semaine ?"),
-    (11.0, "Super, et la salle ferme à quelle heure ce soir ?"),
-    (8.0, "Merci, au revoir !"),
+    (11.0, "Et la salle ferme à quelle heure ce soir ?"),
+    (
+        8.0,
+        "Par contre, le tapis de course numéro trois est encore en panne. C'est vraiment pénible, j'en ai marre.",  # noqa: E501
+    ),
+    (8.0, "Au revoir."),
 )
 
 
@@ -160,7 +172,7 @@ def run_kiosk(
 ) -> None:
     """Provision the simulated kiosk with `code`, run it, and tap `badges` one after the
     other, each once the previous conversation has ended (the simulator plays the demo's
-    conversations in the same order: classes, a broken treadmill, an unhappy member)."""
+    conversations in the same order: classes and a broken treadmill, an unhappy member)."""
     env = kiosk_env(home, cloud_url, badge_port)
     provision = subprocess.run(
         [*cli("kiosk_agent.cli"), "provision", "--code", code, "--force"],
@@ -282,3 +294,41 @@ def dashboard_banner(
     )
     lines.append("")
     return "\n".join(lines)
+
+
+def start_mailbox(folder: Path, say: Callable[[str], None]) -> LocalMailbox:
+    """The demo's local mailbox: alert emails land in `folder` as .eml files."""
+    mailbox = LocalMailbox(folder)
+    mailbox.start()
+    say(f"alert emails: {folder}/*.eml (local SMTP on 127.0.0.1:{mailbox.port})")
+    return mailbox
+
+
+def start_worker(
+    processes: DemoProcesses,
+    settings: CloudSettings,
+    smtp_port: int,
+    dashboard_url: str,
+    say: Callable[[str], None],
+) -> None:
+    """A job worker on the demo's database, mailing alerts to the local mailbox."""
+    assert settings.database_url
+    assert settings.worker_database_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JARVIS_")}
+    env.update(
+        {
+            "DATABASE_URL": settings.database_url,
+            "JARVIS_WORKER_DATABASE_URL": settings.worker_database_url,
+            "JARVIS_DATA_DIR": str(settings.data_dir),
+            "JARVIS_SMTP_HOST": "127.0.0.1",
+            "JARVIS_SMTP_PORT": str(smtp_port),
+            "JARVIS_SMTP_STARTTLS": "false",
+            "JARVIS_SMTP_FROM": "JARVIS Démo <jarvis@atlas.demo>",
+            "JARVIS_DASHBOARD_URL": dashboard_url,
+            # The Realtime simulator answers no analysis: analyse locally unless a real key
+            # is configured (then OpenAI analyses, and it costs money).
+            "JARVIS_ANALYSIS_BACKEND": "auto" if os.environ.get("OPENAI_API_KEY") else "local",
+        }
+    )
+    processes.start("worker", [*cli("cloud_api.cli"), "worker", "--name", "demo-worker"], env)
+    say(f"job worker running (log: {processes.log_dir / 'worker.log'})")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pydantic import SecretStr
+
 from cloud_api.config import CloudSettings
-from cloud_api.db.embedded import API_ROLE, EmbeddedPostgres, with_params
+from cloud_api.db.embedded import API_ROLE, WORKER_ROLE, EmbeddedPostgres, with_params
 from cloud_api.db.probe import check_reachable, parse_conninfo
 
 
@@ -20,7 +22,11 @@ def resolved_database(settings: CloudSettings) -> Iterator[CloudSettings]:
     if settings.database_url:
         check_reachable(settings.database_url)
         yield settings.model_copy(
-            update={"api_database_url": settings.api_database_url or derive_api_url(settings)}
+            update={
+                "api_database_url": settings.api_database_url or derive_api_url(settings),
+                "worker_database_url": settings.worker_database_url
+                or derive_role_url(settings, WORKER_ROLE, settings.worker_db_password),
+            }
         )
         return
     embedded = EmbeddedPostgres(settings.data_dir)
@@ -30,6 +36,8 @@ def resolved_database(settings: CloudSettings) -> Iterator[CloudSettings]:
             update={
                 "database_url": admin_url,
                 "api_database_url": settings.api_database_url or embedded.api_url(admin_url),
+                "worker_database_url": settings.worker_database_url
+                or with_params(admin_url, user=WORKER_ROLE, password=""),
             }
         )
     finally:
@@ -38,11 +46,15 @@ def resolved_database(settings: CloudSettings) -> Iterator[CloudSettings]:
 
 def derive_api_url(settings: CloudSettings) -> str:
     """DATABASE_URL with the user replaced by the API's login role."""
+    return derive_role_url(settings, API_ROLE, settings.api_db_password)
+
+
+def derive_role_url(settings: CloudSettings, role: str, password: SecretStr | None) -> str:
+    """DATABASE_URL with the user replaced by one of the cloud's login roles."""
     assert settings.database_url
     parse_conninfo(settings.database_url)  # a clear error for a malformed URL
-    password = settings.api_db_password
     return with_params(
         settings.database_url,
-        user=API_ROLE,
+        user=role,
         password=password.get_secret_value() if password is not None else "",
     )

@@ -115,3 +115,50 @@ def session_cost(model: str, usage: TokenUsage) -> Decimal:
     """Cost in USD of the usage (see `cost_breakdown`)."""
     total = sum((usd for _, usd in cost_breakdown(model, usage).values()), Decimal(0))
     return total.quantize(Decimal("0.00001"))
+
+
+class TextModelPrices(BaseModel):
+    """USD per million tokens of a text or embedding model (output 0 for embeddings)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: Decimal
+    cached_input: Decimal
+    output: Decimal
+
+
+# The models the conversation analysis and the weekly insights call (checked 2025-10).
+TEXT_PRICES: dict[str, TextModelPrices] = {
+    "gpt-4o-mini": TextModelPrices(input=_D("0.15"), cached_input=_D("0.075"), output=_D("0.60")),
+    "gpt-4.1-mini": TextModelPrices(input=_D("0.40"), cached_input=_D("0.10"), output=_D("1.60")),
+    "gpt-4.1-nano": TextModelPrices(input=_D("0.10"), cached_input=_D("0.025"), output=_D("0.40")),
+    "gpt-5-mini": TextModelPrices(input=_D("0.25"), cached_input=_D("0.025"), output=_D("2.00")),
+    "text-embedding-3-small": TextModelPrices(
+        input=_D("0.02"), cached_input=_D("0.02"), output=_D(0)
+    ),
+    "text-embedding-3-large": TextModelPrices(
+        input=_D("0.13"), cached_input=_D("0.13"), output=_D(0)
+    ),
+}
+
+
+def text_prices_for(model: str) -> TextModelPrices:
+    """Prices of a text or embedding model, accepting dated snapshots."""
+    if model in TEXT_PRICES:
+        return TEXT_PRICES[model]
+    for name in sorted(TEXT_PRICES, key=len, reverse=True):
+        if model.startswith(name + "-"):
+            return TEXT_PRICES[name]
+    raise UnknownModel(
+        f"no price known for model {model!r}; add it to contract.pricing.TEXT_PRICES"
+    )
+
+
+def text_cost(model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> Decimal:
+    """Cost in USD of one text or embedding call, to the millionth of a dollar."""
+    p = text_prices_for(model)
+    uncached = max(input_tokens - cached_tokens, 0)
+    total = (
+        uncached * p.input + cached_tokens * p.cached_input + output_tokens * p.output
+    ) / Decimal(1_000_000)
+    return total.quantize(Decimal("0.000001"))

@@ -120,13 +120,30 @@ DEMO_SCRIPT = Script(
             assistant="Cette semaine, tu as yoga mardi à dix-huit heures et spinning jeudi à midi.",
         ),
         ScriptTurn(
-            member="Super, et la salle ferme à quelle heure ce soir ?",
+            member="Et la salle ferme à quelle heure ce soir ?",
             tool=ScriptedToolCall(name="get_opening_hours", arguments={"day": "today"}),
             assistant="Ce soir, la salle ferme à vingt-deux heures.",
         ),
+        # An unhappy member reporting broken equipment: the pipeline's showcase (a summary,
+        # a negative sentiment, an equipment alert and a negative-feedback alert by email).
         ScriptTurn(
-            member="Merci, au revoir !",
-            before_tool="Avec plaisir. Bonne séance !",
+            member="Par contre, le tapis de course numéro trois est encore en panne. "
+            "C'est vraiment pénible, j'en ai marre.",
+            before_tool="Je suis désolé.",
+            tool=ScriptedToolCall(
+                name="report_equipment_issue",
+                arguments={
+                    "equipment": "tapis de course 3",
+                    "problem": "encore en panne",
+                    "location": "zone cardio",
+                    "severity": "high",
+                },
+            ),
+            assistant="Je préviens l'équipe tout de suite, ils vont s'en occuper.",
+        ),
+        ScriptTurn(
+            member="Au revoir.",
+            before_tool="Bonne séance !",
             tool=ScriptedToolCall(name="end_session", arguments={"reason": "goodbye"}),
             assistant="À bientôt !",
         ),
@@ -135,39 +152,6 @@ DEMO_SCRIPT = Script(
 """The conversation `jarvis-cloud simulator` plays when no script is given; its tools are the
 cloud's own (`cloud_api.tools.registry`), so the demo's kiosk runs them for real."""
 
-
-TREADMILL_SCRIPT = Script(
-    language="fr",
-    greeting="Bonjour ! Que puis-je faire pour toi aujourd'hui ?",
-    turns=[
-        ScriptTurn(
-            member="Le tapis de course numéro trois est cassé, la bande s'arrête toute seule.",
-            before_tool="Merci de me le dire, je préviens l'équipe tout de suite.",
-            tool=ScriptedToolCall(
-                name="report_equipment_issue",
-                arguments={
-                    "equipment": "tapis de course 3",
-                    "problem": "la bande s'arrête toute seule en pleine course",
-                    "location": "zone cardio",
-                    "severity": "high",
-                },
-            ),
-            assistant="C'est signalé : un coach va le vérifier. Le tapis numéro cinq est libre.",
-        ),
-        ScriptTurn(
-            member="D'accord, merci. Il est ouvert jusqu'à quelle heure ce soir ?",
-            tool=ScriptedToolCall(name="get_opening_hours", arguments={"day": "today"}),
-            assistant="Ce soir, la salle ferme à vingt-deux heures.",
-        ),
-        ScriptTurn(
-            member="Parfait, à plus tard !",
-            before_tool="Bonne séance !",
-            tool=ScriptedToolCall(name="end_session", arguments={"reason": "goodbye"}),
-            assistant="À bientôt !",
-        ),
-    ],
-)
-"""A member reports a broken treadmill: the manager gets an equipment alert."""
 
 UNHAPPY_SCRIPT = Script(
     language="fr",
@@ -201,6 +185,7 @@ UNHAPPY_SCRIPT = Script(
 )
 """An unhappy member thinking of leaving: a staff escalation, and a negative conversation."""
 
-DEMO_CONVERSATIONS = (DEMO_SCRIPT, TREADMILL_SCRIPT, UNHAPPY_SCRIPT)
+DEMO_CONVERSATIONS = (DEMO_SCRIPT, UNHAPPY_SCRIPT)
 """The demo's conversations, one per voice session in turn (`simulator --demo-conversations`):
-a member asking about classes, one reporting a broken treadmill, one sounding unhappy."""
+a member asking about classes who reports a broken treadmill, then another member, unhappy,
+thinking of leaving."""

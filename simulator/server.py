@@ -1,4 +1,4 @@
-"""The simulator's HTTP and WebSocket server: the two endpoints the openai SDK uses.
+"""The simulator's HTTP and WebSocket server: the endpoints the openai SDK uses.
 
 - `POST /v1/realtime/client_secrets` (what `client.realtime.client_secrets.create` posts),
   with `Authorization: Bearer <organisation key>`: validates the session and mints an
@@ -6,6 +6,8 @@
 - `GET /v1/realtime?model=…` upgraded to a WebSocket (what `client.realtime.connect` opens),
   with `Authorization: Bearer <ek_… or organisation key>`: one :class:`SimulatedSession`
   per connection, pumped by :func:`_pump`.
+- `POST /v1/chat/completions` and `POST /v1/embeddings` for the conversation analysis
+  (simulator/analysis.py).
 
 Errors use OpenAI's shapes: an HTTP error body `{"error": {message, type, param, code}}`,
 and on the socket an `error` event; a refused key is answered with an `error` event and
@@ -20,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contract.pricing import PRICES, UnknownModel, prices_for
+from simulator.analysis import AnalysisEndpoints, Refused
 from simulator.config import check_session, default_session, merge_session
 from simulator.errors import redact
 from simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
@@ -56,6 +59,8 @@ class SimulatorSettings:
     pacing: Pacing = field(default_factory=Pacing)
     default_model: str = "gpt-realtime-mini"
     max_session_s: float = 3600.0
+    analysis_answers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    """Canned structured answers of /v1/chat/completions, chosen by `[sim:answer=NAME]`."""
 
 
 class HttpRefusal(Exception):
@@ -108,6 +113,7 @@ class Simulator:
         self.clock = clock
         self.secrets = ClientSecretStore(clock)
         self.sessions: list[SimulatedSession] = []
+        self.analysis = AnalysisEndpoints(self._check_analysis_key, settings.analysis_answers)
 
     @property
     def scripts(self) -> tuple[Script, ...]:
@@ -124,8 +130,17 @@ class Simulator:
             routes=[
                 Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
                 WebSocketRoute("/v1/realtime", self._realtime),
+                *self.analysis.routes(),
             ]
         )
+
+    def _check_analysis_key(self, key: str | None) -> None:
+        try:
+            self._check_org_key(key)
+        except HttpRefusal as refusal:
+            raise Refused(
+                refusal.status, refusal.message, refusal.code, refusal.param, refusal.kind
+            ) from refusal
 
     # ------------------------------------------------------------------ HTTP
 

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from cloud_api.cli import db, members, operators, serving
+from cloud_api.cli import db, jobs, members, operators, serving
 
 app = typer.Typer(
     name="jarvis-cloud",
@@ -19,6 +19,8 @@ app = typer.Typer(
 app.command()(serving.serve)
 app.command()(serving.demo)
 app.command()(serving.simulator)
+app.command()(jobs.worker)
+app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(db.db_app, name="db")
 app.add_typer(operators.gyms_app, name="gyms")
 app.add_typer(operators.franchises_app, name="franchises")

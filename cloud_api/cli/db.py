@@ -65,7 +65,8 @@ def db_seed(
         if demo:
             from cloud_api.seed.demo import DEMO_PASSWORD, seed_demo
 
-            summary = guarded(lambda: seed_demo(url))
+            worker_url = resolved.worker_database_url
+            summary = guarded(lambda: seed_demo(url, worker_url=worker_url))
             typer.echo(summary.describe())
             typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
         else:

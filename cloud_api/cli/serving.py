@@ -99,8 +99,9 @@ def demo(
         int, typer.Option(help="Port of the demo kiosk's simulated badge reader.")
     ] = 8300,
 ) -> None:
-    """Everything on the embedded default: database, demo data, API, Realtime simulator
-    (unless OPENAI_API_KEY is set) and a simulated kiosk."""
+    """Everything on the embedded default: database, demo data (derived by the pipeline),
+    API, a job worker, a local mailbox for alert emails, the Realtime simulator (unless
+    OPENAI_API_KEY is set) and a simulated kiosk."""
     from pydantic import SecretStr
 
     from cloud_api import demo as demo_parts
@@ -114,7 +115,9 @@ def demo(
         assert resolved.database_url
         url = resolved.database_url
         guarded(lambda: migrations.migrate(url))
-        summary = guarded(lambda: seed_demo(url))
+        worker_url = resolved.worker_database_url
+        typer.echo("seeding the demo and deriving its analytics with the pipeline's jobs…")
+        summary = guarded(lambda: seed_demo(url, worker_url=worker_url))
         typer.echo(summary.describe())
         typer.echo(
             demo_parts.dashboard_banner(
@@ -127,6 +130,7 @@ def demo(
         home = resolved.data_dir.resolve() / "demo"
         (home / "logs").mkdir(parents=True, exist_ok=True)
         processes = demo_parts.DemoProcesses(home / "logs")
+        mailbox = demo_parts.start_mailbox(home / "mail", typer.echo)
         try:
             if resolved.openai_api_key is None:
                 ensure_port_free("127.0.0.1", simulator_port)
@@ -136,6 +140,9 @@ def demo(
                 )
             else:
                 typer.echo("OPENAI_API_KEY is set: voice sessions use OpenAI (and cost money)")
+            demo_parts.start_worker(
+                processes, resolved, mailbox.port, f"http://{host}:{port}", typer.echo
+            )
             if kiosk:
                 ensure_port_free("127.0.0.1", badge_port)
                 demo_parts.launch_kiosk_when_ready(
@@ -150,6 +157,7 @@ def demo(
             run_server(resolved, host, port)
         finally:
             processes.stop()
+            mailbox.stop()
 
 
 def _demo_admin_factor(settings: CloudSettings) -> str | None:
@@ -235,8 +243,8 @@ def simulator(
         bool,
         typer.Option(
             "--demo-conversations",
-            help="Play the demo's conversations in turn, one per session (classes, a broken "
-            "treadmill, an unhappy member) instead of one script.",
+            help="Play the demo's conversations in turn, one per session (classes and a broken "
+            "treadmill, then an unhappy member) instead of one script.",
         ),
     ] = False,
 ) -> None:

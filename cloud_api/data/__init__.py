@@ -1,6 +1,8 @@
 """The data layer: every SQL statement of the cloud lives in this package, one module per
 domain (identity, reports, members, kiosks, users, gyms, voice, classes, progress, knowledge,
-alerts, audit, health, rate limits).
+alerts, audit, health, rate limits; the conversation pipeline's: pipeline, analytics,
+alert_lifecycle, jobs, delivery, notifications, stewardship — the worker's run as
+`jarvis_worker` through private definer functions, docs/PIPELINE.md).
 
 A data function takes a connection (`cloud_api.db.database.Conn`) and plain values, runs its
 statements and returns rows, dataclasses or domain exceptions — never HTTP. Who may touch

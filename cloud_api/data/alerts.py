@@ -1,8 +1,8 @@
 """Manager alerts raised by the calling kiosk.
 
 Kiosks have no insert right on alerts: `private.kiosk_raise_alert` creates one for the
-kiosk's own gym only, for the alert types a kiosk may raise, and does not duplicate the same
-alert raised again within ten minutes.
+kiosk's own gym only, for the alert types a kiosk may raise, and does not duplicate an alert
+still open for the same subject (the equipment named, else the member; docs/PIPELINE.md).
 """
 
 from __future__ import annotations

@@ -70,13 +70,13 @@ async def badges_deleted_after(
 
 
 async def demo_badges(conn: Conn, gym_slug: str, language: str) -> list[str]:
-    """The demo's three conversations: two members in good standing (the lowest badge ids),
-    then the one most at risk of leaving whose membership still runs (the unhappy one)."""
+    """The demo's two conversations: a member in good standing (the lowest badge id), then
+    the one most at risk of leaving whose membership still runs (the unhappy one)."""
     cur = await conn.execute(
         "select m.badge_id from gym_members m join gyms g on g.id = m.gym_id "
         "join member_preferences p on p.member_id = m.id "
         "where g.slug = %s and m.is_active and p.language = %s "
-        "and m.membership_expires_on > current_date + 60 order by m.badge_id limit 2",
+        "and m.membership_expires_on > current_date + 60 order by m.badge_id limit 1",
         (gym_slug, language),
     )
     badges = [row["badge_id"] for row in await cur.fetchall()]

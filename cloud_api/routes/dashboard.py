@@ -132,7 +132,7 @@ class AlertPageOut(BaseModel):
 
 class AlertActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    action: Literal["assign", "start", "resolve", "dismiss", "reopen"]
+    action: Literal["assign", "start", "resolve", "dismiss"]
     notes: str | None = Field(default=None, max_length=4000)
     assignee: UUID | None = Field(default=None, description="`assign`: a user of the gym.")
 
@@ -276,7 +276,7 @@ async def alerts(
     "/alerts/{alert_id}",
     response_model=AlertOut,
     responses=error_responses(401, 403, 404, 409, 422, 429),
-    summary="Assign, start, resolve (with notes), dismiss or reopen an alert",
+    summary="Assign, start, resolve (with notes) or dismiss an alert (the last two are final)",
 )
 async def alert_action(
     alert_id: UUID, body: AlertActionIn, user: UserAdmin, services: ServicesDep
@@ -287,7 +287,6 @@ async def alert_action(
                 conn,
                 alert_id,
                 alert_data.AlertAction(body.action),
-                actor_id=user.user_id,
                 notes=body.notes,
                 assignee=body.assignee,
             )
@@ -295,7 +294,7 @@ async def alert_action(
         raise _not_found("alert") from exc
     except alert_data.TransitionRefused as exc:
         raise ApiError(ErrorCode.ALERT_TRANSITION_INVALID, f"{exc}.") from exc
-    except psycopg.errors.InsufficientPrivilege as exc:
+    except (alert_data.AlertForbidden, psycopg.errors.InsufficientPrivilege) as exc:
         raise ApiError(
             ErrorCode.FORBIDDEN, "Your role cannot do this (staff cannot reassign alerts)."
         ) from exc

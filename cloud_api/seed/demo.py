@@ -2,10 +2,12 @@
 
 A franchise (Atlas Fitness) with three gyms and one independent gym, kiosks with recent
 heartbeats, ~200 members with fitness profiles and preferences in French and English, six
-weeks of voice sessions with transcripts and summaries, member analytics with churn risk
-computed by the customer's rules, manager alerts, weekly insight reports and an audit trail.
-Content is deterministic (fixed random seed); dates are relative to now so the demo looks
-alive. Seeding is skipped when the demo franchise already exists.
+weeks of voice sessions with their transcripts, and an audit trail. Nothing analytic is
+written here: the seed then runs the pipeline's own jobs (cloud_api/seed/derive.py), which
+analyse every session and derive the summaries, member analytics, churn risk, alerts, cost
+roll-ups and weekly reports from the conversations. Content is deterministic (fixed random
+seed); dates are relative to now so the demo looks alive. Seeding is skipped when the demo
+franchise already exists.
 """
 
 from __future__ import annotations
@@ -14,16 +16,17 @@ import json
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from cloud_api.db.embedded import WORKER_ROLE, with_params
 from cloud_api.passwords import hash_password
-from cloud_api.pipeline.churn import ChurnInputs, churn_risk
 from cloud_api.seed import content
+from cloud_api.seed.derive import derive_demo
 from cloud_api.seed.tools import seed_classes, seed_knowledge
 from contract.pricing import TokenUsage, session_cost
 
@@ -93,7 +96,15 @@ class _Ids:
         return uuid.UUID(int=self._rng.getrandbits(128), version=4)
 
 
-def seed_demo(conninfo: str, *, now: datetime | None = None, seed: int = 7) -> DemoSummary:
+def seed_demo(
+    conninfo: str,
+    *,
+    worker_url: str | None = None,
+    now: datetime | None = None,
+    seed: int = 7,
+) -> DemoSummary:
+    """Seed the demo's gyms, members, sessions and turns, then derive everything else with
+    the pipeline's jobs (as `jarvis_worker`; `worker_url` defaults to the same server)."""
     now = now or datetime.now(UTC)
     summary = DemoSummary(logins=[email for email, *_ in ACCOUNTS])
     with psycopg.connect(conninfo) as conn, conn.transaction():
@@ -104,7 +115,33 @@ def seed_demo(conninfo: str, *, now: datetime | None = None, seed: int = 7) -> D
             return summary
         builder = _DemoBuilder(conn, random.Random(seed), now)
         summary.counts = builder.build()
+    derived = derive_demo(
+        conninfo, worker_url or with_params(conninfo, user=WORKER_ROLE, password="")
+    )
+    summary.counts.update(derived)
+    with psycopg.connect(conninfo) as conn, conn.transaction():
+        # The history is derived already: its queued analyses would find nothing to do, and
+        # its alerts predate the recipients (only new alerts are sent).
+        conn.execute(
+            "delete from procrastinate.procrastinate_jobs where status = 'todo' "
+            "and task_name in ('analyze_session', 'deliver_alert')"
+        )
+        summary.counts["notification_recipients"] = _recipients(conn)
     return summary
+
+
+def _recipients(conn: psycopg.Connection) -> int:
+    """Who the demo's alerts reach: Bordeaux's manager at once, the owner in a daily digest
+    (added after the history was derived, so only new alerts are sent)."""
+    cur = conn.execute(
+        "insert into notification_recipients (gym_id, channel, user_id, language, mode, min_priority) "
+        "select u.gym_id, 'email', u.id, 'fr', 'immediate', 'low' from users u "
+        "where u.email = 'manager.bordeaux@atlas.demo' "
+        "union all "
+        "select g.id, 'email', u.id, 'fr', 'daily_digest', 'medium' from users u "
+        "join gyms g on g.franchise_id = u.franchise_id where u.email = 'owner@atlas.demo'"
+    )
+    return cur.rowcount
 
 
 class _DemoBuilder:
@@ -151,12 +188,10 @@ class _DemoBuilder:
                     }
                 ],
             )
-        users = self._accounts(franchise_id, gyms)
+        self._accounts(franchise_id, gyms)
         kiosks = {plan.slug: self._kiosks(plan, gyms[plan.slug]) for plan in GYMS}
         for plan in GYMS:
-            manager = users.get(f"gym_manager:{plan.slug}")
-            self._gym_history(plan, gyms[plan.slug], kiosks[plan.slug], manager)
-        self._reports(franchise_id, gyms)
+            self._gym_history(plan, gyms[plan.slug], kiosks[plan.slug])
         for gym_id in gyms.values():
             # What JARVIS's tools read: the gym's knowledge (both languages) and its classes.
             for language in ("fr", "en"):
@@ -333,9 +368,7 @@ class _DemoBuilder:
 
     # -- members and their history ------------------------------------------------------
 
-    def _gym_history(
-        self, plan: GymPlan, gym_id: uuid.UUID, kiosks: list[uuid.UUID], manager: uuid.UUID | None
-    ) -> None:
+    def _gym_history(self, plan: GymPlan, gym_id: uuid.UUID, kiosks: list[uuid.UUID]) -> None:
         badges: set[str] = set()
         for _ in range(plan.members):
             lang = "en" if self.rng.random() < plan.english_share else "fr"
@@ -382,7 +415,12 @@ class _DemoBuilder:
                         "gym_id": gym_id,
                         "height_cm": height,
                         "current_weight_kg": weight,
-                        "target_weight_kg": weight - 5 if "weight_loss" in goals else weight,
+                        # Goals not reached yet: reaching one is a milestone the pipeline sees.
+                        "target_weight_kg": weight - 5
+                        if "weight_loss" in goals
+                        else weight + 4
+                        if "muscle_gain" in goals
+                        else None,
                         "fitness_level": self.rng.choice(["beginner", "intermediate", "advanced"]),
                         "primary_goals": goals,
                         "workout_frequency_per_week": self.rng.randint(1, 5),
@@ -401,19 +439,14 @@ class _DemoBuilder:
                     }
                 ],
             )
-            self._member_sessions(
-                gym_id, kiosks, member_id, first, lang, expires, manager, at_risk=at_risk
-            )
+            self._member_sessions(gym_id, kiosks, member_id, lang, at_risk=at_risk)
 
     def _member_sessions(
         self,
         gym_id: uuid.UUID,
         kiosks: list[uuid.UUID],
         member_id: uuid.UUID,
-        first_name: str,
         lang: str,
-        expires: date,
-        manager: uuid.UUID | None,
         *,
         at_risk: bool,
     ) -> None:
@@ -425,33 +458,24 @@ class _DemoBuilder:
             (self.rng.uniform(20 if fading else 0.2, HISTORY_DAYS) for _ in range(count)),
             reverse=True,
         )
-        sentiments: list[float] = []
-        total_duration = 0.0
         for day in days:
-            score, duration = self._session(
-                gym_id, kiosks, member_id, first_name, lang, day, unhappy=at_risk
+            self._session(gym_id, kiosks, member_id, lang, day, unhappy=at_risk)
+        if not days:  # a member who never talked to JARVIS still came to the gym
+            self.conn.execute(
+                "update gym_members set last_visit = %s where id = %s",
+                (self._ago(days=self.rng.uniform(1, 60)), member_id),
             )
-            sentiments.append(score)
-            total_duration += duration
-        last_visit = self._ago(days=days[-1]) if days else self._ago(days=self.rng.uniform(1, 60))
-        self.conn.execute(
-            "update gym_members set last_visit = %s where id = %s", (last_visit, member_id)
-        )
-        self._analytics(
-            gym_id, member_id, first_name, expires, sentiments, total_duration, last_visit, manager
-        )
 
     def _session(
         self,
         gym_id: uuid.UUID,
         kiosks: list[uuid.UUID],
         member_id: uuid.UUID,
-        first_name: str,
         lang: str,
         days_ago: float,
         *,
         unhappy: bool,
-    ) -> tuple[float, float]:
+    ) -> float:
         session_id = self.ids.new()
         kiosk_id = self.rng.choice(kiosks)
         started = self._ago(days=days_ago)
@@ -538,197 +562,4 @@ class _DemoBuilder:
                 }
             )
         self._insert("conversation_turns", turns)
-        score = round(sum(e[2] for e in exchanges) / len(exchanges), 2)
-        label = "positive" if score > 0.2 else "negative" if score < -0.2 else "neutral"
-        topics = [e[0] for e in exchanges]
-        summary = f"{first_name} a parlé de : " if lang == "fr" else f"{first_name} talked about: "
-        self._insert(
-            "conversation_summaries",
-            [
-                {
-                    "session_id": session_id,
-                    "gym_id": gym_id,
-                    "member_id": member_id,
-                    "kiosk_id": kiosk_id,
-                    "status": "done",
-                    "summary_text": summary + ", ".join(topics) + ".",
-                    "key_topics": topics,
-                    "sentiment_score": Decimal(str(score)),
-                    "sentiment_label": label,
-                    "emotion_detected": "frustration"
-                    if score < -0.2
-                    else "joy"
-                    if score > 0.4
-                    else "neutral",
-                    "intents_detected": [e[1] for e in exchanges],
-                    "action_items": json.dumps(
-                        [
-                            {"type": "check_equipment", "detail": e[3]}
-                            for e in exchanges
-                            if e[1] == "report_issue"
-                        ]
-                    ),
-                    "processed_at": started + timedelta(seconds=duration + 20),
-                }
-            ],
-            upsert_on="session_id",  # the pipeline's trigger filed it as pending
-        )
-        if any(e[1] == "report_issue" for e in exchanges) and days_ago < 10:
-            self._insert(
-                "manager_alerts",
-                [
-                    {
-                        "gym_id": gym_id,
-                        "member_id": member_id,
-                        "kiosk_id": kiosk_id,
-                        "alert_type": "equipment_issue",
-                        "priority": "medium",
-                        "title": "Equipment reported broken"
-                        if lang == "en"
-                        else "Équipement signalé en panne",
-                        "description": next(e[3] for e in exchanges if e[1] == "report_issue"),
-                        "recommended_actions": json.dumps(
-                            ["Inspect the machine", "Put an out-of-order sign"]
-                        ),
-                        "context": json.dumps({"session_id": str(session_id)}),
-                        "status": "pending",
-                        "created_at": started,
-                    }
-                ],
-            )
-        return score, duration
-
-    def _analytics(
-        self,
-        gym_id: uuid.UUID,
-        member_id: uuid.UUID,
-        first_name: str,
-        expires: date,
-        sentiments: list[float],
-        total_duration: float,
-        last_visit: datetime,
-        manager: uuid.UUID | None,
-    ) -> None:
-        n = len(sentiments)
-        days_since = (self.now - last_visit).days
-        engagement = round(min(1.0, n / 8) * (0.5 if days_since > 14 else 1.0), 2)
-        negatives = sum(1 for s in sentiments if s < -0.2)
-        risk = churn_risk(
-            ChurnInputs(
-                days_since_last_visit=days_since,
-                negative_sentiment_count=negatives,
-                engagement_score=engagement,
-                membership_expires_on=expires,
-                today=self.today,
-            )
-        )
-        half = n // 2
-        early = sum(sentiments[:half]) / half if half else 0.0
-        late = sum(sentiments[half:]) / (n - half) if n - half else 0.0
-        trend = (
-            "stable"
-            if n < 4 or abs(late - early) < 0.2
-            else ("improving" if late > early else "declining")
-        )
-        self._insert(
-            "member_analytics",
-            [
-                {
-                    "member_id": member_id,
-                    "gym_id": gym_id,
-                    "total_conversations": n,
-                    "total_session_duration_seconds": int(total_duration),
-                    "avg_session_duration_seconds": Decimal(f"{total_duration / n:.2f}")
-                    if n
-                    else None,
-                    "last_conversation_at": last_visit if n else None,
-                    "conversation_frequency": (
-                        "weekly" if n >= 6 else "monthly" if n >= 2 else "rare"
-                    ),
-                    "avg_sentiment_score": Decimal(f"{sum(sentiments) / n:.2f}") if n else None,
-                    "sentiment_trend": trend,
-                    "negative_sentiment_count": negatives,
-                    "positive_sentiment_count": sum(1 for s in sentiments if s > 0.2),
-                    "churn_risk_score": risk.score,
-                    "churn_risk_level": risk.level,
-                    "churn_factors": json.dumps(list(risk.factors)),
-                    "last_churn_analysis_at": self.now,
-                    "engagement_score": Decimal(str(engagement)),
-                    "days_since_last_visit": days_since,
-                    "visit_frequency_per_week": Decimal(f"{n / (HISTORY_DAYS / 7):.2f}"),
-                }
-            ],
-        )
-        if risk.needs_alert:
-            status = self.rng.choice(["pending", "pending", "in_progress"])
-            self._insert(
-                "manager_alerts",
-                [
-                    {
-                        "gym_id": gym_id,
-                        "member_id": member_id,
-                        "kiosk_id": None,
-                        "alert_type": "churn_risk",
-                        "priority": "high",
-                        "title": f"Risque de départ : {first_name}",
-                        "description": f"Score {risk.score}: " + ", ".join(risk.factors),
-                        "recommended_actions": json.dumps(
-                            ["Call the member", "Offer a free coaching session"]
-                        ),
-                        "context": json.dumps({"churn_risk_score": str(risk.score)}),
-                        "status": status,
-                        "assigned_to": manager if status == "in_progress" else None,
-                        "created_at": self.now,
-                    }
-                ],
-            )
-
-    def _reports(self, franchise_id: uuid.UUID, gyms: dict[str, uuid.UUID]) -> None:
-        end = datetime.combine(
-            self.today - timedelta(days=self.today.weekday()), datetime.min.time(), tzinfo=UTC
-        )
-        start = end - timedelta(days=7)
-        for slug, gym_id in gyms.items():
-            row = self.conn.execute(
-                "select count(*) as sessions, coalesce(sum(cost_usd), 0) as cost, "
-                "count(distinct member_id) as members from realtime_sessions "
-                "where gym_id = %s and started_at >= %s and started_at < %s",
-                (gym_id, start, end),
-            ).fetchone()
-            assert row is not None
-            self._insert(
-                "insights_reports",
-                [
-                    {
-                        "gym_id": gym_id,
-                        "franchise_id": None,
-                        "report_type": "weekly",
-                        "period_start": start,
-                        "period_end": end,
-                        "title": f"Weekly report — {slug}",
-                        "status": "published",
-                        "summary": f"{row[0]} conversations with {row[2]} members.",
-                        "metrics": json.dumps(
-                            {"sessions": row[0], "members": row[2], "cost_usd": str(row[1])}
-                        ),
-                        "published_at": end + timedelta(hours=6),
-                    }
-                ],
-            )
-        self._insert(
-            "insights_reports",
-            [
-                {
-                    "gym_id": None,
-                    "franchise_id": franchise_id,
-                    "report_type": "weekly",
-                    "period_start": start,
-                    "period_end": end,
-                    "title": "Atlas Fitness — weekly",
-                    "status": "published",
-                    "summary": "Franchise roll-up of the week.",
-                    "metrics": json.dumps({"gyms": 3}),
-                    "published_at": end + timedelta(hours=6),
-                }
-            ],
-        )
+        return duration

@@ -290,14 +290,14 @@ def test_a_manager_resolves_an_alert_end_to_end(person: Any, cloud: CloudServer)
     assert row["status"] == "resolved"
     assert row["resolution_notes"] == "Treadmill belt replaced, member thanked."
     assert row["resolved_at"] is not None
-    actions = cloud.sql(
-        "select l.action, u.email from audit_log l join users u on u.id = l.actor_id "
-        "where l.target_id = %s order by l.id",
+    changes = cloud.sql(
+        "select l.details ->> 'to' as status, u.email from audit_log l "
+        "join users u on u.id = l.actor_id where l.target_id = %s order by l.id",
         (str(alert["id"]),),
     )
-    assert actions == [
-        {"action": "alert.started", "email": MANAGER},
-        {"action": "alert.resolved", "email": MANAGER},
+    assert changes == [
+        {"status": "in_progress", "email": MANAGER},
+        {"status": "resolved", "email": MANAGER},
     ]
 
 

@@ -1,5 +1,7 @@
 """`jarvis-cloud demo` end to end: embedded Postgres, demo data, the API, the Realtime
-simulator and a simulated kiosk that holds a whole conversation and uploads it."""
+simulator and a simulated kiosk that holds a whole conversation and uploads it; the worker
+turns it into a summary, analytics, churn and alerts within seconds, and the alert email
+lands in the demo's local mailbox."""
 
 from __future__ import annotations
 
@@ -77,10 +79,52 @@ def test_make_demo_runs_the_whole_product() -> None:
         assert end_reason == "goodbye"
         assert int(str(turns)) >= 6
         assert int(str(tools)) >= 2  # JARVIS ran the cloud's tools for real
+        # The member reported a broken treadmill and sounded unhappy: nobody touches the
+        # database, the worker derives the rest within seconds.
+        analysed: list[tuple[object, ...]] = []
+        stored_at = time.monotonic()
+        while not analysed:
+            with psycopg.connect(admin) as conn:
+                analysed = conn.execute(
+                    "select c.sentiment_label, c.analyzer, c.summary_text, a.total_conversations,"
+                    "       a.churn_risk_level, c.member_id "
+                    "from conversation_summaries c join kiosks k on k.id = c.kiosk_id "
+                    "join member_analytics a on a.member_id = c.member_id "
+                    "where k.name = 'JARVIS Démo' and c.status = 'done' order by c.created_at"
+                ).fetchall()
+            assert time.monotonic() - stored_at < 30, "the session was not analysed"
+            time.sleep(0.3)
+        label, analyzer, summary, conversations, churn_level, member_id = analysed[0]
+        assert (label, analyzer) == ("negative", "local-v1")
+        assert "tapis" in str(summary)
+        assert int(str(conversations)) >= 1
+        assert churn_level in ("low", "medium", "high", "critical")
+        with psycopg.connect(admin) as conn:
+            kinds = {
+                row[0]
+                for row in conn.execute(
+                    "select alert_type from manager_alerts where member_id = %s "
+                    "and created_at > now() - interval '10 minutes'",
+                    (member_id,),
+                )
+            }
+        assert {"equipment_issue", "negative_feedback"} <= kinds
+        mailbox = home / "jarvis" / "demo" / "mail"
+        mails: list[str] = []
+        while not any("tapis" in mail.lower() for mail in mails):
+            assert time.monotonic() - stored_at < 60, "no alert email reached the mailbox"
+            time.sleep(0.3)
+            mails = [p.read_text(errors="replace") for p in mailbox.glob("*.eml")]
+        assert "manager.bordeaux@atlas.demo" in next(m for m in mails if "tapis" in m.lower())
+        # The schedule runs too: the worker deferred and ran the kiosk health check.
+        worker_log = home / "jarvis" / "demo" / "logs" / "worker.log"
+        while "kiosk_health done" not in worker_log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, worker_log.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
 
-        # The dashboard: its address and every role's login are printed, and the Bordeaux
-        # manager sees the demo kiosk's conversations and, once the second conversation is
-        # over, the treadmill alert it raised.
+        # The dashboard: its address and every role's login are printed; the Bordeaux
+        # manager sees the demo kiosk's conversations, the treadmill alert, and — once the
+        # second conversation is over — the unhappy member asking to speak to someone.
         printed = log.read_text()
         assert f"Dashboard: http://127.0.0.1:{port}/" in printed
         for email in ("manager.bordeaux@atlas.demo", "owner@atlas.demo", "admin@jarvis.demo"):
@@ -89,8 +133,9 @@ def test_make_demo_runs_the_whole_product() -> None:
         manager = WebClient(f"http://127.0.0.1:{port}")
         assert manager.sign_in("manager.bordeaux@atlas.demo", "jarvis-demo").status_code == 303
         assert "JARVIS Démo" in manager.get("/dashboard/sessions").text
+        assert "tapis de course 3" in manager.get("/dashboard/alerts").text
         deadline = time.monotonic() + 240
-        while "tapis de course 3" not in manager.get("/dashboard/alerts").text:
+        while "demande à parler à quelqu" not in manager.get("/dashboard/alerts").text:
             assert time.monotonic() < deadline, kiosk_log.read_text()[-3000:]
             time.sleep(1)
         manager.close()
@@ -101,7 +146,11 @@ def test_make_demo_runs_the_whole_product() -> None:
         shutil.rmtree(home, ignore_errors=True)
     assert proc.returncode == 0
     leftovers = subprocess.run(
-        ["pgrep", "-f", f"--badge-port {badge}|simulator --port {simulator}"],
+        [
+            "pgrep",
+            "-f",
+            f"--badge-port {badge}|simulator --port {simulator}|worker --name demo-worker",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -35,6 +35,9 @@ PER_GYM = {
     "audit_log": 1,
     "member_import_mappings": 1,
     "member_imports": 1,
+    "notification_recipients": 1,
+    "notification_deliveries": 1,
+    "cost_daily": 1,
 }
 
 ROLES = ("super_admin", "owner_A", "owner_B", "manager_A1", "staff_A1", "kiosk_A1", "anon")
@@ -172,6 +175,17 @@ def build(admin_url: str, api_url: str) -> World:
                 (gym,),
             )
             ins(
+                "insert into notification_recipients (id, gym_id, channel, email) "
+                "values (%s, %s, 'email', 'alerts@t.test')",
+                (uid("recipient", g), gym),
+            )
+            ins(
+                "insert into notification_deliveries (gym_id, recipient_id, alert_id, kind, channel) "
+                "values (%s, %s, %s, 'alert', 'email')",
+                (gym, uid("recipient", g), uid("alert", g)),
+            )
+            ins("insert into cost_daily (gym_id, day) values (%s, current_date)", (gym,))
+            ins(
                 "insert into insights_reports (gym_id, report_type, period_start, period_end, title) "
                 "values (%s, 'weekly', now() - interval '7 days', now(), 'gym report')",
                 (gym,),
@@ -197,6 +211,19 @@ def build(admin_url: str, api_url: str) -> World:
 def insert_statement(table: str, gym: str, role: str) -> tuple[str, tuple[Any, ...]]:
     """A valid new row for `table` filed under `gym` (A1 = own scope for A roles)."""
     g, f = uid("gym", gym), uid("franchise", FRANCHISE_OF[gym])
+    if table == "notification_recipients":
+        return (
+            "insert into notification_recipients (gym_id, channel, email) values (%s, 'email', 'x@t.test')",
+            (g,),
+        )
+    if table == "notification_deliveries":
+        return (
+            "insert into notification_deliveries (gym_id, recipient_id, kind, digest_day, channel) "
+            "values (%s, %s, 'digest', current_date, 'email')",
+            (g, uid("recipient", gym)),
+        )
+    if table == "cost_daily":
+        return "insert into cost_daily (gym_id, day) values (%s, current_date - 1)", (g,)
     kiosk, spare_member, spare_session = (
         uid("kiosk", gym),
         uid("member", gym, "spare"),

@@ -35,7 +35,14 @@ TABLES = (
     "audit_log",
     "member_import_mappings",
     "member_imports",
+    "notification_recipients",
+    "notification_deliveries",
+    "cost_daily",
 )
+# Written only by the worker's definer functions: the API's roles may read them, no more.
+READ_ONLY = {"notification_deliveries", "cost_daily"}
+# Managers' business (who is notified, what it costs): read by managers and owners, not staff.
+MANAGERS_ONLY = {"notification_recipients", "notification_deliveries", "cost_daily"}
 NOOP_UPDATE = {
     "franchises": "name = name",
     "gyms": "name = name",
@@ -54,6 +61,9 @@ NOOP_UPDATE = {
     "audit_log": "details = details",
     "member_import_mappings": "delimiter = delimiter",
     "member_imports": "finished_at = finished_at",
+    "notification_recipients": "language = language",
+    "notification_deliveries": "last_error = last_error",
+    "cost_daily": "sessions = sessions",
 }
 # Role → gyms it belongs to (dashboard scope) and the franchise it owns.
 SCOPE: dict[str, tuple[str, ...]] = {
@@ -167,7 +177,7 @@ def expected_select(role: str, table: str) -> int | str:
         return special[table][role]
     if role == "kiosk_A1":
         gyms: tuple[str, ...] = ("A1",) if table in KIOSK_READS else ()
-    elif table == "audit_log":
+    elif table == "audit_log" or table in MANAGERS_ONLY:
         gyms = MANAGED[role]
     else:
         gyms = SCOPE[role]
@@ -175,7 +185,7 @@ def expected_select(role: str, table: str) -> int | str:
 
 
 def expected_update(role: str, table: str) -> int | str:
-    if role == "anon" or table == "audit_log":
+    if role == "anon" or table == "audit_log" or table in READ_ONLY:
         return "denied"
     special: dict[str, dict[str, int]] = {
         "franchises": {"super_admin": 2, "owner_A": 1, "owner_B": 1},
@@ -189,7 +199,7 @@ def expected_update(role: str, table: str) -> int | str:
         return 0  # history is not edited
     if table == "realtime_sessions":
         gyms = GYMS if role == "super_admin" else ("A1",) if role == "kiosk_A1" else ()
-    elif table == "kiosks":
+    elif table in ("kiosks", "notification_recipients"):
         gyms = MANAGED[role]
     elif table in ("conversation_summaries", "member_analytics"):
         gyms = GYMS if role == "super_admin" else ()
@@ -212,7 +222,7 @@ def delete_statement(table: str) -> tuple[str, tuple[Any, ...]]:
 
 
 def expected_delete(role: str, table: str) -> int | str:
-    if role == "anon" or table == "audit_log":
+    if role == "anon" or table == "audit_log" or table in READ_ONLY:
         return "denied"
     if table in ("franchises", "gyms"):
         return "fk" if role == "super_admin" else 0  # gyms and users still point at them
@@ -223,6 +233,7 @@ def expected_delete(role: str, table: str) -> int | str:
     a1 = PER_GYM[table]
     allowed = {
         "kiosks": ("super_admin", "owner_A", "manager_A1"),
+        "notification_recipients": ("super_admin", "owner_A", "manager_A1"),
         "manager_alerts": ("super_admin", "owner_A", "manager_A1"),
         "gym_members": ("super_admin", "owner_A", "manager_A1", "staff_A1"),
         "member_fitness_profile": ("super_admin", "owner_A", "manager_A1", "staff_A1"),
@@ -259,6 +270,9 @@ def may_insert(role: str, table: str, gym: str) -> bool:
         "audit_log": is_super or owner or team or kiosk,
         "member_import_mappings": is_super or owner or team,
         "member_imports": is_super or owner or team,
+        "notification_recipients": is_super or owner or manager,
+        "notification_deliveries": False,
+        "cost_daily": False,
     }
     return rules[table]
 
@@ -297,7 +311,7 @@ def test_insert(
     if may_insert(role, table, gym):
         assert got == 1
     else:
-        assert got == ("denied" if role == "anon" else "refused")
+        assert got == ("denied" if role == "anon" or table in READ_ONLY else "refused")
 
 
 # -- with check: nobody moves a row into a gym they do not own -----------------------------------

@@ -58,3 +58,20 @@ def test_customer_rules(
     assert risk.level == level
     assert risk.factors == factors
     assert risk.needs_alert == (Decimal(score) > Decimal("0.7"))
+
+
+def test_every_factor_keeps_its_weight_and_the_value_that_triggered_it() -> None:
+    risk = churn_risk(
+        inputs(
+            days_since_last_visit=21,
+            negative_sentiment_count=5,
+            engagement_score=0.1,
+            membership_expires_on=date(2026, 12, 2),
+        )
+    )
+    assert [(d.factor, d.weight, d.value) for d in risk.details] == [
+        ("no_visit_14_days", Decimal("0.3"), 21),
+        ("negative_sentiment", Decimal("0.2"), 5),
+        ("low_engagement", Decimal("0.2"), 0.1),
+        ("membership_expiring", Decimal("0.2"), 10),
+    ]

@@ -1,9 +1,10 @@
-"""Manager alerts: the list, one alert, and what staff do with it (assign, start, resolve,
-dismiss, reopen), each step written to the audit log.
+"""Manager alerts as the dashboard lists them, and what staff do with one (assign, start,
+resolve, dismiss).
 
-Lifecycle: pending → in_progress → resolved | dismissed; an open alert (pending or
-in progress) can be resolved or dismissed directly; a closed one can be reopened. Who may
-change what is RLS's call (staff work alerts but cannot reassign them: a trigger refuses).
+The lifecycle itself is the pipeline's (cloud_api.data.alert_lifecycle and migration
+20261129002300): pending → in_progress → resolved | dismissed, resolved and dismissed are
+final, every change is audited by a trigger with the user who made it, and staff cannot
+reassign. `TRANSITIONS` only says which buttons a page offers; the database decides.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from uuid import UUID
 
 from psycopg import sql
 
-from cloud_api.data import audit
+from cloud_api.data import alert_lifecycle as lifecycle
 from cloud_api.data.dashboard.common import (
     CursorError,
     Scope,
@@ -39,25 +40,23 @@ class AlertAction(StrEnum):
     START = "start"
     RESOLVE = "resolve"
     DISMISS = "dismiss"
-    REOPEN = "reopen"
 
 
-# action → (statuses it applies to, status after)
-TRANSITIONS: dict[AlertAction, tuple[tuple[str, ...], str | None]] = {
+# action → (statuses it is offered for, status after)
+TRANSITIONS: dict[AlertAction, tuple[tuple[str, ...], lifecycle.AlertStatus | None]] = {
     AlertAction.ASSIGN: (OPEN, None),
     AlertAction.START: (("pending",), "in_progress"),
     AlertAction.RESOLVE: (OPEN, "resolved"),
     AlertAction.DISMISS: (OPEN, "dismissed"),
-    AlertAction.REOPEN: (("resolved", "dismissed"), "pending"),
 }
 
-
-class AlertNotFound(LookupError):
-    pass
+AlertNotFound = lifecycle.AlertNotFound
+AlertForbidden = lifecycle.AlertForbidden
 
 
 class TransitionRefused(ValueError):
-    """The alert is not in a state this action applies to."""
+    """The alert is not in a state this action applies to (resolved and dismissed are
+    final), or the assignee is not on the gym's team."""
 
 
 @dataclass(frozen=True)
@@ -168,59 +167,27 @@ async def act_on_alert(
     alert_id: UUID,
     action: AlertAction,
     *,
-    actor_id: UUID,
     notes: str | None = None,
     assignee: UUID | None = None,
 ) -> dict[str, Any]:
-    """Apply `action` and return the alert as it is now."""
-    current = await fetch_one(
-        conn, "select id, gym_id, status from manager_alerts where id = %s for update", (alert_id,)
-    )
+    """Apply `action` through the pipeline's lifecycle; the alert as the list shows it."""
+    current = await get_alert(conn, alert_id)
     if current is None:
-        raise AlertNotFound("no such alert that you can see")
-    allowed, after = TRANSITIONS[action]
-    if current["status"] not in allowed:
-        raise TransitionRefused(
-            f"this alert is {current['status'].replace('_', ' ')}: it cannot be "
-            f"{past(action)} (refresh the page to see its state)"
-        )
+        raise AlertNotFound(str(alert_id))
     if action is AlertAction.ASSIGN:
         people = {p["id"] for p in await assignable_people(conn, current["gym_id"])}
         if assignee is not None and assignee not in people:
             raise TransitionRefused("that person is not on this gym's team")
-        await conn.execute(
-            "update manager_alerts set assigned_to = %s where id = %s", (assignee, alert_id)
-        )
-    elif action in (AlertAction.RESOLVE, AlertAction.DISMISS):
-        await conn.execute(
-            "update manager_alerts set status = %s, resolved_at = now(), "
-            "resolution_notes = coalesce(%s, resolution_notes) where id = %s",
-            (after, notes or None, alert_id),
-        )
-    elif action is AlertAction.START:
-        # Who started it is in the audit log; assigning stays explicit (staff may not).
-        await conn.execute(
-            "update manager_alerts set status = 'in_progress' where id = %s", (alert_id,)
-        )
-    else:  # reopen
-        await conn.execute(
-            "update manager_alerts set status = 'pending', resolved_at = null where id = %s",
-            (alert_id,),
-        )
-    await audit.record(
-        conn,
-        audit.Actor("user", actor_id),
-        f"alert.{past(action)}",
-        "manager_alert",
-        alert_id,
-        {
-            "from": current["status"],
-            "to": after or current["status"],
-            **({"notes": notes} if notes else {}),
-            **({"assignee": str(assignee)} if action is AlertAction.ASSIGN else {}),
-        },
-        gym_id=current["gym_id"],
-    )
+        change = lifecycle.AlertChange(assigned_to=assignee, unassign=assignee is None)
+    else:
+        after = TRANSITIONS[action][1]
+        change = lifecycle.AlertChange(status=after, notes=notes or None)
+    try:
+        await lifecycle.transition_alert(conn, alert_id, change)
+    except lifecycle.AlertClosed as exc:
+        raise TransitionRefused(
+            f"this alert is {current['status']}: it cannot be {past(action)} any more"
+        ) from exc
     alert = await get_alert(conn, alert_id)
     assert alert is not None
     return alert
@@ -232,5 +199,4 @@ def past(action: AlertAction) -> str:
         AlertAction.START: "started",
         AlertAction.RESOLVE: "resolved",
         AlertAction.DISMISS: "dismissed",
-        AlertAction.REOPEN: "reopened",
     }[action]

@@ -26,7 +26,6 @@ NOTICES = {
     "started": "You are on it: the alert is in progress.",
     "resolved": "The alert is resolved.",
     "dismissed": "The alert is dismissed.",
-    "reopened": "The alert is open again.",
 }
 
 
@@ -90,7 +89,7 @@ async def alert_action(request: Request, viewer: ViewerDep, alert_id: str) -> Re
     try:
         action = alert_data.AlertAction(text(form, "action"))
     except ValueError as exc:
-        raise refused("Choose assign, start, resolve, dismiss or reopen.") from exc
+        raise refused("Choose assign, start, resolve or dismiss.") from exc
     assignee: UUID | None = None
     if action is alert_data.AlertAction.ASSIGN and text(form, "assignee"):
         try:
@@ -104,7 +103,6 @@ async def alert_action(request: Request, viewer: ViewerDep, alert_id: str) -> Re
                 conn,
                 target,
                 action,
-                actor_id=viewer.user_id,
                 notes=text(form, "notes", max_length=4000) or None,
                 assignee=assignee,
             )
@@ -112,7 +110,7 @@ async def alert_action(request: Request, viewer: ViewerDep, alert_id: str) -> Re
         raise not_found("alert") from exc
     except alert_data.TransitionRefused as exc:
         raise PageError(409, "Not now", str(exc), ErrorCode.ALERT_TRANSITION_INVALID) from exc
-    except psycopg.errors.InsufficientPrivilege as exc:
+    except (alert_data.AlertForbidden, psycopg.errors.InsufficientPrivilege) as exc:
         raise PageError(
             403,
             "Not allowed",

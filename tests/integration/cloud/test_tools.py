@@ -92,8 +92,9 @@ class Embeddings:
 def openai_peer() -> Iterator[tuple[ServerThread, Embeddings]]:
     _, simulator = simulator_app()
     embeddings = Embeddings()
+    # Ahead of the simulator's own /v1/embeddings: these vectors are the local embedder's.
     app = Starlette(
-        routes=[*simulator.routes, Route("/v1/embeddings", embeddings.handle, methods=["POST"])]
+        routes=[Route("/v1/embeddings", embeddings.handle, methods=["POST"]), *simulator.routes]
     )
     with ServerThread(app) as server:
         yield server, embeddings

@@ -1,0 +1,1 @@
+"""Delivery of alerts: email over SMTP and Standard Webhooks, French and English templates."""
