@@ -16,8 +16,9 @@ from cloud_api.db.database import Database
 from cloud_api.errors import install_error_handlers
 from cloud_api.openapi import document_statuses
 from cloud_api.ratelimit import sweep_forever
-from cloud_api.routes import auth, kiosk, kiosk_admin, tools, voice
+from cloud_api.routes import auth, dashboard, kiosk, kiosk_admin, tools, voice
 from cloud_api.services import Services, build_services
+from cloud_api.web import install_web
 from contract.kiosk_api import BODY_LIMITS, HEALTH, SERVICE_NAME
 
 VERSION = "0.1.0"
@@ -38,9 +39,11 @@ def create_app(settings: CloudSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.open()
         sweeper = asyncio.create_task(sweep_forever(database, settings.rate_limit_sweep_s))
+        await app.state.web.start()  # the dashboard's live updates (LISTEN)
         try:
             yield
         finally:
+            await app.state.web.stop()
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)
             await services.http.aclose()
@@ -65,6 +68,8 @@ def create_app(settings: CloudSettings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(voice.router)
     app.include_router(tools.router)
+    app.include_router(dashboard.router)
+    install_web(app, services)
     document_statuses(app)
 
     @app.get(HEALTH, tags=["operations"], summary="Liveness and database reachability")

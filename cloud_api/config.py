@@ -90,6 +90,35 @@ class CloudSettings(BaseSettings):
     )
     user_token_ttl_s: int = Field(default=3600, ge=60, description="Local issuer token life (s).")
 
+    # -- dashboard -----------------------------------------------------------------------
+    supabase_anon_key: SecretStr | None = Field(
+        default=None,
+        description="The Supabase project's anon (publishable) key: the dashboard signs people "
+        "in through Supabase Auth with it. Needed with JARVIS_SUPABASE_URL.",
+    )
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None,
+        description="The Supabase project's service_role key, used only to send invitations "
+        "(Supabase Auth admin API). Never leaves the cloud.",
+    )
+    session_ttl_h: float = Field(
+        default=12,
+        gt=0,
+        le=24 * 30,
+        description="A dashboard sign-in lasts this long after its last use (h); local issuer.",
+    )
+    invitation_ttl_h: float = Field(
+        default=72, gt=0, le=24 * 30, description="How long an invitation link works (h)."
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the dashboard's cookies Secure. Unset: when the request came over "
+        "https (X-Forwarded-Proto from a trusted proxy counts) and always in production.",
+    )
+    import_max_mb: int = Field(
+        default=50, ge=1, le=1024, description="Largest member CSV the dashboard accepts (MiB)."
+    )
+
     # -- limits --------------------------------------------------------------------------
     rate_limit_api_per_min: int = Field(default=100, ge=1, description="Kiosk/API calls per min.")
     rate_limit_voice_per_min: int = Field(default=30, ge=1, description="Voice/tool calls per min.")

@@ -11,8 +11,9 @@ Besides the API (served by the CLI), the demo runs:
 * a simulated kiosk: a real `jarvis-kiosk` process, provisioned with a real six-character
   code for Atlas Bordeaux Centre, whose badge reader listens on a local HTTP port and whose
   microphone is a WAV file of a member speaking (espeak-ng when installed, tone bursts
-  otherwise). Once it is up, the demo taps one member's badge so a conversation happens.
-  Its screen is served on http://127.0.0.1:8610/ (with a "simulate badge" control).
+  otherwise). Once it is up, the demo taps two members' badges one after the other: one asks
+  about classes and reports a broken treadmill, the other sounds unhappy and thinks of
+  leaving. Its screen is served on http://127.0.0.1:8610/ (with a "simulate badge" control).
 
 Everything lives under `<data_dir>/demo/` and stops with the demo: one `Supervisor` owns every
 process it starts (and the embedded Postgres), whatever ends the demo.
@@ -67,7 +68,11 @@ def start_simulator(
     """Start the Realtime simulator; return (org key it accepts, OpenAI base URL)."""
     key = "sk-demo-" + secrets.token_hex(16)
     env = {**os.environ, "OPENAI_API_KEY": key}
-    supervisor.start("simulator", [*cli("cloud_api.cli"), "simulator", "--port", str(port)], env)
+    supervisor.start(
+        "simulator",
+        [*cli("cloud_api.cli"), "simulator", "--port", str(port), "--demo-conversations"],
+        env,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     say(f"Realtime simulator on {base} (logs: {supervisor.log_dir}/simulator.log)")
     return key, base
@@ -144,12 +149,14 @@ def run_kiosk(
     home: Path,
     cloud_url: str,
     code: str,
-    badge: str,
+    badges: list[str],
     badge_port: int,
     say: Callable[[str], None],
     screen_port: int = DEMO_SCREEN_PORT,
 ) -> None:
-    """Provision the simulated kiosk with `code`, run it, and tap `badge` once it is up."""
+    """Provision the simulated kiosk with `code`, run it, and tap `badges` one after the
+    other, each once the previous conversation has ended (the simulator plays the demo's
+    conversations in the same order: classes and a broken treadmill, an unhappy member)."""
     env = kiosk_env(home, cloud_url, badge_port, screen_port)
     status, output = supervisor.run(
         "kiosk-provision",
@@ -162,20 +169,51 @@ def run_kiosk(
         return
     say(f"demo kiosk provisioned with code {code} (config: {home / 'kiosk.env'})")
     supervisor.start("kiosk", [*cli("kiosk_agent.cli"), "run"], env)
-    kiosk_log = f"{supervisor.log_dir}/kiosk.log"
+    log = Path(supervisor.log_dir or home) / "kiosk.log"
     tap = f"http://127.0.0.1:{badge_port}/badge"
+    for number, badge in enumerate(badges):
+        if number and not _wait_for(supervisor, log, number, timeout_s=180):
+            if not supervisor.stopping:
+                say(f"conversation {number} did not end in time; see {log}")
+            return
+        if not _tap(supervisor, tap, badge):
+            if not supervisor.stopping:
+                say(f"the demo kiosk's badge reader did not come up; see {log}")
+            return
+        say(
+            f"tapped badge {badge} on the demo kiosk: JARVIS is talking "
+            f"(conversation {number + 1} of {len(badges)}; kiosk log: {log})"
+        )
+    say(f"tap another: curl -d <badge id> {tap}")
+
+
+def _conversations_ended(log: Path) -> int:
+    try:
+        return log.read_text(errors="replace").count("ended (")
+    except FileNotFoundError:
+        return 0
+
+
+def _wait_for(supervisor: Supervisor, log: Path, conversations: int, *, timeout_s: float) -> bool:
+    """Until the kiosk's log says `conversations` conversations have ended (False: timed out,
+    or the demo is stopping)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not supervisor.stopping:
+        if _conversations_ended(log) >= conversations:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _tap(supervisor: Supervisor, url: str, badge: str) -> bool:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not supervisor.stopping:
         try:
-            httpx.post(tap, content=badge, timeout=5).raise_for_status()
+            httpx.post(url, content=badge, timeout=5).raise_for_status()
+            return True
         except httpx.HTTPError:
             time.sleep(0.5)
-            continue
-        say(f"tapped badge {badge} on the demo kiosk: JARVIS is talking (kiosk log: {kiosk_log})")
-        say(f"tap another: curl -d <badge id> {tap}")
-        return
-    if not supervisor.stopping:
-        say(f"the demo kiosk's badge reader did not come up; see {kiosk_log}")
+    return False
 
 
 def launch_kiosk_when_ready(
@@ -183,7 +221,7 @@ def launch_kiosk_when_ready(
     home: Path,
     cloud_url: str,
     issue_code: Callable[[], str],
-    badge: str,
+    badges: list[str],
     badge_port: int,
     say: Callable[[str], None],
     *,
@@ -210,12 +248,49 @@ def launch_kiosk_when_ready(
             return
         with contextlib.suppress(Stopping):
             run_kiosk(
-                supervisor, home, cloud_url, issue_code(), badge, badge_port, say, screen_port
+                supervisor, home, cloud_url, issue_code(), badges, badge_port, say, screen_port
             )
 
     thread = threading.Thread(target=launch, name="demo-kiosk", daemon=True)
     thread.start()
     return thread
+
+
+ROLE_WORDS = {
+    "super_admin": "super admin",
+    "franchise_owner": "franchise owner",
+    "gym_manager": "gym manager",
+    "gym_staff": "gym staff",
+}
+
+
+def dashboard_banner(
+    url: str,
+    accounts: list[tuple[str, str, str | None]],
+    password: str,
+    admin_secret: str | None,
+) -> str:
+    """What `jarvis-cloud demo` prints: where the dashboard is and who can sign in.
+
+    `accounts`: (email, role, gym slug or None)."""
+    lines = [
+        "",
+        f"Dashboard: {url}/  — sign in with any account below, password {password!r}",
+    ]
+    for email, role, gym in accounts:
+        where = f" ({gym})" if gym else ""
+        lines.append(f"  {ROLE_WORDS.get(role, role):<16} {email}{where}")
+        if role == "super_admin" and admin_secret:
+            lines.append(
+                f"  {'':<16} second factor: add the key {admin_secret} to an authenticator "
+                f"app, or type the code printed by `jarvis-cloud users mfa-code --email {email}`"
+            )
+    lines.append(
+        f"The demo kiosk's conversations land at {url}/dashboard/sessions (sign in as "
+        "the Bordeaux manager); the treadmill alert at /dashboard/alerts."
+    )
+    lines.append("")
+    return "\n".join(lines)
 
 
 def start_mailbox(folder: Path, say: Callable[[str], None]) -> LocalMailbox:

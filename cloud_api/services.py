@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 
 from cloud_api.auth.keys import load_or_create_secret, load_or_create_signing_key
 from cloud_api.auth.kiosk import KioskTokenVerifier
+from cloud_api.auth.signin import LocalSignIn, SignIn
+from cloud_api.auth.totp import SecretSealer
 from cloud_api.auth.users import LOCAL_ISSUER, LocalIssuer, UserTokenVerifier
 from cloud_api.config import CloudSettings
 from cloud_api.db.database import Database
@@ -27,6 +30,10 @@ class Services:
     local_issuer: LocalIssuer | None
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
+    # How people sign in to the dashboard: the local issuer, Supabase Auth, or None when
+    # Supabase is configured without its anon key (the sign-in page says so).
+    signin: SignIn | None = None
+    csrf_key: bytes = b""
 
 
 def root_secret(settings: CloudSettings) -> bytes:
@@ -42,6 +49,11 @@ def derive(secret: bytes, purpose: str) -> bytes:
 
 def code_pepper(settings: CloudSettings) -> bytes:
     return derive(root_secret(settings), "provisioning-code")
+
+
+def totp_sealer(settings: CloudSettings) -> SecretSealer:
+    """Seals local second factors' secrets (the API and the operator's CLI share it)."""
+    return SecretSealer(derive(root_secret(settings), "totp-seal"))
 
 
 def build_services(settings: CloudSettings, database: Database) -> Services:
@@ -64,6 +76,20 @@ def build_services(settings: CloudSettings, database: Database) -> Services:
         key = load_or_create_signing_key(settings.data_dir / "auth_signing_key.pem")
         local_issuer = LocalIssuer(key, settings.user_token_ttl_s)
         verifier = UserTokenVerifier(issuer=LOCAL_ISSUER, jwks=local_issuer.jwks())
+    signin: SignIn | None = None
+    if local_issuer is not None:
+        signin = LocalSignIn(
+            database,
+            local_issuer,
+            totp_sealer(settings),
+            session_ttl=timedelta(hours=settings.session_ttl_h),
+        )
+    elif settings.supabase_url and settings.supabase_anon_key:
+        from cloud_api.auth.supabase_signin import SupabaseSignIn
+
+        signin = SupabaseSignIn(
+            settings.supabase_url, settings.supabase_anon_key.get_secret_value(), http
+        )
     limiter = RateLimiter(
         {
             "api": settings.rate_limit_api_per_min,
@@ -83,4 +109,6 @@ def build_services(settings: CloudSettings, database: Database) -> Services:
         local_issuer=local_issuer,
         rate_limiter=limiter,
         http=http,
+        signin=signin,
+        csrf_key=derive(secret, "csrf"),
     )

@@ -69,6 +69,14 @@ class ErrorCode(StrEnum):
     INVALID_CREDENTIALS = "invalid_credentials"
     USE_SUPABASE_AUTH = "use_supabase_auth"
 
+    # -- dashboard (pages, forms, JSON endpoints) -----------------------------------------------
+    CSRF_FAILED = "csrf_failed"
+    MFA_CODE_INVALID = "mfa_code_invalid"
+    INVITATION_INVALID = "invitation_invalid"
+    ACCOUNT_EXISTS = "account_exists"
+    ALERT_TRANSITION_INVALID = "alert_transition_invalid"
+    IMPORT_INVALID = "import_invalid"
+
 
 # The status each code is answered with. `http_error` is the one code without a fixed
 # status: it carries whatever the HTTP layer refused with (e.g. 400 for an unreadable body).
@@ -113,5 +121,11 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.UNKNOWN_TOOL: 404,
         ErrorCode.INVALID_CREDENTIALS: 401,
         ErrorCode.USE_SUPABASE_AUTH: 404,
+        ErrorCode.CSRF_FAILED: 403,
+        ErrorCode.MFA_CODE_INVALID: 401,
+        ErrorCode.INVITATION_INVALID: 404,
+        ErrorCode.ACCOUNT_EXISTS: 409,
+        ErrorCode.ALERT_TRANSITION_INVALID: 409,
+        ErrorCode.IMPORT_INVALID: 422,
     }
 )

@@ -151,3 +151,41 @@ DEMO_SCRIPT = Script(
 )
 """The conversation `jarvis-cloud simulator` plays when no script is given; its tools are the
 cloud's own (`cloud_api.tools.registry`), so the demo's kiosk runs them for real."""
+
+
+UNHAPPY_SCRIPT = Script(
+    language="fr",
+    greeting="Bonjour ! Comment ça va aujourd'hui ?",
+    turns=[
+        ScriptTurn(
+            member="Franchement pas terrible. Je suis déçu, il y a trop de monde et les machines "
+            "sont souvent en panne. Je pense arrêter mon abonnement.",
+            before_tool="Je comprends ta frustration, je suis désolé.",
+            tool=ScriptedToolCall(
+                name="escalate_to_staff",
+                arguments={
+                    "reason": "membre mécontent (affluence, pannes) qui pense résilier",
+                    "urgency": "high",
+                },
+            ),
+            assistant="J'ai demandé au responsable de te rappeler pour en parler.",
+        ),
+        ScriptTurn(
+            member="Bon. On verra, mais je suis vraiment fatigué de tout ça.",
+            tool=ScriptedToolCall(name="get_opening_hours", arguments={"day": "today"}),
+            assistant="Si tu veux éviter la foule, la salle est plus calme après vingt heures.",
+        ),
+        ScriptTurn(
+            member="Au revoir.",
+            before_tool="Merci de m'en avoir parlé.",
+            tool=ScriptedToolCall(name="end_session", arguments={"reason": "goodbye"}),
+            assistant="Au revoir, à bientôt j'espère.",
+        ),
+    ],
+)
+"""An unhappy member thinking of leaving: a staff escalation, and a negative conversation."""
+
+DEMO_CONVERSATIONS = (DEMO_SCRIPT, UNHAPPY_SCRIPT)
+"""The demo's conversations, one per voice session in turn (`simulator --demo-conversations`):
+a member asking about classes who reports a broken treadmill, then another member, unhappy,
+thinking of leaving."""

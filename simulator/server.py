@@ -56,6 +56,8 @@ class SimulatorSettings:
     api_key: str
     """The organisation key the simulator accepts (the cloud's OPENAI_API_KEY)."""
     script: Script = DEMO_SCRIPT
+    more_scripts: tuple[Script, ...] = ()
+    """Later sessions play these in turn (then the first again): several conversations."""
     voice: VoiceKind = VoiceKind.AUTO
     pacing: Pacing = field(default_factory=Pacing)
     default_model: str = "gpt-realtime-mini"
@@ -112,11 +114,22 @@ class Simulator:
         """``clock``: wall time in seconds since the epoch (secrets expire by it)."""
         self.settings = settings
         self.voice = Voice(settings.voice, settings.script.language)
-        self.voice.prepare(settings.script.spoken_texts())
+        self.voice.prepare([text for script in self.scripts for text in script.spoken_texts()])
+        self._sessions_started = 0
         self.clock = clock
         self.secrets = ClientSecretStore(clock)
         self.sessions: list[SimulatedSession] = []
         self.analysis = AnalysisEndpoints(self._check_analysis_key, settings.analysis_answers)
+
+    @property
+    def scripts(self) -> tuple[Script, ...]:
+        return (self.settings.script, *self.settings.more_scripts)
+
+    def next_progress(self) -> ScriptProgress:
+        """A new conversation: the next script in turn."""
+        script = self.scripts[self._sessions_started % len(self.scripts)]
+        self._sessions_started += 1
+        return ScriptProgress(script)
 
     def app(self) -> ASGIApp:
         return _with_transport(
@@ -182,7 +195,7 @@ class Simulator:
         session = merge_session(
             default_session(model, "sess_" + uuid.uuid4().hex[:20], now + ttl), session_in
         )
-        progress = ScriptProgress(self.settings.script)
+        progress = self.next_progress()
         secret = self.secrets.mint(session, ttl, progress)
         log.info("client secret minted for model %s (expires in %d s)", model, ttl)
         return {"value": secret.value, "expires_at": int(secret.expires_at), "session": session}
@@ -212,7 +225,7 @@ class Simulator:
             model = model or self.settings.default_model
             _check_model(model)
             session = default_session(model, "sess_" + uuid.uuid4().hex[:20], now + 3600)
-            progress = ScriptProgress(self.settings.script)
+            progress = self.next_progress()
         else:
             secret, expired = self.secrets.find(key)
             if secret is None:
@@ -442,6 +455,7 @@ def run(
     *,
     api_key: str,
     script: Script = DEMO_SCRIPT,
+    more_scripts: tuple[Script, ...] = (),
     voice: VoiceKind = VoiceKind.AUTO,
     pacing: Pacing | None = None,
     network_rtt_ms: float = 0.0,
@@ -450,6 +464,7 @@ def run(
     settings = SimulatorSettings(
         api_key=api_key,
         script=script,
+        more_scripts=more_scripts,
         voice=voice,
         pacing=pacing or Pacing(),
         network_rtt_ms=network_rtt_ms,
@@ -467,8 +482,8 @@ def _announce(simulator: Simulator, host: str, port: int) -> None:
     extra = f", {settings.network_rtt_ms:g} ms round trips" if settings.network_rtt_ms else ""
     print(  # the command's one line of output before uvicorn's own
         f"OpenAI Realtime simulator on http://{host}:{port}/v1 "
-        f"(voice: {simulator.voice.kind.value}, {len(settings.script.turns)} scripted turns"
-        f"{extra})",
+        f"(voice: {simulator.voice.kind.value}, {len(simulator.scripts)} conversation(s), "
+        f"{len(settings.script.turns)} scripted turns in the first{extra})",
         flush=True,
     )
 

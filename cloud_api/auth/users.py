@@ -44,9 +44,16 @@ class LocalIssuer:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self._jwk]}
 
-    def mint(self, user_id: uuid.UUID, email: str, *, aal: str = "aal1") -> str:
+    def mint(
+        self,
+        user_id: uuid.UUID,
+        email: str,
+        *,
+        aal: str = "aal1",
+        session_id: uuid.UUID | None = None,
+    ) -> str:
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": LOCAL_ISSUER,
             "aud": AUDIENCE,
             "sub": str(user_id),
@@ -56,6 +63,9 @@ class LocalIssuer:
             "iat": now,
             "exp": now + self.ttl_s,
         }
+        if session_id is not None:
+            # As Supabase's tokens: the sign-in session this token was minted for.
+            claims["session_id"] = str(session_id)
         return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
 
 

@@ -144,3 +144,36 @@ def users_create(
     typer.echo(f"created {role} {email} ({user_id})")
     if generated:
         typer.echo(f"password (shown once): {secret}")
+
+
+@users_app.command("mfa-code")
+def users_mfa_code(
+    email: Annotated[str, typer.Option(help="The account (local issuer).")],
+) -> None:
+    """Print the account's current second-factor code (development and demos only)."""
+    from cloud_api.auth.totp import current_code
+    from cloud_api.data import local_auth
+    from cloud_api.services import totp_sealer
+
+    settings = load_settings()
+    if settings.environment == "production":
+        raise fail("mfa-code is for development and demos: in production use the authenticator")
+    with database(settings) as resolved:
+        sealed = admin_work(resolved, lambda conn: local_auth.factor_of(conn, email))
+        if sealed is None:
+            raise fail(f"{email} has no second factor (they enrol one at their next sign-in)")
+        typer.echo(current_code(totp_sealer(resolved).unseal(sealed)))
+
+
+@users_app.command("mfa-reset")
+def users_mfa_reset(
+    email: Annotated[str, typer.Option(help="The account whose authenticator was lost.")],
+) -> None:
+    """Forget an account's second factor: they set up a new one at their next sign-in."""
+    from cloud_api.data import local_auth
+
+    settings = load_settings()
+    with database(settings) as resolved:
+        if not admin_work(resolved, lambda conn: local_auth.drop_factor(conn, email)):
+            raise fail(f"{email} has no second factor")
+    typer.echo(f"second factor of {email} removed: a new one is set up at the next sign-in")

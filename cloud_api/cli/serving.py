@@ -18,6 +18,7 @@ from cloud_api.cli.common import (
 )
 from cloud_api.config import CloudSettings
 from cloud_api.db import migrate as migrations
+from cloud_api.db.database import Conn
 from cloud_api.db.errors import MigrationsPending
 from cloud_api.supervisor import Supervisor
 
@@ -108,6 +109,7 @@ def demo(
     from pydantic import SecretStr
 
     from cloud_api import demo as demo_parts
+    from cloud_api.seed.demo import ACCOUNTS as DEMO_ACCOUNTS
     from cloud_api.seed.demo import DEMO_PASSWORD, seed_demo
 
     settings = load_settings()
@@ -130,7 +132,14 @@ def demo(
         typer.echo("seeding the demo and deriving its analytics with the pipeline's jobs…")
         summary = guarded(lambda: seed_demo(url, worker_url=worker_url))
         typer.echo(summary.describe())
-        typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}): " + ", ".join(summary.logins))
+        typer.echo(
+            demo_parts.dashboard_banner(
+                f"http://{host}:{port}",
+                [(email, role, gym) for email, _, role, gym in DEMO_ACCOUNTS],
+                DEMO_PASSWORD,
+                _demo_admin_factor(resolved),
+            )
+        )
         mailbox = demo_parts.start_mailbox(home / "mail", typer.echo)
         supervisor.callback(mailbox.stop)
         if resolved.openai_api_key is None:
@@ -149,7 +158,7 @@ def demo(
                 home,
                 f"http://127.0.0.1:{port}",
                 lambda: _demo_kiosk_code(resolved),
-                _demo_badge(resolved),
+                _demo_badges(resolved),
                 badge_port,
                 typer.echo,
                 screen_port=screen_port,
@@ -157,15 +166,37 @@ def demo(
         run_server(resolved, host, port)
 
 
-def _demo_badge(settings: CloudSettings) -> str:
-    """A French-speaking member of the demo gym in good standing."""
-    from cloud_api.data.members import member_to_tap
+def _demo_admin_factor(settings: CloudSettings) -> str | None:
+    """The demo super admin's second factor (enrolled the first time): its base32 key."""
+    from cloud_api.auth.totp import new_secret
+    from cloud_api.data import local_auth
+    from cloud_api.seed.demo import ACCOUNTS
+    from cloud_api.services import totp_sealer
+
+    admin = next((email for email, _, role, _ in ACCOUNTS if role == "super_admin"), None)
+    if admin is None or settings.supabase_url:
+        return None
+    sealer = totp_sealer(settings)
+
+    async def enrol(conn: Conn) -> str | None:
+        sealed = await local_auth.factor_of(conn, admin)
+        if sealed is not None:
+            return sealer.unseal(sealed)
+        secret = new_secret()
+        return secret if await local_auth.give_factor(conn, admin, sealer.seal(secret)) else None
+
+    return admin_work(settings, enrol)
+
+
+def _demo_badges(settings: CloudSettings) -> list[str]:
+    """French-speaking members of the demo gym for its three conversations."""
+    from cloud_api.data.members import demo_badges
     from cloud_api.demo import DEMO_GYM
 
-    badge = admin_work(settings, lambda conn: member_to_tap(conn, DEMO_GYM, "fr"))
-    if badge is None:
+    badges = admin_work(settings, lambda conn: demo_badges(conn, DEMO_GYM, "fr"))
+    if not badges:
         raise fail("the demo gym has no member to tap: run `jarvis-cloud db seed --demo`")
-    return badge
+    return badges
 
 
 def _demo_kiosk_code(settings: CloudSettings) -> str:
@@ -174,7 +205,6 @@ def _demo_kiosk_code(settings: CloudSettings) -> str:
 
     from cloud_api.data import kiosks
     from cloud_api.data.audit import SYSTEM
-    from cloud_api.db.database import Conn
     from cloud_api.demo import DEMO_GYM
     from cloud_api.services import code_pepper
 
@@ -221,13 +251,21 @@ def simulator(
             min=0, help="Network round trip to the simulator (ms; new connections pay 2 more)."
         ),
     ] = 0.0,
+    demo_conversations: Annotated[
+        bool,
+        typer.Option(
+            "--demo-conversations",
+            help="Play the demo's conversations in turn, one per session (classes and a broken "
+            "treadmill, then an unhappy member) instead of one script.",
+        ),
+    ] = False,
 ) -> None:
     """The project's OpenAI Realtime simulator (client secrets + GA WebSocket protocol).
 
     It accepts the organisation key in OPENAI_API_KEY; point the cloud at it with
     OPENAI_BASE_URL=http://HOST:PORT/v1."""
     from simulator.responses import Pacing
-    from simulator.script import DEMO_SCRIPT, Script
+    from simulator.script import DEMO_CONVERSATIONS, DEMO_SCRIPT, Script
     from simulator.server import run
     from simulator.voice import VoiceKind
 
@@ -248,6 +286,7 @@ def simulator(
         port,
         api_key=settings.openai_api_key.get_secret_value(),
         script=loaded,
+        more_scripts=DEMO_CONVERSATIONS[1:] if demo_conversations and not script else (),
         voice=kind,
         pacing=Pacing(response_delay_ms=response_delay_ms, generation_speed=generation_speed),
         network_rtt_ms=rtt_ms,

@@ -69,9 +69,9 @@ async def badges_deleted_after(
     return await cur.fetchall()
 
 
-async def member_to_tap(conn: Conn, gym_slug: str, language: str) -> str | None:
-    """The badge of an active member of the gym speaking `language`, whose membership runs
-    for two more months at least (the demo taps it); the lowest badge id, for determinism."""
+async def demo_badges(conn: Conn, gym_slug: str, language: str) -> list[str]:
+    """The demo's two conversations: a member in good standing (the lowest badge id), then
+    the one most at risk of leaving whose membership still runs (the unhappy one)."""
     cur = await conn.execute(
         "select m.badge_id from gym_members m join gyms g on g.id = m.gym_id "
         "join member_preferences p on p.member_id = m.id "
@@ -79,5 +79,15 @@ async def member_to_tap(conn: Conn, gym_slug: str, language: str) -> str | None:
         "and m.membership_expires_on > current_date + 60 order by m.badge_id limit 1",
         (gym_slug, language),
     )
-    row = await cur.fetchone()
-    return row["badge_id"] if row else None
+    badges = [row["badge_id"] for row in await cur.fetchall()]
+    cur = await conn.execute(
+        "select m.badge_id from gym_members m join gyms g on g.id = m.gym_id "
+        "join member_preferences p on p.member_id = m.id "
+        "join member_analytics a on a.member_id = m.id "
+        "where g.slug = %s and m.is_active and p.language = %s "
+        "and m.membership_expires_on > current_date and not (m.badge_id = any(%s)) "
+        "order by a.churn_risk_score desc nulls last, m.badge_id limit 1",
+        (gym_slug, language, badges),
+    )
+    unhappy = await cur.fetchone()
+    return badges + ([unhappy["badge_id"]] if unhappy else [])

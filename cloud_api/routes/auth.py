@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud_api.data import users
+from cloud_api.auth.signin import AuthTokens, SignIn, SignInError
 from cloud_api.deps import ServicesDep, anonymous
 from cloud_api.errors import ApiError, error_responses
-from cloud_api.passwords import verify_password
+from cloud_api.services import Services
 from contract.errors import ErrorCode
 
 router = APIRouter(tags=["auth"])
@@ -29,7 +29,31 @@ class LoginResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105
     expires_in: int
+    refresh_token: str = Field(description="Rotating; exchange it at POST /auth/refresh.")
     user_id: str
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+def _local_signin(services: Services) -> SignIn:
+    if services.local_issuer is None or services.signin is None:
+        raise ApiError(
+            ErrorCode.USE_SUPABASE_AUTH, "This cloud uses Supabase Auth: sign in through Supabase."
+        )
+    return services.signin
+
+
+async def _answer(services: Services, tokens: AuthTokens) -> LoginResponse:
+    claims = await services.user_tokens.verify(tokens.access_token)
+    return LoginResponse(
+        access_token=tokens.access_token,
+        expires_in=tokens.expires_in,
+        refresh_token=tokens.refresh_token,
+        user_id=str(claims["sub"]),
+    )
 
 
 @router.post(
@@ -37,29 +61,29 @@ class LoginResponse(BaseModel):
     response_model=LoginResponse,
     responses=error_responses(401, 404, 422, 429),
     summary="Sign in with email and password (embedded default only)",
+    description="Super admins get a password-only (`aal1`) token: their powers need the "
+    "second factor, checked by the dashboard's sign-in pages (/login, then /auth/mfa).",
 )
 async def login(body: LoginRequest, services: ServicesDep, ip: LoginLimit) -> LoginResponse:
-    issuer = services.local_issuer
-    if issuer is None:
-        raise ApiError(
-            ErrorCode.USE_SUPABASE_AUTH, "This cloud uses Supabase Auth: sign in through Supabase."
-        )
-    async with services.database.transaction(None) as conn:
-        account = await users.login_account(conn, body.email)
-        ok = bool(
-            account
-            and account.is_active
-            and account.password_hash
-            and verify_password(account.password_hash, body.password)
-        )
-        await users.record_login(conn, account.user_id if account else None, body.email, ok, ip)
-    if not ok or account is None:
-        raise ApiError(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
-    return LoginResponse(
-        access_token=issuer.mint(account.user_id, body.email),
-        expires_in=issuer.ttl_s,
-        user_id=str(account.user_id),
-    )
+    try:
+        tokens = await _local_signin(services).with_password(str(body.email), body.password, ip)
+    except SignInError as exc:
+        raise ApiError(exc.code, exc.message) from exc
+    return await _answer(services, tokens)
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=LoginResponse,
+    responses=error_responses(401, 404, 422, 429),
+    summary="A new access token for a refresh token (which is rotated)",
+)
+async def refresh(body: RefreshRequest, services: ServicesDep, ip: LoginLimit) -> LoginResponse:
+    try:
+        tokens = await _local_signin(services).refresh(body.refresh_token)
+    except SignInError as exc:
+        raise ApiError(exc.code, exc.message) from exc
+    return await _answer(services, tokens)
 
 
 @router.get("/auth/v1/.well-known/jwks.json", summary="The local issuer's public keys")

@@ -21,6 +21,7 @@ import psycopg
 from cloud_api.db.embedded import EmbeddedPostgres
 from tests.cli_process import postgres_running, still_running
 from tests.cloud_server import free_port
+from tests.web_client import WebClient
 
 
 def test_make_demo_runs_the_whole_product() -> None:
@@ -97,7 +98,7 @@ def test_make_demo_runs_the_whole_product() -> None:
                     "       a.churn_risk_level, c.member_id "
                     "from conversation_summaries c join kiosks k on k.id = c.kiosk_id "
                     "join member_analytics a on a.member_id = c.member_id "
-                    "where k.name = 'JARVIS Démo' and c.status = 'done'"
+                    "where k.name = 'JARVIS Démo' and c.status = 'done' order by c.created_at"
                 ).fetchall()
             assert time.monotonic() - stored_at < 30, "the session was not analysed"
             time.sleep(0.3)
@@ -128,6 +129,24 @@ def test_make_demo_runs_the_whole_product() -> None:
         while "kiosk_health done" not in worker_log.read_text(errors="replace"):
             assert time.monotonic() < deadline, worker_log.read_text(errors="replace")[-3000:]
             time.sleep(0.5)
+
+        # The dashboard: its address and every role's login are printed; the Bordeaux
+        # manager sees the demo kiosk's conversations, the treadmill alert, and — once the
+        # second conversation is over — the unhappy member asking to speak to someone.
+        printed = log.read_text()
+        assert f"Dashboard: http://127.0.0.1:{port}/" in printed
+        for email in ("manager.bordeaux@atlas.demo", "owner@atlas.demo", "admin@jarvis.demo"):
+            assert email in printed
+        assert "jarvis-cloud users mfa-code --email admin@jarvis.demo" in printed
+        manager = WebClient(f"http://127.0.0.1:{port}")
+        assert manager.sign_in("manager.bordeaux@atlas.demo", "jarvis-demo").status_code == 303
+        assert "JARVIS Démo" in manager.get("/dashboard/sessions").text
+        assert "tapis de course 3" in manager.get("/dashboard/alerts").text
+        deadline = time.monotonic() + 240
+        while "demande à parler à quelqu" not in manager.get("/dashboard/alerts").text:
+            assert time.monotonic() < deadline, kiosk_log.read_text()[-3000:]
+            time.sleep(1)
+        manager.close()
         database.stop()  # let go first: the demo is the one to stop the server
         children = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(child.cmdline()) for child in children)

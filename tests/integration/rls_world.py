@@ -33,6 +33,8 @@ PER_GYM = {
     "conversation_summaries": 2,
     "manager_alerts": 1,
     "audit_log": 1,
+    "member_import_mappings": 1,
+    "member_imports": 1,
     "notification_recipients": 1,
     "notification_deliveries": 1,
     "cost_daily": 1,
@@ -61,7 +63,10 @@ class World:
                 "jarvis_role": "kiosk",
                 "cid": str(uid("credential", "A1")),
             }
-        return {"sub": str(uid("user", role)), "role": "authenticated", "aud": "authenticated"}
+        claims = {"sub": str(uid("user", role)), "role": "authenticated", "aud": "authenticated"}
+        # Super admins act only with a second factor (aal2); the others signed in either way.
+        claims["aal"] = "aal2" if role == "super_admin" else "aal1"
+        return claims
 
     def connect_as(self, conn: psycopg.Connection, role: str) -> None:
         """Within the current transaction, become `role` exactly as the API does."""
@@ -185,6 +190,15 @@ def build(admin_url: str, api_url: str) -> World:
                 "values (%s, 'weekly', now() - interval '7 days', now(), 'gym report')",
                 (gym,),
             )
+            ins(
+                "insert into member_import_mappings (gym_id, columns) values (%s, %s)",
+                (gym, json.dumps({"first_name": "Prénom"})),
+            )
+            ins(
+                "insert into member_imports (gym_id, filename, dry_run, status) "
+                "values (%s, 'members.csv', true, 'valid')",
+                (gym,),
+            )
         for f in ("A", "B"):
             ins(
                 "insert into insights_reports (franchise_id, report_type, period_start, period_end, title) "
@@ -272,6 +286,20 @@ def insert_statement(table: str, gym: str, role: str) -> tuple[str, tuple[Any, .
             return (
                 "insert into insights_reports (gym_id, report_type, period_start, period_end, title) "
                 "values (%s, 'daily', now() - interval '1 day', now(), 'New')",
+                (g,),
+            )
+        case "member_import_mappings":
+            # One mapping per gym, and every gym has one: saving is an upsert (as the import
+            # does), which checks the insert policy on the proposed row first.
+            return (
+                "insert into member_import_mappings (gym_id, columns) values (%s, '{}') "
+                "on conflict (gym_id) do update set columns = excluded.columns",
+                (g,),
+            )
+        case "member_imports":
+            return (
+                "insert into member_imports (gym_id, filename, dry_run, status) "
+                "values (%s, 'new.csv', false, 'imported')",
                 (g,),
             )
         case "audit_log":

@@ -74,6 +74,12 @@ ANON_ENTRY_POINTS = {
     "kiosk_credential_check",
     "local_login_lookup",
     "local_login_record",
+    # the local issuer's refresh sessions and invitations (sign-in, sign-out, set password)
+    "local_session_start",
+    "local_session_refresh",
+    "local_session_end",
+    "local_invitation_accept",
+    "local_invitation_lookup",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from cloud_api.db.database import SET_REQUEST_CONTEXT, request_context
 from tests.conftest import PostgresServer
 from tests.integration import rls_world
 from tests.integration.rls_world import FRANCHISE_OF, GYMS, PER_GYM, ROLES, World, uid
@@ -32,6 +33,8 @@ TABLES = (
     "manager_alerts",
     "insights_reports",
     "audit_log",
+    "member_import_mappings",
+    "member_imports",
     "notification_recipients",
     "notification_deliveries",
     "cost_daily",
@@ -56,6 +59,8 @@ NOOP_UPDATE = {
     "manager_alerts": "description = description",
     "insights_reports": "summary = summary",
     "audit_log": "details = details",
+    "member_import_mappings": "delimiter = delimiter",
+    "member_imports": "finished_at = finished_at",
     "notification_recipients": "language = language",
     "notification_deliveries": "last_error = last_error",
     "cost_daily": "sessions = sessions",
@@ -233,6 +238,7 @@ def expected_delete(role: str, table: str) -> int | str:
         "gym_members": ("super_admin", "owner_A", "manager_A1", "staff_A1"),
         "member_fitness_profile": ("super_admin", "owner_A", "manager_A1", "staff_A1"),
         "member_preferences": ("super_admin", "owner_A", "manager_A1", "staff_A1"),
+        "member_import_mappings": ("super_admin", "owner_A", "manager_A1"),
     }.get(table, ("super_admin",))
     return a1 if role in allowed else 0
 
@@ -262,6 +268,8 @@ def may_insert(role: str, table: str, gym: str) -> bool:
         "manager_alerts": is_super or owner or team,
         "insights_reports": is_super,
         "audit_log": is_super or owner or team or kiosk,
+        "member_import_mappings": is_super or owner or team,
+        "member_imports": is_super or owner or team,
         "notification_recipients": is_super or owner or manager,
         "notification_deliveries": False,
         "cost_daily": False,
@@ -433,3 +441,25 @@ def test_a_deactivated_user_sees_nothing(
             admin.execute(
                 "update users set is_active = true where id = %s", (uid("user", "manager_A1"),)
             )
+
+
+# -- super admins act only with a second factor ------------------------------------------------
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_super_admin_without_mfa_sees_only_their_own_account(
+    api_conn: psycopg.Connection, world: World, table: str
+) -> None:
+    claims = world.claims("super_admin")
+    assert claims is not None
+    with api_conn.transaction(force_rollback=True):
+        api_conn.execute(SET_REQUEST_CONTEXT, request_context({**claims, "aal": "aal1"}))
+        row = api_conn.execute(f"select count(*) from public.{table}").fetchone()
+        assert row is not None
+        updated = (
+            0  # append-only or written by the worker only: nobody updates them here
+            if table == "audit_log" or table in READ_ONLY
+            else api_conn.execute(f"update public.{table} set {NOOP_UPDATE[table]}").rowcount
+        )
+    assert row[0] == (1 if table == "users" else 0)
+    assert updated == 0

@@ -82,10 +82,9 @@ def test_demo_accounts_see_their_scope(postgres: PostgresServer, demo_db: str) -
     with psycopg.connect(postgres.api_url(demo_db)) as conn:
         for email, members in expected.items():
             with conn.transaction(force_rollback=True):
-                conn.execute(
-                    SET_REQUEST_CONTEXT,
-                    request_context({"sub": str(ids[email]), "role": "authenticated"}),
-                )
+                # The super admin signed in with their second factor (aal2).
+                claims = {"sub": str(ids[email]), "role": "authenticated", "aal": "aal2"}
+                conn.execute(SET_REQUEST_CONTEXT, request_context(claims))
                 row = conn.execute("select count(*) from gym_members").fetchone()
             assert row == (members,), email
 
