@@ -22,7 +22,7 @@ from cloud_api.web import session
 from cloud_api.web.context import current_viewer, require_viewer
 from cloud_api.web.forms import checked_form, text
 from cloud_api.web.render import PageError, Redirect, Renderer
-from contract.errors import ErrorCode
+from contract.errors import HTTP_STATUS, ErrorCode
 
 router = APIRouter(include_in_schema=False)
 ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
@@ -143,12 +143,15 @@ async def login(request: Request) -> Response:
     try:
         tokens = await _signin(services).with_password(email, password, ip)
     except SignInError as exc:
-        status = 429 if exc.code == ErrorCode.RATE_LIMITED else 401
-        if exc.code == ErrorCode.AUTH_UNAVAILABLE:
-            status = 503
-        return _login_page(
-            request, error=exc.message, email=email, next_url=next_url, status=status
+        response = _login_page(
+            request,
+            error=exc.message,
+            email=email,
+            next_url=next_url,
+            status=HTTP_STATUS.get(exc.code, 401),
         )
+        response.headers.update(exc.headers() or {})
+        return response
     policy = session.cookie_policy(services.settings, request)
     session.set_session_cookies(request, policy, tokens)
     claims = await services.user_tokens.verify(tokens.access_token)
