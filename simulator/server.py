@@ -36,9 +36,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contract.pricing import PRICES, UnknownModel, prices_for
-from simulator.analysis import AnalysisEndpoints, Refused
+from simulator.analysis import AnalysisEndpoints
 from simulator.config import check_session, default_session, merge_session
-from simulator.errors import redact
+from simulator.errors import HttpRefusal, bearer, json_endpoint, redact
 from simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
 from simulator.model import ScriptProgress
 from simulator.network import SlowLink, slow_link
@@ -69,44 +69,6 @@ class SimulatorSettings:
     """Canned structured answers of /v1/chat/completions, chosen by `[sim:answer=NAME]`."""
 
 
-class HttpRefusal(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None,
-        param: str | None = None,
-        kind: str = "invalid_request_error",
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.param, self.kind = (
-            status,
-            message,
-            code,
-            param,
-            kind,
-        )
-
-    def response(self) -> JSONResponse:
-        body = {
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
-        return JSONResponse(body, status_code=self.status)
-
-
-def bearer(headers: Any) -> str | None:
-    value = headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
-
-
 class Simulator:
     """Settings, minted secrets and every session served (tests inspect `sessions`)."""
 
@@ -119,7 +81,7 @@ class Simulator:
         self.clock = clock
         self.secrets = ClientSecretStore(clock)
         self.sessions: list[SimulatedSession] = []
-        self.analysis = AnalysisEndpoints(self._check_analysis_key, settings.analysis_answers)
+        self.analysis = AnalysisEndpoints(self._check_org_key, settings.analysis_answers)
 
     @property
     def scripts(self) -> tuple[Script, ...]:
@@ -142,30 +104,13 @@ class Simulator:
             )
         )
 
-    def _check_analysis_key(self, key: str | None) -> None:
-        try:
-            self._check_org_key(key)
-        except HttpRefusal as refusal:
-            raise Refused(
-                refusal.status, refusal.message, refusal.code, refusal.param, refusal.kind
-            ) from refusal
-
     # ------------------------------------------------------------------ HTTP
 
     async def _client_secrets(self, request: Request) -> JSONResponse:
-        try:
-            self._check_org_key(bearer(request.headers))
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise HttpRefusal(
-                    400, "We could not parse the JSON body of your request.", None
-                ) from exc
-            if not isinstance(body, dict):
-                raise HttpRefusal(400, "The body must be a JSON object.", None)
-            return JSONResponse(self._mint(body))
-        except HttpRefusal as refusal:
-            return refusal.response()
+        return await json_endpoint(self._check_org_key, self._mint_answer)(request)
+
+    async def _mint_answer(self, body: dict[str, Any]) -> JSONResponse:
+        return JSONResponse(self._mint(body))
 
     def _check_org_key(self, key: str | None) -> None:
         if key is None:
