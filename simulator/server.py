@@ -31,7 +31,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -93,16 +93,16 @@ class Simulator:
         self._sessions_started += 1
         return ScriptProgress(script)
 
+    def routes(self) -> list[BaseRoute]:
+        """Client secrets, the Realtime WebSocket, chat completions and embeddings."""
+        return [
+            Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
+            WebSocketRoute("/v1/realtime", self._realtime),
+            *self.analysis.routes(),
+        ]
+
     def app(self) -> ASGIApp:
-        return _with_transport(
-            Starlette(
-                routes=[
-                    Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
-                    WebSocketRoute("/v1/realtime", self._realtime),
-                    *self.analysis.routes(),
-                ]
-            )
-        )
+        return _with_transport(Starlette(routes=self.routes()))
 
     # ------------------------------------------------------------------ HTTP
 

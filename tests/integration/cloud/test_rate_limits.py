@@ -132,14 +132,23 @@ def test_retry_after_is_when_the_window_ends_and_then_it_rolls(replicas: Replica
 
 def test_a_request_that_fails_after_its_charge_still_counts(replicas: Replicas) -> None:
     _, token = replicas.kiosk_token()
-    refused_value = {**HEARTBEAT, "last_error": "bad\u0000byte"}  # the database refuses it
-    for server in [replicas.a, replicas.b] * 3:
-        answer = heartbeat(server, token, refused_value)
-        if answer.status_code == 429:
-            break
-        assert answer.status_code == 422
-    else:
-        pytest.fail("failing requests were never limited")
+    # A heartbeat the contract accepts and the database then refuses (a constraint added
+    # for this test): the work fails after the request was charged.
+    replicas.sql(
+        "alter table kiosk_heartbeats add constraint test_refused "
+        "check (last_error is distinct from 'refused by the database') not valid"
+    )
+    refused_value = {**HEARTBEAT, "last_error": "refused by the database"}
+    try:
+        for server in [replicas.a, replicas.b] * 3:
+            answer = heartbeat(server, token, refused_value)
+            if answer.status_code == 429:
+                break
+            assert answer.status_code == 422, answer.text  # the value, refused
+        else:
+            pytest.fail("failing requests were never limited")
+    finally:
+        replicas.sql("alter table kiosk_heartbeats drop constraint test_refused")
     assert heartbeat(replicas.a, token).status_code == 429
 
 
