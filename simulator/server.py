@@ -88,10 +88,13 @@ class Simulator:
         return (self.settings.script, *self.settings.more_scripts)
 
     def next_progress(self) -> ScriptProgress:
-        """A new conversation: the next script in turn."""
+        """A new conversation: the next script in turn, once it is used."""
+        return ScriptProgress(self._next_script)
+
+    def _next_script(self) -> Script:
         script = self.scripts[self._sessions_started % len(self.scripts)]
         self._sessions_started += 1
-        return ScriptProgress(script)
+        return script
 
     def routes(self) -> list[BaseRoute]:
         """Client secrets, the Realtime WebSocket, chat completions and embeddings."""
