@@ -145,6 +145,24 @@ def test_a_request_that_fails_after_its_charge_still_counts(replicas: Replicas) 
     assert heartbeat(replicas.a, token).status_code == 429
 
 
+def test_a_value_the_databases_rules_refuse_is_the_callers_422(replicas: Replicas) -> None:
+    _, token = replicas.kiosk_token()
+    # A heartbeat the contract accepts and the database then refuses (a constraint added
+    # for this test): the caller's value, answered 422 like any other bad value, never a 500.
+    replicas.sql(
+        "alter table kiosk_heartbeats add constraint test_refused "
+        "check (last_error is distinct from 'refused by the database') not valid"
+    )
+    try:
+        answer = heartbeat(
+            replicas.a, token, {**HEARTBEAT, "last_error": "refused by the database"}
+        )
+    finally:
+        replicas.sql("alter table kiosk_heartbeats drop constraint test_refused")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_value"
+
+
 def test_limits_are_per_caller(replicas: Replicas) -> None:
     """One caller at its limit locks out nobody else: not another kiosk, not a source
     address, not the same kiosk's other bucket."""
