@@ -23,6 +23,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -31,7 +32,7 @@ from typing_extensions import TypeAliasType
 
 from contract.badge import CanonicalBadgeId
 from contract.errors import ErrorCode
-from contract.pricing import TokenCount, TokenUsage, TranscriptionUsage
+from contract.pricing import TokenCount, TokenUsage, TranscriptionUsage, a_number
 from provisioning.code import INPUT_PATTERN as CODE_INPUT_PATTERN
 
 # -- paths ----------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ def _figure(value: float) -> float:
 # denormal floats out of the database.
 # Durations in ms (at most a day) and a kiosk's queue length: bounded, as the database's
 # integers are.
-Milliseconds = Annotated[int, Field(ge=0, le=86_400_000)]
+Milliseconds = Annotated[int, BeforeValidator(a_number), Field(ge=0, le=86_400_000)]
 # (Bounds go inside the type, before the rounding, so that the schema states them.)
 Percent = Annotated[float, Field(ge=0, le=100), AfterValidator(_figure)]
 Celsius = Annotated[float, Field(ge=-50, le=150), AfterValidator(_figure)]

@@ -46,20 +46,22 @@ class ModelPrices(BaseModel):
 
 # Tokens of one kind in one session: an hour-long session uses some 10^5; the bound keeps
 # every count, and their sum the database computes, inside a 32-bit integer.
-TokenCount = Annotated[int, Field(ge=0, le=100_000_000)]
-
-
-def _a_number(value: Any) -> Any:
-    if isinstance(value, str):
-        raise ValueError("a number, not text")
+def a_number(value: Any) -> Any:
+    """Numbers on the wire are JSON numbers: text and booleans (which lax validation would
+    read as 1 and 0) are refused, as the schema says."""
+    if isinstance(value, str | bool):
+        raise ValueError(f"a number, not {'text' if isinstance(value, str) else 'a boolean'}")
     return value
+
+
+TokenCount = Annotated[int, BeforeValidator(a_number), Field(ge=0, le=100_000_000)]
 
 
 # Seconds of audio in one session (a day at most), exact as a Decimal inside, a JSON number
 # on the wire both ways — the schema says so, and text is refused as it says.
 AudioSeconds = Annotated[
     Decimal,
-    BeforeValidator(_a_number),
+    BeforeValidator(a_number),
     Field(ge=0, le=86_400, allow_inf_nan=False),
     PlainSerializer(float, return_type=float, when_used="json"),
     WithJsonSchema({"type": "number", "minimum": 0, "maximum": 86_400}),

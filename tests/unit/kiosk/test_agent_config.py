@@ -28,6 +28,12 @@ class RecordingFactory:
     async def aclose(self) -> None:
         pass
 
+    def level(self) -> float | None:
+        return None
+
+    async def attach_cloud(self, source: Any) -> None:
+        pass
+
 
 async def test_cloud_limits_reach_the_conversation_factory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
