@@ -159,7 +159,7 @@ def test_churn_rules_in_sql_match_the_customer_rules(
     score, stored_level, stored, days, negatives, engagement = world.one(
         admin,
         "select churn_risk_score, churn_risk_level, churn_factors, days_since_last_visit, "
-        "negative_sentiment_count, engagement_score from member_analytics where member_id = %s",
+        "negative_sentiment_count, engagement_score from member_analytics_live where member_id = %s",
         (member,),
     )
     expires = world.one(
