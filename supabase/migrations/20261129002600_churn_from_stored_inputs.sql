@@ -26,29 +26,56 @@
 -- The four calendar columns are no longer written; they are dropped by migration
 -- 20261129003900 (after 20261129003100, which indexes one of them, has run).
 alter table public.member_analytics
-    add column recent_session_starts timestamptz[] not null default '{}';
+    add column recent_session_starts timestamptz[] not null default '{}',
+    -- The first local date on which time alone may change the member's churn outcome (a
+    -- rule turning on); '-infinity': at the next run (a new row, or its member changed);
+    -- null: never without an event (every time-driven rule already on).
+    add column churn_recheck_on date default '-infinity';
+create index member_analytics_churn_recheck_idx on public.member_analytics (churn_recheck_on)
+    where churn_recheck_on is not null;
+
+-- A member's last visit, expiry or gym changed outside a session's chain (a badge-in, an
+-- import, an edit): their outcome is rechecked at the next run.
+create function private.recheck_member_churn()
+returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+begin
+    update public.member_analytics set churn_recheck_on = '-infinity'
+    where member_id = new.id and churn_recheck_on is distinct from '-infinity';
+    return null;
+end
+$$;
+revoke all on function private.recheck_member_churn() from public, anon, authenticated;
+create trigger gym_members_recheck_churn after update of last_visit, membership_expires_on, gym_id
+    on public.gym_members for each row
+    when ((old.last_visit, old.membership_expires_on, old.gym_id)
+          is distinct from (new.last_visit, new.membership_expires_on, new.gym_id))
+    execute function private.recheck_member_churn();
 -- Rows now change only when a member's score moves or a session arrives: the room kept on
 -- each page for the nightly rewrite is no longer needed.
 alter table public.member_analytics reset (fillfactor);
 
 -- -- The calendar-dependent figures, one definition each (the view and the job use them) ----
 
+-- SQL-standard bodies (bound when created: no search_path to trust) and no SET clause, so
+-- the planner inlines them: called for a million rows a night, a function call each would
+-- cost more than the rest of the job.
+
 -- Whole local days between the last visit and a moment (null: never seen).
 create function public.days_since_visit(p_last_visit timestamptz, p_timezone text, p_at timestamptz)
 returns integer
 language sql immutable parallel safe
-set search_path = ''
-as $$ select (p_at at time zone p_timezone)::date - (p_last_visit at time zone p_timezone)::date $$;
+return (p_at at time zone p_timezone)::date - (p_last_visit at time zone p_timezone)::date;
 
--- Sessions among `p_starts` in the `p_days` days before `p_at`.
+-- Sessions among `p_starts` (ascending, as the refresh stores them) in the `p_days` days
+-- before `p_at`: width_bucket counts the starts up to a moment by binary search.
+-- Stable, not immutable: days are subtracted in the session's timezone, as `now() - interval`.
 create function public.sessions_within(p_starts timestamptz[], p_days integer, p_at timestamptz)
 returns integer
-language sql immutable parallel safe
-set search_path = ''
-as $$
-    select count(*)::integer from unnest(p_starts) t
-    where t > p_at - make_interval(days => p_days) and t <= p_at
-$$;
+language sql stable parallel safe
+return width_bucket(p_at, p_starts) - width_bucket(p_at - make_interval(days => p_days), p_starts);
 
 -- 0.5 × min(visits per week / 2, 1) + 0.3 × max(0, 1 − days since last visit / 30)
 -- + 0.2 × min(sessions in 30 days / 4, 1), to two decimals.
@@ -56,12 +83,9 @@ create function public.engagement_score(p_sessions_28_days integer, p_sessions_3
                                         p_days_since integer)
 returns numeric
 language sql immutable parallel safe
-set search_path = ''
-as $$
-    select round(0.5 * least(p_sessions_28_days / 4.0 / 2.0, 1)
-                 + 0.3 * greatest(0, 1 - coalesce(p_days_since, 9999) / 30.0)
-                 + 0.2 * least(p_sessions_30_days / 4.0, 1), 2)
-$$;
+return round(0.5 * least(p_sessions_28_days / 4.0 / 2.0, 1)
+             + 0.3 * greatest(0, 1 - coalesce(p_days_since, 9999) / 30.0)
+             + 0.2 * least(p_sessions_30_days / 4.0, 1), 2);
 
 grant execute on function public.days_since_visit(timestamptz, text, timestamptz),
     public.sessions_within(timestamptz[], integer, timestamptz),
@@ -111,66 +135,107 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
-    v_changed uuid[];
+    v_members uuid[];
+    v_scores numeric[];
+    v_levels text[];
+    v_factors jsonb[];
+    v_rechecks date[];
 begin
+    -- Two steps: a read-only query finds the members whose outcome (or recheck date) moved,
+    -- then only those are written. `p_members` null: everyone (a rebuild).
     with days as (
         -- "Today" per gym (its timezone), computed once per gym rather than per member.
         select g.id as gym_id, g.timezone, (p_now at time zone g.timezone)::date as today
         from public.gyms g
     ),
-    facts as (
+    -- The sixteen possible outcomes of the four rules, built once: a member's rules are four
+    -- bits, and their score, level and factors a lookup (no per-member JSON building).
+    --   bit 1: no visit for more than 14 days (or never)  +0.3  no_visit_14_days
+    --   bit 2: more than 3 negative sessions              +0.2  negative_sentiment
+    --   bit 4: engagement below 0.3                       +0.2  low_engagement
+    --   bit 8: membership ends in less than 30 days       +0.2  membership_expiring
+    -- level: > 0.7 critical, ≥ 0.5 high, ≥ 0.3 medium, else low.
+    outcomes as (
+        select b.bits, x.score::numeric(3, 2) as score,
+               case when x.score > 0.7 then 'critical' when x.score >= 0.5 then 'high'
+                    when x.score >= 0.3 then 'medium' else 'low' end as level,
+               '[]'::jsonb
+               || case when b.bits & 1 > 0 then '[{"factor": "no_visit_14_days", "weight": 0.3}]'::jsonb
+                  else '[]'::jsonb end
+               || case when b.bits & 2 > 0 then '[{"factor": "negative_sentiment", "weight": 0.2}]'::jsonb
+                  else '[]'::jsonb end
+               || case when b.bits & 4 > 0 then '[{"factor": "low_engagement", "weight": 0.2}]'::jsonb
+                  else '[]'::jsonb end
+               || case when b.bits & 8 > 0 then '[{"factor": "membership_expiring", "weight": 0.2}]'::jsonb
+                  else '[]'::jsonb end as factors
+        from generate_series(0, 15) b(bits)
+        cross join lateral (select least(1,
+            case when b.bits & 1 > 0 then 0.3 else 0 end + case when b.bits & 2 > 0 then 0.2 else 0 end
+            + case when b.bits & 4 > 0 then 0.2 else 0 end
+            + case when b.bits & 8 > 0 then 0.2 else 0 end) as score) x
+    ),
+    rules as (
         select a.member_id, a.churn_risk_score, a.churn_risk_level, a.churn_factors,
-               a.negative_sentiment_count as negatives,
-               m.membership_expires_on - d.today as days_left,
-               public.days_since_visit(greatest(m.last_visit, a.last_conversation_at),
-                                       d.timezone, p_now) as days_since,
-               public.sessions_within(a.recent_session_starts, 28, p_now) as n28,
-               public.sessions_within(a.recent_session_starts, 30, p_now) as n30
+               a.churn_recheck_on, a.recent_session_starts, m.membership_expires_on,
+               d.timezone, o.visit_date,
+               (case when o.days_since is null or o.days_since > 14 then 1 else 0 end
+                + case when a.negative_sentiment_count > 3 then 2 else 0 end
+                + case when public.engagement_score(o.n28, o.n30, o.days_since) < 0.3 then 4 else 0 end
+                + case when m.membership_expires_on - d.today < 30 then 8 else 0 end) as bits
         from public.member_analytics a
         join public.gym_members m on m.id = a.member_id
         join days d on d.gym_id = a.gym_id
+        -- The observed values once per member (`offset 0`: the planner would otherwise
+        -- repeat each expression wherever it is used).
+        cross join lateral (
+            select v.visit_date, d.today - v.visit_date as days_since,
+                   public.sessions_within(a.recent_session_starts, 28, p_now) as n28,
+                   public.sessions_within(a.recent_session_starts, 30, p_now) as n30
+            from (select (greatest(m.last_visit, a.last_conversation_at)
+                          at time zone d.timezone)::date as visit_date) v
+            offset 0
+        ) o
         where p_members is null or a.member_id = any (p_members)
     ),
-    flagged as (
-        select f.member_id, f.churn_risk_score, f.churn_risk_level, f.churn_factors,
-               (f.days_since is null or f.days_since > 14) as no_visit,
-               (f.negatives > 3) as unhappy,
-               (public.engagement_score(f.n28, f.n30, f.days_since) < 0.3) as disengaged,
-               (f.days_left < 30) as expiring
-        from facts f
-    ),
-    scored as (
-        select f.member_id, f.churn_risk_score as old_score, f.churn_risk_level as old_level,
-               f.churn_factors as old_factors, x.score::numeric(3, 2) as score,
-               case when x.score > 0.7 then 'critical' when x.score >= 0.5 then 'high'
-                    when x.score >= 0.3 then 'medium' else 'low' end as level,
-               -- Factor and weight; the observed value moves daily and is read live.
-               '[]'::jsonb
-               || case when f.no_visit then '[{"factor": "no_visit_14_days", "weight": 0.3}]'::jsonb
-                  else '[]'::jsonb end
-               || case when f.unhappy then '[{"factor": "negative_sentiment", "weight": 0.2}]'::jsonb
-                  else '[]'::jsonb end
-               || case when f.disengaged then '[{"factor": "low_engagement", "weight": 0.2}]'::jsonb
-                  else '[]'::jsonb end
-               || case when f.expiring then '[{"factor": "membership_expiring", "weight": 0.2}]'::jsonb
-                  else '[]'::jsonb end as factors
-        from flagged f
-        cross join lateral (select least(1,
-            case when f.no_visit then 0.3 else 0 end + case when f.unhappy then 0.2 else 0 end
-            + case when f.disengaged then 0.2 else 0 end
-            + case when f.expiring then 0.2 else 0 end) as score) x
-    ),
-    updated as (
-        update public.member_analytics a
-        set churn_risk_score = s.score, churn_risk_level = s.level, churn_factors = s.factors,
-            last_churn_analysis_at = p_now
-        from scored s
-        where a.member_id = s.member_id
-          and (s.old_score, s.old_level, s.old_factors) is distinct from (s.score, s.level, s.factors)
-        returning a.member_id
+    -- When time alone turns a rule on, absent new events (rules only turn on with time):
+    -- the 15th day after the last visit; 29 days before the membership ends; and the day
+    -- before engagement first falls under 0.3 (it only falls with time: sampled day by day,
+    -- at most 32 days ahead, when it is certainly 0).
+    rechecks as (
+        select r.*,
+               least(case when r.bits & 1 = 0 then r.visit_date + 15 end,
+                     case when r.bits & 4 = 0 then (
+                         select ((p_now + make_interval(days => k - 1)) at time zone r.timezone)::date
+                         from generate_series(1, 32) k
+                         where public.engagement_score(
+                                   public.sessions_within(r.recent_session_starts, 28,
+                                                          p_now + make_interval(days => k)),
+                                   public.sessions_within(r.recent_session_starts, 30,
+                                                          p_now + make_interval(days => k)),
+                                   ((p_now + make_interval(days => k)) at time zone r.timezone)::date
+                                   - r.visit_date) < 0.3
+                         order by k limit 1) end,
+                     case when r.bits & 8 = 0 then r.membership_expires_on - 29 end) as recheck_on
+        from rules r
     )
-    select coalesce(array_agg(member_id), '{}') into v_changed from updated;
-    return v_changed;
+    select coalesce(array_agg(r.member_id), '{}'), array_agg(x.score), array_agg(x.level),
+           array_agg(x.factors), array_agg(r.recheck_on)
+    into v_members, v_scores, v_levels, v_factors, v_rechecks
+    from rechecks r
+    join outcomes x on x.bits = r.bits
+    where (r.churn_risk_score, r.churn_risk_level, r.churn_factors, r.churn_recheck_on)
+          is distinct from (x.score, x.level, x.factors, r.recheck_on);
+
+    update public.member_analytics a
+    set churn_risk_score = u.score, churn_risk_level = u.level, churn_factors = u.factors,
+        churn_recheck_on = u.recheck_on,
+        last_churn_analysis_at = case when (a.churn_risk_score, a.churn_risk_level, a.churn_factors)
+                                           is distinct from (u.score, u.level, u.factors)
+                                      then p_now else a.last_churn_analysis_at end
+    from unnest(v_members, v_scores, v_levels, v_factors, v_rechecks)
+         u(member_id, score, level, factors, recheck_on)
+    where a.member_id = u.member_id;
+    return v_members;
 end
 $$;
 
@@ -276,20 +341,26 @@ begin
 end
 $$;
 
--- The nightly job: every member scored from the stored inputs, then the alerts. Members are
+-- The nightly job: the members whose outcome time may have changed (their recheck date has
+-- come: a small, indexed set) scored from the stored inputs, then the alerts. Members are
 -- refreshed from their sessions by each session's chain (and `reanalyze` makes sure every
--- session gets one); new members get their row here.
+-- session gets one); new members get their row here (rechecked at once).
 create or replace function private.job_daily_churn(p_now timestamptz)
 returns table (analytics_changed integer, alerts_raised integer)
 language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
+    v_due uuid[];
     v_changed uuid[];
 begin
-    perform set_config('work_mem', '64MB', true);
     perform private.add_member_analytics_rows(null);
-    v_changed := private.score_member_churn(null, p_now);
+    -- A day ahead of UTC covers every timezone's "today"; a member taken early is scored,
+    -- found unchanged and keeps their recheck date.
+    select coalesce(array_agg(a.member_id), '{}') into v_due
+    from public.member_analytics a
+    where a.churn_recheck_on <= (p_now at time zone 'UTC')::date + 1;
+    v_changed := private.score_member_churn(v_due, p_now);
     return query select cardinality(v_changed), private.raise_member_alerts(null, p_now);
 end
 $$;
