@@ -18,19 +18,20 @@
 --
 -- The rules are unchanged (docs/PIPELINE.md, cloud_api/pipeline/churn.py). A session's chain
 -- refreshes its member from their sessions (private.refresh_member_analytics), then scores
--- them; the nightly job scores every member from the stored inputs alone — one pass over
--- member_analytics and gym_members, no session read — and writes only the members whose
--- score, level or factors changed because time passed (a last visit turning 15 days old, a
--- membership entering its last 29 days, engagement falling under 0.3).
+-- them from the stored inputs and stores, with the outcome, the first date on which time
+-- alone can change it (churn_recheck_on). The nightly job scores only the members whose
+-- recheck date has come — an index range, no session read — and writes only those whose
+-- outcome moved (a last visit turning 15 days old, a membership entering its last 29 days,
+-- engagement falling under 0.3).
 
 -- The four calendar columns are no longer written; they are dropped by migration
 -- 20261129003900 (after 20261129003100, which indexes one of them, has run).
 alter table public.member_analytics
     add column recent_session_starts timestamptz[] not null default '{}',
     -- The first local date on which time alone may change the member's churn outcome (a
-    -- rule turning on); '-infinity': at the next run (a new row, or its member changed);
-    -- null: never without an event (every time-driven rule already on).
-    add column churn_recheck_on date default '-infinity';
+    -- rule turning on); today for a new row or a member changed outside a session (due at
+    -- the next run); null: never without an event (every time-driven rule already on).
+    add column churn_recheck_on date default current_date;
 create index member_analytics_churn_recheck_idx on public.member_analytics (churn_recheck_on)
     where churn_recheck_on is not null;
 
@@ -42,8 +43,8 @@ language plpgsql security definer
 set search_path = ''
 as $$
 begin
-    update public.member_analytics set churn_recheck_on = '-infinity'
-    where member_id = new.id and churn_recheck_on is distinct from '-infinity';
+    update public.member_analytics set churn_recheck_on = current_date
+    where member_id = new.id and (churn_recheck_on is null or churn_recheck_on > current_date);
     return null;
 end
 $$;
