@@ -74,10 +74,19 @@ class CloudSettings(BaseSettings):
     credential_overlap_h: float = Field(
         default=24, gt=0, le=24 * 30, description="Old credential validity after a rotation (h)."
     )
-    claim_window_min: int = Field(default=15, ge=1, description="Window for claim limits (min).")
-    claim_max_failures_per_code: int = Field(default=5, ge=1)
+    claim_window_min: int = Field(
+        default=15, ge=1, description="Sliding window for claim limits (min)."
+    )
+    claim_max_failures_per_code: int = Field(
+        default=5, ge=1, description="Failures per code, and near misses that retire a live code."
+    )
     claim_max_failures_per_source: int = Field(default=10, ge=1)
-    claim_max_failures_global: int = Field(default=100, ge=1)
+    claim_max_failures_global: int = Field(
+        default=100,
+        ge=2,
+        description="Failures from everyone past which sources that have failed are refused "
+        "(sources with a clean record still claim). Above the per-source limit.",
+    )
     supabase_url: str | None = Field(
         default=None,
         description=(
@@ -125,6 +134,26 @@ class CloudSettings(BaseSettings):
     rate_limit_admin_per_min: int = Field(default=200, ge=1, description="Dashboard calls per min.")
     rate_limit_login_per_min: int = Field(
         default=10, ge=1, description="Sign-in attempts per minute and address."
+    )
+    signin_max_failures_per_account: int = Field(
+        default=10,
+        ge=1,
+        description="Failed sign-ins per account (any address) before it refuses passwords.",
+    )
+    signin_failure_window_min: int = Field(
+        default=15, ge=1, description="Window in which an account's failures count (min)."
+    )
+    signin_lockout_s: int = Field(
+        default=60, ge=1, description="First lockout of an account (s); doubles each time."
+    )
+    signin_lockout_max_s: int = Field(
+        default=900, ge=1, description="Longest lockout of an account (s)."
+    )
+    signin_trusted_source_days: int = Field(
+        default=30,
+        ge=0,
+        description="An address with a successful sign-in to an account within this many days "
+        "is not held by that account's lockout (0: none is).",
     )
     rate_limit_sweep_s: float = Field(
         default=300,
@@ -333,6 +362,14 @@ class CloudSettings(BaseSettings):
             )
         if self.environment == "production" and self.token_secret is None:
             raise ValueError("JARVIS_ENVIRONMENT=production needs JARVIS_TOKEN_SECRET")
+        if self.claim_max_failures_global <= self.claim_max_failures_per_source:
+            raise ValueError(
+                "JARVIS_CLAIM_MAX_FAILURES_GLOBAL must exceed "
+                "JARVIS_CLAIM_MAX_FAILURES_PER_SOURCE: one source must not open the global "
+                "circuit alone"
+            )
+        if self.signin_lockout_s > self.signin_lockout_max_s:
+            raise ValueError("JARVIS_SIGNIN_LOCKOUT_S must not exceed JARVIS_SIGNIN_LOCKOUT_MAX_S")
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("JARVIS_DB_POOL_MIN must not exceed JARVIS_DB_POOL_MAX")
         return self

@@ -107,9 +107,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(psycopg.errors.DataError)
-    async def _bad_value(request: Request, exc: psycopg.errors.DataError) -> JSONResponse:
+    @app.exception_handler(psycopg.errors.CheckViolation)
+    async def _bad_value(
+        request: Request, exc: psycopg.errors.DataError | psycopg.errors.CheckViolation
+    ) -> JSONResponse:
         # Class 22 is the database refusing a value the request carried (a NUL character,
-        # a number out of a column's range): the caller's input, not our fault.
+        # a number out of a column's range), a check violation a value breaking one of the
+        # data model's rules: the caller's input, not our fault.
         log.info(
             "data error on %s %s: %s", request.method, request.url.path, exc.diag.message_primary
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -23,3 +24,19 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return _hasher().verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # A hash of a random password with the same parameters as every stored one: verifying
+    # against it costs what verifying a real account's password costs.
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def verify_password_or_dummy(stored_hash: str | None, password: str) -> bool:
+    """`verify_password` against the stored hash, or, when there is none (an unknown email, an
+    account without a password), the same work against a dummy hash, answering False."""
+    if not stored_hash:
+        verify_password(_dummy_hash(), password)
+        return False
+    return verify_password(stored_hash, password)

@@ -11,10 +11,12 @@ import httpx
 
 from cloud_api.auth.keys import load_or_create_secret, load_or_create_signing_key
 from cloud_api.auth.kiosk import KioskTokenVerifier
+from cloud_api.auth.lockout import LockoutSignIn
 from cloud_api.auth.signin import LocalSignIn, SignIn
 from cloud_api.auth.totp import SecretSealer
 from cloud_api.auth.users import LOCAL_ISSUER, LocalIssuer, UserTokenVerifier
 from cloud_api.config import CloudSettings
+from cloud_api.data import sign_in_limits
 from cloud_api.db.database import Database
 from cloud_api.ratelimit import RateLimiter
 
@@ -89,6 +91,18 @@ def build_services(settings: CloudSettings, database: Database) -> Services:
 
         signin = SupabaseSignIn(
             settings.supabase_url, settings.supabase_anon_key.get_secret_value(), http
+        )
+    if signin is not None:
+        signin = LockoutSignIn(
+            signin,
+            database,
+            sign_in_limits.Policy(
+                max_failures=settings.signin_max_failures_per_account,
+                window=timedelta(minutes=settings.signin_failure_window_min),
+                lockout_s=settings.signin_lockout_s,
+                lockout_max_s=settings.signin_lockout_max_s,
+                trusted=timedelta(days=settings.signin_trusted_source_days),
+            ),
         )
     limiter = RateLimiter(
         {

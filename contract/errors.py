@@ -67,6 +67,7 @@ class ErrorCode(StrEnum):
 
     # -- users -----------------------------------------------------------------------------------
     INVALID_CREDENTIALS = "invalid_credentials"
+    ACCOUNT_LOCKED = "account_locked"
     USE_SUPABASE_AUTH = "use_supabase_auth"
 
     # -- dashboard (pages, forms, JSON endpoints) -----------------------------------------------
@@ -120,6 +121,7 @@ HTTP_STATUS: Mapping[ErrorCode, int] = MappingProxyType(
         ErrorCode.SESSION_EXPIRED: 409,
         ErrorCode.UNKNOWN_TOOL: 404,
         ErrorCode.INVALID_CREDENTIALS: 401,
+        ErrorCode.ACCOUNT_LOCKED: 429,
         ErrorCode.USE_SUPABASE_AUTH: 404,
         ErrorCode.CSRF_FAILED: 403,
         ErrorCode.MFA_CODE_INVALID: 401,

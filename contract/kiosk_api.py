@@ -124,6 +124,22 @@ JsonObject = Annotated[
     Field(description=f"A JSON object nested at most {MAX_JSON_DEPTH} levels deep."),
 ]
 
+# A tool call's arguments as the model wrote them: any JSON (bounded in depth). Text is
+# checked by the tool's own argument schema, which refuses what the model can fix (a NUL,
+# say) with a sentence it can act on, not the whole call.
+AnyNumber = Annotated[float, Field(allow_inf_nan=True)]  # NaN too: the tool refuses it
+AnyJson = TypeAliasType(
+    "AnyJson", "str | int | AnyNumber | bool | list[AnyJson] | dict[str, AnyJson] | None"
+)
+ToolArguments = Annotated[
+    dict[str, AnyJson],
+    AfterValidator(_not_too_deep),
+    Field(
+        description=f"The model's arguments: a JSON object nested at most {MAX_JSON_DEPTH} "
+        "levels deep, checked against the tool's schema."
+    ),
+]
+
 
 # -- errors ---------------------------------------------------------------------------------
 
@@ -521,7 +537,7 @@ class ToolCallRequest(WireModel):
     session_id: UUID
     member_id: UUID
     call_id: ShortText
-    arguments: JsonObject = Field(default_factory=dict)
+    arguments: ToolArguments = Field(default_factory=dict)
 
 
 class ToolCallResponse(WireModel):

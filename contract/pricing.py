@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 MILLION = Decimal(1_000_000)
 CENT_THOUSANDTH = Decimal("0.00001")
@@ -47,6 +47,23 @@ class ModelPrices(BaseModel):
 # Tokens of one kind in one session: an hour-long session uses some 10^5; the bound keeps
 # every count, and their sum the database computes, inside a 32-bit integer.
 TokenCount = Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+def _a_number(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError("a number, not text")
+    return value
+
+
+# Seconds of audio in one session (a day at most), exact as a Decimal inside, a JSON number
+# on the wire both ways — the schema says so, and text is refused as it says.
+AudioSeconds = Annotated[
+    Decimal,
+    BeforeValidator(_a_number),
+    Field(ge=0, le=86_400, allow_inf_nan=False),
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 86_400}),
+]
 
 
 class TranscriptionPrices(BaseModel):
@@ -114,7 +131,7 @@ class TranscriptionUsage(BaseModel):
     input_text_tokens: TokenCount = 0
     input_audio_tokens: TokenCount = 0
     output_text_tokens: TokenCount = 0
-    seconds: Decimal = Decimal(0)
+    seconds: AudioSeconds = Decimal(0)
     """Audio transcribed by a duration-billed model."""
 
     @property

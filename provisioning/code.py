@@ -49,6 +49,17 @@ def display_code(code: str) -> str:
     return f"{code[:3]}-{code[3:]}"
 
 
+def neighbours(code: str) -> list[str]:
+    """The codes one typo away from `code`: one character changed, or two neighbours swapped.
+    A wrong guess among them is a near miss against `code` when `code` is live (the cloud
+    counts near misses per live code: see docs/API.md, *Provisioning limits*)."""
+    code = normalize_code(code)
+    near = {code[:i] + other + code[i + 1 :] for i in range(LENGTH) for other in ALPHABET}
+    near |= {code[:i] + code[i + 1] + code[i] + code[i + 2 :] for i in range(LENGTH - 1)}
+    near.discard(code)
+    return sorted(near)
+
+
 def code_hash(code: str, pepper: bytes) -> str:
     """What the cloud stores: HMAC-SHA256 of the normalized code under a server secret, so a
     leaked database alone does not give the 30-bit codes away to a brute force."""

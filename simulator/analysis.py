@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from contract.pricing import TEXT_PRICES
+from simulator.errors import HttpRefusal, json_endpoint
 
 MARKER = re.compile(r"\[sim:(refuse|invalid|slow=[0-9.]+|error=\d{3}|answer=[\w-]+)\]")
 UNSUPPORTED_KEYWORDS = ("minLength", "maxLength", "minProperties", "maxProperties", "default")
@@ -52,29 +53,6 @@ _COMPLETION: TypeAdapter[CompletionCreateParamsNonStreaming] = TypeAdapter(
 )
 _EMBEDDING: TypeAdapter[EmbeddingCreateParams] = TypeAdapter(EmbeddingCreateParams)
 REFUSAL = "I'm sorry, but I can't help with that request."
-
-
-class Refused(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None,
-        param: str | None = None,
-        kind: str = "invalid_request_error",
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.param, self.kind = (
-            status,
-            message,
-            code,
-            param,
-            kind,
-        )
-
-    def response(self) -> JSONResponse:
-        error = {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}
-        return JSONResponse({"error": error}, status_code=self.status)
 
 
 @dataclass
@@ -94,24 +72,7 @@ class AnalysisEndpoints:
     def _guard(
         self, handler: Callable[[dict[str, Any]], Awaitable[JSONResponse]]
     ) -> Callable[[Request], Awaitable[JSONResponse]]:
-        async def endpoint(request: Request) -> JSONResponse:
-            try:
-                value = request.headers.get("authorization", "")
-                scheme, _, token = value.partition(" ")
-                self.check_key(token.strip() if scheme.lower() == "bearer" else None)
-                try:
-                    body = json.loads(await request.body() or b"{}")
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    raise Refused(
-                        400, "We could not parse the JSON body of your request.", None
-                    ) from exc
-                if not isinstance(body, dict):
-                    raise Refused(400, "The body must be a JSON object.", None)
-                return await handler(body)
-            except Refused as refused:
-                return refused.response()
-
-        return endpoint
+        return json_endpoint(self.check_key, handler)
 
     # ---------------------------------------------------------------- chat completions
 
@@ -122,16 +83,16 @@ class AnalysisEndpoints:
             messages = _MESSAGES.validate_python(list(body.get("messages") or []))
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise Refused(
+            raise HttpRefusal(
                 400,
                 f"Invalid request: {first['msg']} at {first['loc']}.",
                 "invalid_value",
                 ".".join(map(str, first["loc"])),
             ) from exc
         if not messages:
-            raise Refused(400, "[] is too short - 'messages'", None, "messages")
+            raise HttpRefusal(400, "[] is too short - 'messages'", None, "messages")
         if body.get("stream"):
-            raise Refused(400, "The simulator does not stream.", "unsupported_value", "stream")
+            raise HttpRefusal(400, "The simulator does not stream.", "unsupported_value", "stream")
         model = str(body["model"])
         _known_model(model)
         schema = _response_schema(body.get("response_format"))
@@ -145,7 +106,7 @@ class AnalysisEndpoints:
             if marker.startswith("error="):
                 status = int(marker.split("=")[1])
                 kind = "server_error" if status >= 500 else "invalid_request_error"
-                raise Refused(status, f"Simulated error {status}.", None, kind=kind)
+                raise HttpRefusal(status, f"Simulated error {status}.", None, kind=kind)
         refusal = None
         content: str | None
         if "refuse" in markers:
@@ -216,15 +177,17 @@ class AnalysisEndpoints:
             _EMBEDDING.validate_python(body)
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise Refused(400, f"Invalid request: {first['msg']}.", "invalid_value") from exc
+            raise HttpRefusal(400, f"Invalid request: {first['msg']}.", "invalid_value") from exc
         model = str(body["model"])
         _known_model(model)
         if not model.startswith("text-embedding"):
-            raise Refused(400, f"{model} does not support embeddings.", "invalid_value", "model")
+            raise HttpRefusal(
+                400, f"{model} does not support embeddings.", "invalid_value", "model"
+            )
         raw = body["input"]
         inputs = [raw] if isinstance(raw, str) else list(raw)
         if not inputs or len(inputs) > 2048 or not all(isinstance(t, str) and t for t in inputs):
-            raise Refused(
+            raise HttpRefusal(
                 400,
                 "'input' must be a non-empty string or up to 2048 of them.",
                 "invalid_value",
@@ -232,7 +195,7 @@ class AnalysisEndpoints:
             )
         dimensions = body.get("dimensions")
         if dimensions is not None and not model.startswith("text-embedding-3"):
-            raise Refused(
+            raise HttpRefusal(
                 400,
                 "This model does not support specifying dimensions.",
                 "invalid_value",
@@ -245,7 +208,7 @@ class AnalysisEndpoints:
                 if marker.startswith("slow="):
                     await asyncio.sleep(float(marker.split("=")[1]))
                 if marker.startswith("error="):
-                    raise Refused(
+                    raise HttpRefusal(
                         int(marker.split("=")[1]), "Simulated error.", None, kind="server_error"
                     )
         data = []
@@ -269,12 +232,12 @@ class AnalysisEndpoints:
 def _known_keys(body: dict[str, Any], allowed: frozenset[str]) -> None:
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise Refused(400, f"Unrecognized request argument supplied: {unknown[0]}", None)
+        raise HttpRefusal(400, f"Unrecognized request argument supplied: {unknown[0]}", None)
 
 
 def _known_model(model: str) -> None:
     if not any(model == m or model.startswith(m + "-") for m in TEXT_PRICES):
-        raise Refused(
+        raise HttpRefusal(
             404,
             f"The model `{model}` does not exist or you do not have access to it.",
             "model_not_found",
@@ -303,14 +266,14 @@ def _response_schema(response_format: Any) -> dict[str, Any] | None:
     name = spec.get("name", "")
     schema = spec.get("schema")
     if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name or ""):
-        raise Refused(
+        raise HttpRefusal(
             400,
             "Invalid 'response_format.json_schema.name'.",
             "invalid_value",
             "response_format.json_schema.name",
         )
     if not isinstance(schema, dict):
-        raise Refused(
+        raise HttpRefusal(
             400,
             "Missing 'response_format.json_schema.schema'.",
             "invalid_value",
@@ -319,7 +282,7 @@ def _response_schema(response_format: Any) -> dict[str, Any] | None:
     if spec.get("strict"):
         problem = strict_schema_problem(schema, schema.get("$defs", {}), ())
         if problem:
-            raise Refused(
+            raise HttpRefusal(
                 400,
                 f"Invalid schema for response_format '{name}': {problem}",
                 "invalid_value",

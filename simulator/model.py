@@ -15,6 +15,7 @@ on a connection that then failed stays unanswered until a client puts it in fron
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,13 +36,22 @@ class ScriptProgress:
     """Where a conversation is in its script; shared by the sessions of one client secret,
     so a client that reconnects carries on where it was instead of starting over."""
 
-    script: Script
+    source: Script | Callable[[], Script]
+    """The script, or how to choose it: then it is chosen the first time the conversation
+    uses it, so a connection opened and never used (a warm one, replaced before anyone
+    tapped) takes no script from the ones played in turn."""
     next_turn: int = 0
     faults_fired: set[int] = field(default_factory=set)
     greeted: bool = False
     """A greeting was spoken to the end."""
     unanswered: int | None = None
     """A turn heard on a connection that failed before answering it."""
+
+    @property
+    def script(self) -> Script:
+        if not isinstance(self.source, Script):
+            self.source = self.source()
+        return self.source
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,14 +31,14 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from contract.pricing import PRICES, UnknownModel, prices_for
-from simulator.analysis import AnalysisEndpoints, Refused
+from simulator.analysis import AnalysisEndpoints
 from simulator.config import check_session, default_session, merge_session
-from simulator.errors import redact
+from simulator.errors import HttpRefusal, bearer, json_endpoint, redact
 from simulator.keys import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S, ClientSecretStore
 from simulator.model import ScriptProgress
 from simulator.network import SlowLink, slow_link
@@ -69,44 +69,6 @@ class SimulatorSettings:
     """Canned structured answers of /v1/chat/completions, chosen by `[sim:answer=NAME]`."""
 
 
-class HttpRefusal(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None,
-        param: str | None = None,
-        kind: str = "invalid_request_error",
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.param, self.kind = (
-            status,
-            message,
-            code,
-            param,
-            kind,
-        )
-
-    def response(self) -> JSONResponse:
-        body = {
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
-        return JSONResponse(body, status_code=self.status)
-
-
-def bearer(headers: Any) -> str | None:
-    value = headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
-
-
 class Simulator:
     """Settings, minted secrets and every session served (tests inspect `sessions`)."""
 
@@ -119,53 +81,39 @@ class Simulator:
         self.clock = clock
         self.secrets = ClientSecretStore(clock)
         self.sessions: list[SimulatedSession] = []
-        self.analysis = AnalysisEndpoints(self._check_analysis_key, settings.analysis_answers)
+        self.analysis = AnalysisEndpoints(self._check_org_key, settings.analysis_answers)
 
     @property
     def scripts(self) -> tuple[Script, ...]:
         return (self.settings.script, *self.settings.more_scripts)
 
     def next_progress(self) -> ScriptProgress:
-        """A new conversation: the next script in turn."""
+        """A new conversation: the next script in turn, once it is used."""
+        return ScriptProgress(self._next_script)
+
+    def _next_script(self) -> Script:
         script = self.scripts[self._sessions_started % len(self.scripts)]
         self._sessions_started += 1
-        return ScriptProgress(script)
+        return script
+
+    def routes(self) -> list[BaseRoute]:
+        """Client secrets, the Realtime WebSocket, chat completions and embeddings."""
+        return [
+            Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
+            WebSocketRoute("/v1/realtime", self._realtime),
+            *self.analysis.routes(),
+        ]
 
     def app(self) -> ASGIApp:
-        return _with_transport(
-            Starlette(
-                routes=[
-                    Route("/v1/realtime/client_secrets", self._client_secrets, methods=["POST"]),
-                    WebSocketRoute("/v1/realtime", self._realtime),
-                    *self.analysis.routes(),
-                ]
-            )
-        )
-
-    def _check_analysis_key(self, key: str | None) -> None:
-        try:
-            self._check_org_key(key)
-        except HttpRefusal as refusal:
-            raise Refused(
-                refusal.status, refusal.message, refusal.code, refusal.param, refusal.kind
-            ) from refusal
+        return _with_transport(Starlette(routes=self.routes()))
 
     # ------------------------------------------------------------------ HTTP
 
     async def _client_secrets(self, request: Request) -> JSONResponse:
-        try:
-            self._check_org_key(bearer(request.headers))
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise HttpRefusal(
-                    400, "We could not parse the JSON body of your request.", None
-                ) from exc
-            if not isinstance(body, dict):
-                raise HttpRefusal(400, "The body must be a JSON object.", None)
-            return JSONResponse(self._mint(body))
-        except HttpRefusal as refusal:
-            return refusal.response()
+        return await json_endpoint(self._check_org_key, self._mint_answer)(request)
+
+    async def _mint_answer(self, body: dict[str, Any]) -> JSONResponse:
+        return JSONResponse(self._mint(body))
 
     def _check_org_key(self, key: str | None) -> None:
         if key is None:

@@ -98,6 +98,7 @@ class CloudServer:
             "claim_max_failures_per_code": 1000,
             "claim_max_failures_per_source": 1000,
             "claim_max_failures_global": 10_000,
+            "signin_max_failures_per_account": 1000,
         }
         values.update(overrides)
         self.settings = CloudSettings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -19,8 +19,13 @@ def csrf_of(html: str) -> str:
 
 
 class WebClient:
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
+    def __init__(self, base_url: str, *, local_address: str | None = None) -> None:
+        """`local_address`: the source address to connect from (127.0.0.x), for tests that
+        need several callers."""
+        transport = httpx.HTTPTransport(local_address=local_address) if local_address else None
+        self.http = httpx.Client(
+            base_url=base_url, follow_redirects=False, timeout=30, transport=transport
+        )
         self.last_csrf = ""
         self.last_code = ""
 

@@ -12,6 +12,7 @@ by row-level security (super admins need `aal2`: migration 20261129003000).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from cloud_api.auth import totp
 from cloud_api.auth.users import LocalIssuer
 from cloud_api.data import local_auth, users
 from cloud_api.db.database import Database
-from cloud_api.passwords import verify_password
+from cloud_api.passwords import verify_password_or_dummy
 from contract.errors import ErrorCode
 
 
@@ -42,12 +43,17 @@ class FactorState(StrEnum):
 
 
 class SignInError(Exception):
-    """A refusal a person can act on; `code` is an ErrorCode."""
+    """A refusal a person can act on; `code` is an ErrorCode, `retry_after_s` when waiting
+    is what it takes."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after_s)} if self.retry_after_s else None
 
 
 WRONG_PASSWORD = SignInError(ErrorCode.INVALID_CREDENTIALS, "Wrong email or password.")
@@ -99,33 +105,34 @@ class LocalSignIn:
         self._issuer = issuer
         self._sealer = sealer
         self._session_ttl = session_ttl
+        verify_password_or_dummy(None, "")  # makes the dummy hash now, not on a first sign-in
 
     def _tokens(self, user_id: UUID, email: str, aal: str, session: UUID, rt: str) -> AuthTokens:
         access = self._issuer.mint(user_id, email, aal=aal, session_id=session)
         return AuthTokens(access, rt, self._issuer.ttl_s)
 
     async def with_password(self, email: str, password: str, source_ip: str) -> AuthTokens:
-        rt = new_refresh_token()
         async with self._db.transaction(None) as conn:
             account = await users.login_account(conn, email)
-            ok = bool(
-                account
-                and account.is_active
-                and account.password_hash
-                and verify_password(account.password_hash, password)
-            )
+        # Argon2 takes a core for ~0.1 s: off the event loop. Every attempt pays it, an
+        # unknown email included (against a dummy hash), so timing says nothing about which
+        # emails have an account.
+        matches = await asyncio.to_thread(
+            verify_password_or_dummy, account.password_hash if account else None, password
+        )
+        ok = bool(matches and account and account.is_active and account.password_hash)
+        rt = new_refresh_token()
+        session_id = None
+        async with self._db.transaction(None) as conn:
             await users.record_login(
                 conn, account.user_id if account else None, email, ok, source_ip
             )
-            if not ok or account is None:
-                # The failed attempt is recorded (committed): only the token is refused.
-                session_id = None
-            else:
+            if ok and account is not None:
                 session_id = await local_auth.start_session(
                     conn, account.user_id, token_hash(rt), self._session_ttl
                 )
         if account is None or session_id is None:
-            raise WRONG_PASSWORD
+            raise WRONG_PASSWORD  # the failed attempt is recorded (committed)
         return self._tokens(account.user_id, email.lower(), "aal1", session_id, rt)
 
     async def refresh(self, refresh_token: str) -> AuthTokens:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -19,6 +20,8 @@ from cloud_api.data.dashboard import member_import
 from cloud_api.data.dashboard.profile import gym_by_slug
 from cloud_api.db.database import Conn
 from contract.badge import BadgeEncoding, BadgeRules, ByteOrder
+
+T = TypeVar("T")
 
 members_app = typer.Typer(
     help="Members' data: import a gym's export, export one, erase one.", no_args_is_help=True
@@ -46,21 +49,10 @@ def members_export(
     ] = None,
 ) -> None:
     """Everything held about one member, as one JSON document (audited)."""
-    from cloud_api.data.stewardship import MemberNotFound, export_member
+    from cloud_api.data.stewardship import export_member
 
     member_id = _member_id(member)
-    with database(load_settings()) as resolved:
-        assert resolved.database_url
-        url = resolved.database_url
-
-        def run() -> dict[str, object]:
-            with psycopg.connect(url) as conn, conn.transaction():
-                return export_member(conn, member_id, actor=_operator())
-
-        try:
-            document = guarded(run)
-        except MemberNotFound as exc:
-            raise fail(f"no member {member_id}") from exc
+    document = _on_member(member_id, export_member)
     text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
     if out is None:
         typer.echo(text)
@@ -76,24 +68,32 @@ def members_erase(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
 ) -> None:
     """Erase one member and everything about them (audited, cannot be undone)."""
-    from cloud_api.data.stewardship import MemberNotFound, erase_member
+    from cloud_api.data.stewardship import erase_member
 
     member_id = _member_id(member)
     if not yes:
         raise fail("erasing a member cannot be undone: run again with --yes")
+    counts = _on_member(member_id, erase_member)
+    typer.echo(f"erased member {member_id}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+def _on_member(member_id: UUID, work: Callable[..., T]) -> T:
+    """``work(conn, member_id, actor=…)`` in one transaction as the operator; an unknown
+    member is one clear line."""
+    from cloud_api.data.stewardship import MemberNotFound
+
     with database(load_settings()) as resolved:
         assert resolved.database_url
         url = resolved.database_url
 
-        def run() -> dict[str, int]:
+        def run() -> T:
             with psycopg.connect(url) as conn, conn.transaction():
-                return erase_member(conn, member_id, actor=_operator())
+                return work(conn, member_id, actor=_operator())
 
         try:
-            counts = guarded(run)
+            return guarded(run)
         except MemberNotFound as exc:
             raise fail(f"no member {member_id}") from exc
-    typer.echo(f"erased member {member_id}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
 
 def _mapping_option(values: list[str]) -> dict[str, str]:

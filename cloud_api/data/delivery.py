@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,32 +23,23 @@ class Delivery:
 
 async def alert_deliveries(conn: WorkerConn, alert_id: UUID) -> list[Delivery]:
     cur = await conn.execute("select * from private.worker_alert_deliveries(%s)", (alert_id,))
-    return [
-        Delivery(
-            r["delivery_id"],
-            r["channel"],
-            r["address"],
-            r["webhook_secret"],
-            r["language"],
-            {"alert": r["alert"]},
-        )
-        for r in await cur.fetchall()
-    ]
+    return [_delivery(r, {"alert": r["alert"]}) for r in await cur.fetchall()]
 
 
 async def digest_deliveries(conn: WorkerConn, day: date) -> list[Delivery]:
     cur = await conn.execute("select * from private.worker_digest_deliveries(%s)", (day,))
-    return [
-        Delivery(
-            r["delivery_id"],
-            r["channel"],
-            r["address"],
-            r["webhook_secret"],
-            r["language"],
-            {"gym": r["gym"], "alerts": r["alerts"]},
-        )
-        for r in await cur.fetchall()
-    ]
+    return [_delivery(r, {"gym": r["gym"], "alerts": r["alerts"]}) for r in await cur.fetchall()]
+
+
+def _delivery(row: Mapping[str, Any], payload: dict[str, Any]) -> Delivery:
+    return Delivery(
+        row["delivery_id"],
+        row["channel"],
+        row["address"],
+        row["webhook_secret"],
+        row["language"],
+        payload,
+    )
 
 
 async def delivery_done(conn: WorkerConn, delivery_id: UUID, error: str | None) -> None:

@@ -31,7 +31,8 @@ class ClaimOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class ClaimLimits:
-    """Failed attempts allowed within `window`, per code, per source and in total."""
+    """Failed attempts allowed within the sliding `window`: per code (and near misses per live
+    code), per source, and in total before the circuit refuses sources that have failed."""
 
     window: timedelta
     per_code: int
@@ -52,6 +53,7 @@ async def claim_kiosk(
     conn: Conn,
     *,
     code_hash: str,
+    near_hashes: list[str],
     device_id: str,
     hardware_info: dict[str, Any],
     software_version: str | None,
@@ -59,12 +61,15 @@ async def claim_kiosk(
     credential_hash: str,
     limits: ClaimLimits,
 ) -> Claim:
-    """Consume the code, bind the device and store the new credential's hash; or say why not
-    (every failure is recorded and counted against the limits)."""
+    """Consume the code, bind the device and store the new credential's hash; or say why not.
+    Every attempt is recorded; failures count against the limits (migration
+    20261129004200), refusals by a limit do not. `near_hashes`: the hashes of the codes one
+    typo away (`provisioning.code.neighbours`); `source_ip`: the caller's limit key."""
     cur = await conn.execute(
-        "select * from private.claim_kiosk(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "select * from private.claim_kiosk(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             code_hash,
+            near_hashes,
             device_id,
             json.dumps(hardware_info),
             software_version,

@@ -68,7 +68,7 @@ async def login(body: LoginRequest, services: ServicesDep, ip: LoginLimit) -> Lo
     try:
         tokens = await _local_signin(services).with_password(str(body.email), body.password, ip)
     except SignInError as exc:
-        raise ApiError(exc.code, exc.message) from exc
+        raise ApiError(exc.code, exc.message, headers=exc.headers()) from exc
     return await _answer(services, tokens)
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
+from fastapi import Depends
 from starlette.requests import Request
 
 from cloud_api.auth.signin import AuthTokens, SignInError
@@ -110,6 +111,10 @@ async def require_viewer(request: Request) -> session.Viewer:
     if viewer is None:
         raise sign_in_first(request)
     return viewer
+
+
+ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
+"""A page's signed-in viewer (a redirect to sign-in otherwise)."""
 
 
 @dataclass

@@ -12,10 +12,11 @@ from cloud_api.data import identity
 from cloud_api.data.identity import ClaimOutcome
 from cloud_api.deps import AnonymousApi, KioskApi, ServicesDep, kiosk_revoked
 from cloud_api.errors import ApiError, error_responses
+from cloud_api.ratelimit import caller_key_for_address
 from cloud_api.routes.kiosk.common import ERRORS, kiosk_config
 from contract import kiosk_api as api
 from contract.errors import ErrorCode
-from provisioning.code import InvalidCode, code_hash
+from provisioning.code import InvalidCode, code_hash, neighbours
 
 router = APIRouter(tags=["kiosk"])
 
@@ -48,6 +49,7 @@ async def claim(
 ) -> api.ClaimResponse:
     try:
         hashed = code_hash(body.code, services.code_pepper)
+        near = [code_hash(n, services.code_pepper) for n in neighbours(body.code)]
     except InvalidCode as exc:
         raise ApiError(ErrorCode.CODE_MALFORMED, f"Invalid provisioning code: {exc}.") from exc
     settings = services.settings
@@ -56,10 +58,11 @@ async def claim(
         claimed = await identity.claim_kiosk(
             conn,
             code_hash=hashed,
+            near_hashes=near,
             device_id=body.device_id,
             hardware_info=body.hardware_info,
             software_version=body.software_version,
-            source_ip=ip,
+            source_ip=caller_key_for_address(ip),
             credential_hash=credential_hash(credential),
             limits=identity.ClaimLimits(
                 window=timedelta(minutes=settings.claim_window_min),

@@ -11,19 +11,17 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from cloud_api.data.dashboard import admin as admin_data
 from cloud_api.data.dashboard import kiosks as kiosk_data
-from cloud_api.web import session
-from cloud_api.web.context import open_page, parse_id, require_viewer
+from cloud_api.web.context import ViewerDep, open_page, parse_id
 from cloud_api.web.forms import checked_form, refused, text
 from cloud_api.web.render import PageError, Renderer, next_page
 from contract.errors import ErrorCode
 
 router = APIRouter(include_in_schema=False)
-ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
 PLANS = ("starter", "pro", "enterprise")
 ADMIN_ONLY = PageError(403, "Not allowed", "Only the JARVIS team can do this.", ErrorCode.FORBIDDEN)
 NOTICES = {

@@ -6,19 +6,17 @@ from typing import Annotated
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from cloud_api.data.dashboard import alerts as alert_data
 from cloud_api.services import Services
-from cloud_api.web import session
-from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
+from cloud_api.web.context import ViewerDep, not_found, open_page, parse_id
 from cloud_api.web.forms import checked_form, refused, text
 from cloud_api.web.render import PageError, Renderer, next_page
 from contract.errors import ErrorCode
 
 router = APIRouter(include_in_schema=False)
-ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
 Short = Annotated[str, Query(max_length=64)]
 
 NOTICES = {

@@ -7,7 +7,7 @@ import contextlib
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from cloud_api import ratelimit
@@ -19,13 +19,12 @@ from cloud_api.passwords import hash_password
 from cloud_api.ratelimit import caller_key_for_address
 from cloud_api.services import Services
 from cloud_api.web import session
-from cloud_api.web.context import current_viewer, require_viewer
+from cloud_api.web.context import ViewerDep, current_viewer
 from cloud_api.web.forms import checked_form, text
 from cloud_api.web.render import PageError, Redirect, Renderer
-from contract.errors import ErrorCode
+from contract.errors import HTTP_STATUS, ErrorCode
 
 router = APIRouter(include_in_schema=False)
-ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
 MIN_PASSWORD = 12
 
 NOTICES = {
@@ -143,12 +142,15 @@ async def login(request: Request) -> Response:
     try:
         tokens = await _signin(services).with_password(email, password, ip)
     except SignInError as exc:
-        status = 429 if exc.code == ErrorCode.RATE_LIMITED else 401
-        if exc.code == ErrorCode.AUTH_UNAVAILABLE:
-            status = 503
-        return _login_page(
-            request, error=exc.message, email=email, next_url=next_url, status=status
+        response = _login_page(
+            request,
+            error=exc.message,
+            email=email,
+            next_url=next_url,
+            status=HTTP_STATUS.get(exc.code, 401),
         )
+        response.headers.update(exc.headers() or {})
+        return response
     policy = session.cookie_policy(services.settings, request)
     session.set_session_cookies(request, policy, tokens)
     claims = await services.user_tokens.verify(tokens.access_token)

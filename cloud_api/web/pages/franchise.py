@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from cloud_api.auth.signin import SignInError, new_invitation_token, token_hash
@@ -15,14 +14,12 @@ from cloud_api.auth.supabase_signin import forget_supabase_user, invite_with_sup
 from cloud_api.data import local_auth
 from cloud_api.data.dashboard import analytics, people
 from cloud_api.services import Services
-from cloud_api.web import session
-from cloud_api.web.context import open_page, parse_id, require_viewer
+from cloud_api.web.context import ViewerDep, open_page, parse_id
 from cloud_api.web.forms import checked_form, refused, text
 from cloud_api.web.render import PageError, Renderer
 from contract.errors import ErrorCode
 
 router = APIRouter(include_in_schema=False)
-ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
 
 SORTABLE = (
     "name",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import Response
 
@@ -15,13 +15,12 @@ from cloud_api.data.dashboard import kiosks as kiosk_data
 from cloud_api.data.dashboard import members as member_data
 from cloud_api.data.dashboard import overview as overview_data
 from cloud_api.services import Services
-from cloud_api.web import charts, session
-from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
+from cloud_api.web import charts
+from cloud_api.web.context import ViewerDep, not_found, open_page, parse_id
 from cloud_api.web.live import LiveHub, event_payload, next_change
 from cloud_api.web.render import Renderer
 
 router = APIRouter(include_in_schema=False)
-ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
 GymParam = Annotated[str, Query(max_length=64)]
 
 

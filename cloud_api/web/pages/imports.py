@@ -3,9 +3,7 @@ report by line number, and the import log."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -13,20 +11,32 @@ from cloud_api import member_csv
 from cloud_api.data.dashboard import member_import
 from cloud_api.services import Services
 from cloud_api.web import session
-from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
+from cloud_api.web.context import ViewerDep, not_found, open_page, parse_id
 from cloud_api.web.forms import checked_form, refused, text
-from cloud_api.web.import_jobs import ImportJobs
+from cloud_api.web.import_jobs import ImportJobs, Upload
 from cloud_api.web.render import PageError, Renderer
 from contract.badge import BadgeEncoding, BadgeRules, ByteOrder
 from contract.errors import ErrorCode
 
 router = APIRouter(include_in_schema=False)
-ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
 
 
 def _jobs(request: Request) -> ImportJobs:
     jobs: ImportJobs = request.app.state.imports
     return jobs
+
+
+def _kept(jobs: ImportJobs, upload_id: str, viewer: session.Viewer) -> Upload:
+    """The viewer's upload, or a 404 page: uploads are kept one hour."""
+    kept = jobs.upload(upload_id, viewer.user_id)
+    if kept is None:
+        raise PageError(
+            404,
+            "Upload not found",
+            "This upload has expired (kept one hour): upload the file again.",
+            ErrorCode.NOT_FOUND,
+        )
+    return kept
 
 
 def _renderer(request: Request) -> Renderer:
@@ -95,14 +105,7 @@ async def upload(request: Request, viewer: ViewerDep) -> Response:
 async def start(request: Request, viewer: ViewerDep, upload_id: str) -> Response:
     form = await checked_form(request, viewer)
     jobs = _jobs(request)
-    kept = jobs.upload(upload_id, viewer.user_id)
-    if kept is None:
-        raise PageError(
-            404,
-            "Upload not found",
-            "This upload has expired (kept one hour): upload the file again.",
-            ErrorCode.NOT_FOUND,
-        )
+    kept = _kept(jobs, upload_id, viewer)
     columns = {
         name: text(form, f"map_{name}", max_length=200)
         for name in member_csv.FIELDS
@@ -164,14 +167,7 @@ async def commit(request: Request, viewer: ViewerDep, upload_id: str) -> Respons
     """Import a file whose dry run was clean, with the mapping that dry run remembered."""
     form = await checked_form(request, viewer)
     jobs = _jobs(request)
-    kept = jobs.upload(upload_id, viewer.user_id)
-    if kept is None:
-        raise PageError(
-            404,
-            "Upload not found",
-            "This upload has expired: upload the file again.",
-            ErrorCode.NOT_FOUND,
-        )
+    kept = _kept(jobs, upload_id, viewer)
     async with open_page(request, viewer, text(form, "gym", max_length=64)) as page:
         mapping = (
             await member_import.remembered_mapping(page.conn, page.gym.id) if page.gym else None

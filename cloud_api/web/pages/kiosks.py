@@ -7,21 +7,19 @@ from datetime import timedelta
 from typing import Annotated
 
 import psycopg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from cloud_api.data import audit, kiosks
 from cloud_api.data.dashboard import kiosks as kiosk_data
 from cloud_api.services import Services
-from cloud_api.web import session
-from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
+from cloud_api.web.context import ViewerDep, not_found, open_page, parse_id
 from cloud_api.web.forms import checked_form, refused, text
 from cloud_api.web.render import PageError, Renderer
 from contract.errors import ErrorCode
 from provisioning.code import display_code
 
 router = APIRouter(include_in_schema=False)
-ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
 
 NOT_YOURS = PageError(
     403,

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from cloud_api.data.dashboard import sessions as session_data
-from cloud_api.web import session
-from cloud_api.web.context import not_found, open_page, parse_id, require_viewer
+from cloud_api.web.context import ViewerDep, not_found, open_page, parse_id
 from cloud_api.web.render import Renderer, next_page
 
 router = APIRouter(include_in_schema=False)
-ViewerDep = Annotated[session.Viewer, Depends(require_viewer)]
 Short = Annotated[str, Query(max_length=64)]
 
 

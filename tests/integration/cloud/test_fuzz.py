@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -31,7 +32,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.cloud_server import CloudServer
+from tests.cloud_server import CloudServer, ServerThread, add_standard_gyms
+from tests.conftest import PostgresServer
+from tests.integration.cloud.voice_peers import ORG_KEY, simulator_app
 
 FUZZ = settings(
     deadline=None,
@@ -40,6 +43,31 @@ FUZZ = settings(
     suppress_health_check=list(HealthCheck),
 )
 EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 15}
+
+
+@pytest.fixture(scope="module")
+def cloud(
+    postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CloudServer]:
+    """The standard cloud, with voice configured (an OpenAI key the Realtime simulator
+    accepts): a cloud without one answers its voice calls 503 by design, which says nothing
+    about the spec."""
+    _, app = simulator_app()
+    with ServerThread(app) as openai:
+        admin = postgres.create_database("fuzz")
+        server = CloudServer(
+            admin,
+            postgres.api_url(admin),
+            tmp_path_factory.mktemp("fuzz"),
+            openai_api_key=ORG_KEY,
+            openai_base_url=f"{openai.base_url}/v1",
+        )
+        add_standard_gyms(server)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @schemathesis.check

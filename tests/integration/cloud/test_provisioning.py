@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from tests.cloud_server import CloudServer
-from tests.conftest import PostgresServer
 
 
 def claim(cloud: CloudServer, code: str, device: str | None = None) -> httpx.Response:
@@ -232,49 +228,4 @@ def test_manager_creates_a_kiosk_through_the_api(cloud: CloudServer) -> None:
     assert foreign.status_code == 404
 
 
-# -- attempt limits: each on its own cloud so the counts are exact ---------------------------
-
-
-@pytest.fixture
-def limited_cloud(postgres: PostgresServer, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    limits: dict[str, Any] = request.param
-    admin = postgres.create_database("limits")
-    server = CloudServer(admin, postgres.api_url(admin), tmp_path, **limits)
-    server.add_gym("gym-a")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.mark.parametrize("limited_cloud", [{"claim_max_failures_per_source": 3}], indirect=True)
-def test_per_source_limit_refuses_even_the_right_code(limited_cloud: CloudServer) -> None:
-    good = limited_cloud.create_kiosk("gym-a")
-    for wrong in ("AAAAAA", "BBBBBB", "CCCCCC"):
-        assert claim(limited_cloud, wrong).status_code == 404
-    limited = claim(limited_cloud, good)
-    assert limited.status_code == 429
-    assert int(limited.headers["Retry-After"]) > 0
-    assert "wait" in limited.json()["error"]["message"]
-    assert (
-        limited_cloud.sql("select count(*) as n from kiosks where device_id is not null")[0]["n"]
-        == 0
-    )
-
-
-@pytest.mark.parametrize("limited_cloud", [{"claim_max_failures_global": 2}], indirect=True)
-def test_global_limit(limited_cloud: CloudServer) -> None:
-    good = limited_cloud.create_kiosk("gym-a")
-    claim(limited_cloud, "AAAAAA")
-    claim(limited_cloud, "BBBBBB")
-    assert claim(limited_cloud, good).status_code == 429
-
-
-@pytest.mark.parametrize("limited_cloud", [{"claim_max_failures_per_code": 2}], indirect=True)
-def test_per_code_limit(limited_cloud: CloudServer) -> None:
-    code = limited_cloud.create_kiosk("gym-a")
-    other = limited_cloud.create_kiosk("gym-a")
-    assert claim(limited_cloud, code).status_code == 201
-    assert claim(limited_cloud, code).status_code == 409
-    assert claim(limited_cloud, code).status_code == 409
-    assert claim(limited_cloud, code).status_code == 429  # that code: stop trying
-    assert claim(limited_cloud, other).status_code == 201  # others are not affected
+# The attempt limits, used as an attacker would: tests/attack/test_claim_lockout.py.

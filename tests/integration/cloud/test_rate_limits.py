@@ -131,16 +131,36 @@ def test_retry_after_is_when_the_window_ends_and_then_it_rolls(replicas: Replica
 
 
 def test_a_request_that_fails_after_its_charge_still_counts(replicas: Replicas) -> None:
-    _, token = replicas.kiosk_token()
-    refused_value = {**HEARTBEAT, "last_error": "bad\u0000byte"}  # the database refuses it
+    kiosk_id, token = replicas.kiosk_token()
+    # The token still verifies, so the request is charged; then the database refuses the
+    # revoked credential (the schema now refuses a NUL byte before any charge).
+    replicas.sql("update kiosk_credentials set revoked_at = now() where kiosk_id = %s", (kiosk_id,))
     for server in [replicas.a, replicas.b] * 3:
-        answer = heartbeat(server, token, refused_value)
+        answer = heartbeat(server, token)
         if answer.status_code == 429:
             break
-        assert answer.status_code == 422
+        assert answer.status_code == 401
     else:
         pytest.fail("failing requests were never limited")
     assert heartbeat(replicas.a, token).status_code == 429
+
+
+def test_a_value_the_databases_rules_refuse_is_the_callers_422(replicas: Replicas) -> None:
+    _, token = replicas.kiosk_token()
+    # A heartbeat the contract accepts and the database then refuses (a constraint added
+    # for this test): the caller's value, answered 422 like any other bad value, never a 500.
+    replicas.sql(
+        "alter table kiosk_heartbeats add constraint test_refused "
+        "check (last_error is distinct from 'refused by the database') not valid"
+    )
+    try:
+        answer = heartbeat(
+            replicas.a, token, {**HEARTBEAT, "last_error": "refused by the database"}
+        )
+    finally:
+        replicas.sql("alter table kiosk_heartbeats drop constraint test_refused")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_value"
 
 
 def test_limits_are_per_caller(replicas: Replicas) -> None:

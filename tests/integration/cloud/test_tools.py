@@ -90,11 +90,11 @@ class Embeddings:
 
 @pytest.fixture(scope="module")
 def openai_peer() -> Iterator[tuple[ServerThread, Embeddings]]:
-    _, simulator = simulator_app()
+    simulator, _ = simulator_app()
     embeddings = Embeddings()
     # Ahead of the simulator's own /v1/embeddings: these vectors are the local embedder's.
     app = Starlette(
-        routes=[Route("/v1/embeddings", embeddings.handle, methods=["POST"]), *simulator.routes]
+        routes=[Route("/v1/embeddings", embeddings.handle, methods=["POST"]), *simulator.routes()]
     )
     with ServerThread(app) as server:
         yield server, embeddings

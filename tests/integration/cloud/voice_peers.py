@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from simulator import Simulator, SimulatorSettings, VoiceKind
 from tests.cloud_server import CloudServer
@@ -16,7 +16,7 @@ ORG_KEY = "sk-org-" + uuid.uuid4().hex
 VOICE_START = "/api/voice/sessions"
 
 
-def simulator_app(key: str = ORG_KEY) -> tuple[Simulator, Starlette]:
+def simulator_app(key: str = ORG_KEY) -> tuple[Simulator, ASGIApp]:
     simulator = Simulator(SimulatorSettings(api_key=key, voice=VoiceKind.TONE))
     return simulator, simulator.app()
 

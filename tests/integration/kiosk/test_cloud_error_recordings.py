@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from contract import kiosk_api as api
-from tests.cloud_server import CloudServer
+from tests.cloud_server import MADE, CloudServer
 from tests.conftest import PostgresServer
 
 RECORDINGS = Path(__file__).parents[2] / "unit" / "kiosk" / "recordings" / "cloud_errors.json"
@@ -204,7 +204,7 @@ def record(postgres: PostgresServer, folder: Path) -> list[dict[str, Any]]:
         rec.keep("openai_unreachable", start, voice_start(kiosk, ids["Alice"], first))
         rec.keep("session_id_in_use", start, voice_start(kiosk, ids["Dan"], first))
         # Failed starts do not count against the member's hourly limit; a held one does.
-        cloud.sql("update voice_session_starts set status = 'started' where id = %s", (first,))
+        cloud.sql(f"update voice_session_starts set status = 'started' where id = {MADE}", (first,))
         rec.keep("member_session_limit", start, voice_start(kiosk, ids["Alice"], uuid.uuid4()))
 
     return rec.answers

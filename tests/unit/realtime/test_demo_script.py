@@ -10,7 +10,8 @@ from cloud_api.config import CloudSettings
 from cloud_api.tools.registry import TOOLS
 from cloud_api.voice.session_config import session_payload
 from simulator.config import check_session
-from simulator.script import DEMO_SCRIPT, Script, ScriptedToolCall
+from simulator.script import DEMO_CONVERSATIONS, DEMO_SCRIPT, Script, ScriptedToolCall
+from simulator.server import Simulator, SimulatorSettings
 
 DEMO_TOOLS = [turn.tool for turn in DEMO_SCRIPT.turns if turn.tool is not None]
 
@@ -35,3 +36,19 @@ def test_a_script_file_round_trips_and_a_bad_one_is_refused(tmp_path: Path) -> N
     path.write_text('{"turns": [{"member": "hi"}]}', encoding="utf-8")
     with pytest.raises(ValueError, match="assistant"):
         Script.load(path)
+
+
+def test_the_demo_conversations_play_in_turn_and_an_unused_connection_takes_none() -> None:
+    """A kiosk keeps a warm connection open before anyone taps and replaces it when its
+    secret ages: a connection never used must not take a conversation from the demo's order
+    (the treadmill first, then the unhappy member)."""
+    simulator = Simulator(
+        SimulatorSettings(
+            api_key="sk-test", script=DEMO_CONVERSATIONS[0], more_scripts=DEMO_CONVERSATIONS[1:]
+        )
+    )
+    unused = simulator.next_progress()  # a warm connection replaced before any tap
+    first, second = simulator.next_progress(), simulator.next_progress()
+    assert first.script is DEMO_CONVERSATIONS[0]
+    assert second.script is DEMO_CONVERSATIONS[1]
+    assert unused.script is DEMO_CONVERSATIONS[0]  # the order goes round, only when used
