@@ -20,7 +20,7 @@ async def members_at_risk(
         "a.churn_risk_score, a.churn_risk_level, a.churn_factors, a.engagement_score, "
         "a.days_since_last_visit, a.avg_sentiment_score, a.sentiment_trend, "
         "a.total_conversations, a.last_conversation_at "
-        "from (select * from member_analytics where churn_risk_level = any(%s) "
+        "from (select * from member_analytics_live where churn_risk_level = any(%s) "
         "      and (%s::uuid is null or gym_id = %s) "
         "      order by churn_risk_score desc nulls last limit %s) a "
         "join gym_members m on m.id = a.member_id "
@@ -31,7 +31,9 @@ async def members_at_risk(
 
 
 async def member_analytics(conn: Conn, member_id: UUID) -> dict[str, Any] | None:
-    cur = await conn.execute("select * from member_analytics where member_id = %s", (member_id,))
+    cur = await conn.execute(
+        "select * from member_analytics_live where member_id = %s", (member_id,)
+    )
     row = await cur.fetchone()
     return dict(row) if row else None
 
@@ -58,7 +60,7 @@ async def gym_overview(conn: Conn, gym_id: UUID) -> dict[str, Any]:
         "(select count(*) from gym_members where gym_id = %(g)s) as members, "
         "(select jsonb_object_agg(level, n) from (select churn_risk_level as level, count(*) as n "
         "  from member_analytics where gym_id = %(g)s group by 1) l) as members_by_churn_level, "
-        "(select round(avg(engagement_score), 2) from member_analytics where gym_id = %(g)s) "
+        "(select round(avg(engagement_score), 2) from member_analytics_live where gym_id = %(g)s) "
         "  as avg_engagement, "
         "(select round(avg(sentiment_score), 2) from conversation_summaries "
         "  where gym_id = %(g)s and processed_at > now() - interval '7 days') as sentiment_7d, "

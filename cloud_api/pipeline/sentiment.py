@@ -23,6 +23,7 @@ complaint.
 from __future__ import annotations
 
 import re
+import warnings
 from functools import cache
 from typing import Protocol
 
@@ -110,7 +111,12 @@ def _vader() -> SentenceScorer:
 
 @cache
 def _pattern_fr() -> SentenceScorer:
-    from textblob_fr import PatternAnalyzer
+    with warnings.catch_warnings():
+        # textblob-fr's regular expressions have invalid escapes ("\." in plain strings):
+        # Python warns (DeprecationWarning, SyntaxWarning from 3.12) when it first compiles
+        # them in a fresh environment. Harmless; kept out of the worker's and demo's logs.
+        warnings.filterwarnings("ignore", message="invalid escape sequence")
+        from textblob_fr import PatternAnalyzer
 
     analyzer = PatternAnalyzer()
 

@@ -3,8 +3,8 @@
 N gyms (one franchise per ten gyms; every tenth gym independent), one kiosk, one manager and
 one staff account per gym, one owner per franchise, `members_per_gym` members and
 `sessions_per_member` sessions each over the 90 days before the epoch. Member analytics,
-churn and churn alerts are then derived by the daily churn job's own SQL
-(private.job_daily_churn, as of the epoch); sessions are not analysed (ten million analyses are what the analysis
+churn and churn alerts are then derived by the pipeline's own SQL
+(private.refresh_member_analytics and private.job_daily_churn, as of the epoch); sessions are not analysed (ten million analyses are what the analysis
 benchmark measures, not what a seed should wait for). The
 rows are generated inside Postgres (`generate_series`, values derived from md5/hashtext of
 stable keys), so the same N always gives the same data and 1,000 gyms / 1,000,000 members /
@@ -73,9 +73,12 @@ def seed_scale(conninfo: str, plan: ScalePlan, *, progress: bool = False) -> Sca
                 bar.update(last - first + 1)
         if done < plan.gyms:  # something was added: derive (again) what depends on it
             with conn.transaction():
-                # The daily churn job's own SQL: analytics, churn and churn alerts, as of the
-                # epoch. Triggers off as for the bulk rows: no delivery job per alert.
+                # The pipeline's own SQL, as of the epoch: every member's analytics rebuilt from
+                # their sessions (what each session's chain does for one member), then the
+                # daily churn job (churn alerts). Triggers off as for the bulk rows: no
+                # delivery job per alert.
                 conn.execute("set local session_replication_role = replica")
+                conn.execute("select private.refresh_member_analytics(null, %s)", (plan.epoch,))
                 conn.execute("select * from private.job_daily_churn(%s)", (plan.epoch,))
         counts = conn.execute(
             "select (select count(*) from gyms where slug like 'scale-gym-%%'),"

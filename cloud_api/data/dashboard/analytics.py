@@ -120,7 +120,7 @@ from gyms g
 left join lateral (
     select avg(a.engagement_score) as engagement, avg(a.churn_risk_score) as churn,
            count(*) filter (where a.churn_risk_level in ('high', 'critical')) as at_risk
-    from member_analytics a where a.gym_id = g.id
+    from member_analytics_live a where a.gym_id = g.id
 ) a on true
 order by g.name
 limit %(limit)s

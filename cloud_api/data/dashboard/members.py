@@ -169,7 +169,7 @@ async def _joined(
     where = sql.SQL("").join(sql.SQL(" and ") + c for c in clauses)
     query = sql.SQL(
         "select {columns}, {keys} from gym_members m join gyms g on g.id = m.gym_id "
-        "left join member_analytics a on a.member_id = m.id "
+        "left join member_analytics_live a on a.member_id = m.id "
         "where true {gym}{where}{after} order by {order} limit {limit}"
     ).format(
         columns=sql.SQL(ROW_COLUMNS),
@@ -186,8 +186,9 @@ async def _joined(
 async def _ranked(
     conn: Conn, scope: tuple[UUID, ...], filters: MemberFilters, keys: tuple[str, ...], values: Any
 ) -> list[dict[str, Any]]:
-    """Sorted by an analytics figure: rank on member_analytics first (each gym's best through
-    its index), then join only the winners. Members whose figure is unknown (not analysed
+    """Sorted by an analytics figure: rank on the analytics first (each gym's best: through
+    its index for churn; engagement is computed as of now over the gym's rows), then join
+    only the winners. Members whose figure is unknown (not analysed
     yet) sort after every known one, so they are read only once the known ones run out."""
     column = RANKED[filters.sort]
     on_analytics = tuple(k.replace("m.id", "a.member_id") for k in keys)  # m.id = a.member_id
@@ -196,7 +197,7 @@ async def _ranked(
     limit = sql.Literal(PAGE_SIZE + 1)
     ranked = sql.SQL(
         "select r.member_id from unnest({gyms}::uuid[]) as scope(gym_id) "
-        "cross join lateral (select a.member_id, {keys} from member_analytics a "
+        "cross join lateral (select a.member_id, {keys} from member_analytics_live a "
         "  where a.gym_id = scope.gym_id and a.{column} is not null {where}{after} "
         "  order by {order} limit {limit}) r "
         "order by {outer} limit {limit}"
@@ -215,7 +216,7 @@ async def _ranked(
     if ids:
         query = sql.SQL(
             "select {columns}, {keys} from gym_members m join gyms g on g.id = m.gym_id "
-            "join member_analytics a on a.member_id = m.id where m.id = any({ids}::uuid[]) "
+            "join member_analytics_live a on a.member_id = m.id where m.id = any({ids}::uuid[]) "
             "order by {order}"
         ).format(
             columns=sql.SQL(ROW_COLUMNS),
@@ -229,7 +230,7 @@ async def _ranked(
     # The known figures ran out: the members whose figure is unknown come next.
     unknown = sql.SQL(
         "select {columns}, {keys} from gym_members m join gyms g on g.id = m.gym_id "
-        "left join member_analytics a on a.member_id = m.id "
+        "left join member_analytics_live a on a.member_id = m.id "
         "where a.{column} is null {gym}{after} order by {order} limit {limit}"
     ).format(
         columns=sql.SQL(ROW_COLUMNS),
@@ -280,7 +281,7 @@ async def member_detail(conn: Conn, member_id: UUID) -> MemberDetail | None:
     if member is None:
         return None
     analytics = await fetch_one(
-        conn, "select * from member_analytics where member_id = %s", (member_id,)
+        conn, "select * from member_analytics_live where member_id = %s", (member_id,)
     )
     conversations = await fetch_all(conn, CONVERSATIONS_SQL, (member_id,))
     alerts = await fetch_all(

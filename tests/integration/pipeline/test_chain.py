@@ -4,7 +4,7 @@ and its audit; jobs run twice → the same state."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -159,7 +159,7 @@ def test_churn_rules_in_sql_match_the_customer_rules(
     score, stored_level, stored, days, negatives, engagement = world.one(
         admin,
         "select churn_risk_score, churn_risk_level, churn_factors, days_since_last_visit, "
-        "negative_sentiment_count, engagement_score from member_analytics where member_id = %s",
+        "negative_sentiment_count, engagement_score from member_analytics_live where member_id = %s",
         (member,),
     )
     expires = world.one(
@@ -190,6 +190,74 @@ def test_churn_rules_in_sql_match_the_customer_rules(
             )
             == 1
         )
+
+
+def test_the_nightly_job_scores_only_members_whose_outcome_time_can_move(
+    admin: str, settings: CloudSettings
+) -> None:
+    """Time alone turns a rule on at the recheck date stored with the score; an edit outside
+    a session (a badge-in, a renewal) makes the member due at once; every other member is
+    left alone, and the job finds what scoring everyone would find."""
+    gym = world.add_gym(admin, "nightly-recheck")
+    visited = world.add_member(admin, gym, "Léa", expires_in_days=300, last_visit_days_ago=10)
+    renewing = world.add_member(admin, gym, "Marc", expires_in_days=300, last_visit_days_ago=1)
+    settled = world.add_member(admin, gym, "Zoé", expires_in_days=None)  # never seen: all on
+    job(settings, "daily_churn")
+
+    def factors(member: Any) -> set[str]:
+        stored = world.one(
+            admin, "select churn_factors from member_analytics where member_id = %s", (member,)
+        )
+        return {f["factor"] for f in stored}
+
+    def recheck(member: Any) -> Any:
+        return world.one(
+            admin, "select churn_recheck_on from member_analytics where member_id = %s", (member,)
+        )
+
+    assert factors(visited) == {"low_engagement"}  # a visit, no session: 0.3 × (1 − 10/30)
+    # The 15th day after the last visit (local dates: a day either way of UTC's).
+    assert abs((recheck(visited) - (date.today() + timedelta(days=5))).days) <= 1
+    assert recheck(settled) is None  # nothing can turn on with time alone
+    before = world.one(
+        admin,
+        "select last_churn_analysis_at from member_analytics where member_id = %s",
+        (settled,),
+    )
+    later = datetime.now(UTC) + timedelta(days=7)
+    with psycopg.connect(admin) as conn:  # renewed: the expiry now falls within 30 days
+        conn.execute(
+            "update gym_members set membership_expires_on = current_date + 12 where id = %s",
+            (renewing,),
+        )
+    assert world.one(  # due at the next run
+        admin,
+        "select churn_recheck_on <= current_date from member_analytics where member_id = %s",
+        (renewing,),
+    )
+    job(settings, "daily_churn", later)
+    assert factors(visited) == {"no_visit_14_days", "low_engagement"}
+    assert "membership_expiring" in factors(renewing)
+    assert (
+        world.one(
+            admin,
+            "select last_churn_analysis_at from member_analytics where member_id = %s",
+            (settled,),
+        )
+        == before
+    )
+    # Scoring everyone at that moment finds nothing the nightly job missed.
+    with psycopg.connect(admin) as conn:
+        moved = conn.execute(
+            "select private.score_member_churn(null, %s)", (later + timedelta(seconds=1),)
+        ).fetchone()
+        assert moved is not None
+        changed_outcomes = conn.execute(
+            "select count(*) from member_analytics where last_churn_analysis_at = %s",
+            (later + timedelta(seconds=1),),
+        ).fetchone()
+        conn.rollback()
+    assert changed_outcomes == (0,)
 
 
 # -- alert rules and deduplication -----------------------------------------------------------

@@ -187,7 +187,7 @@ def snapshot(admin: str) -> tuple[Any, ...]:
         rows(admin, sql)
         for sql in (
             "select session_id, status, summary_text, sentiment_score, key_topics, processed_at, attempts from conversation_summaries order by session_id",
-            "select member_id, total_conversations, churn_risk_score, churn_factors, engagement_score, updated_at from member_analytics order by member_id",
+            "select member_id, total_conversations, churn_risk_score, churn_factors, recent_session_starts, updated_at from member_analytics order by member_id",
             "select id, alert_type, status, dedup_key, updated_at from manager_alerts order by id",
             "select count(*) from audit_log",
             "select gym_id, period_start, summary, metrics from insights_reports order by gym_id, franchise_id, period_start",
