@@ -422,7 +422,8 @@ def test_a_warm_connection_is_bound_to_the_member_only_by_the_gated_start(
     assert "Noé" in body["session"]["instructions"]
     assert len(simulator[0].secrets) == minted + 1  # only the standby secret
     row = voice_cloud.sql(
-        "select status, secret_expires_at from voice_session_starts where id = %s", (session_id,)
+        f"select status, secret_expires_at from voice_session_starts where id = {MADE}",
+        (session_id,),
     )[0]
     assert (row["status"], row["secret_expires_at"]) == ("started", None)
     # The gate is the same: a suspended member is refused on a warm kiosk too.
