@@ -69,10 +69,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-NICE = 0
-"""Niceness of every process of the run (``--nice``; negative needs root)."""
-
-
 def start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -81,7 +77,6 @@ def start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subp
             stderr=subprocess.STDOUT,
             env=env,
             cwd=ROOT,
-            preexec_fn=(lambda: os.nice(NICE)) if NICE else None,
         )
 
 
@@ -273,10 +268,8 @@ def main() -> None:
     # the `finally` blocks stop the kiosk, the cloud, the links, the simulator, Postgres.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    global NICE
-    NICE = args.nice
-    if NICE:
-        os.nice(NICE)  # the embedded Postgres this process starts inherits it
+    if args.nice:
+        os.nice(args.nice)  # every process of the run inherits it, Postgres included
 
     folder = Path(tempfile.mkdtemp(prefix="jarvis-bench-greeting-"))
     folder.chmod(0o755)
