@@ -117,12 +117,14 @@ def member_wav(path: Path, voice: Voice, turns: int) -> float:
 class EventTimer:
     """Times the kiosk's processing of each server event without touching its code: the
     connection's reader calls ``recv_bytes`` again once it has acted on the last message, so
-    the time between a message's return and the next call is the kiosk's work on it."""
+    the time between a message's return and the next call is the kiosk's work on it — in
+    wall time, and on-CPU (the event loop thread's CPU time: what the kiosk itself costs,
+    without the waits for a core that a busy machine adds)."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[str, float]] = []
-        """(event type, processing ms) in arrival order."""
-        self._pending: tuple[str, int] | None = None
+        self.events: list[tuple[str, float, float]] = []
+        """(event type, processing ms wall, processing ms on-CPU) in arrival order."""
+        self._pending: tuple[str, int, int] | None = None
         self._original = AsyncRealtimeConnection.recv_bytes
 
     def __enter__(self) -> EventTimer:
@@ -132,7 +134,7 @@ class EventTimer:
             self._close()
             message = await original(connection)
             kind = str(json.loads(message).get("type"))
-            self._pending = (kind, time.perf_counter_ns())
+            self._pending = (kind, time.perf_counter_ns(), time.thread_time_ns())
             return message
 
         AsyncRealtimeConnection.recv_bytes = recv_bytes  # type: ignore[method-assign,assignment]
@@ -143,25 +145,30 @@ class EventTimer:
 
     def _close(self) -> None:
         if self._pending is not None:
-            kind, at = self._pending
-            self.events.append((kind, (time.perf_counter_ns() - at) / 1e6))
+            kind, at, cpu = self._pending
+            wall_ms = (time.perf_counter_ns() - at) / 1e6
+            self.events.append((kind, wall_ms, (time.thread_time_ns() - cpu) / 1e6))
             self._pending = None
 
     def per_turn(self) -> list[dict[str, float | int]]:
         """The member's turns (the greeting has no `speech_stopped`): critical-path and whole
-        processing ms, and how many events each covered."""
+        processing ms (wall and on-CPU), and how many events each covered."""
         turns: list[dict[str, float | int]] = []
         turn: dict[str, float | int] | None = None
-        for kind, took in self.events:
+        for kind, took, cpu in self.events:
             if kind == "input_audio_buffer.speech_stopped":
-                turn = {"to_first_audio_ms": 0.0, "whole_ms": 0.0, "events": 0, "audio": 0}
+                turn = dict.fromkeys(
+                    ("to_first_audio_ms", "to_first_audio_cpu_ms", "whole_ms", "whole_cpu_ms"), 0.0
+                ) | {"events": 0, "audio": 0}
                 turns.append(turn)
             if turn is None:
                 continue
             turn["whole_ms"] += took
+            turn["whole_cpu_ms"] += cpu
             turn["events"] += 1
             if not turn["audio"]:
                 turn["to_first_audio_ms"] += took
+                turn["to_first_audio_cpu_ms"] += cpu
             if kind == "response.output_audio.delta":
                 turn["audio"] += 1
             if kind == "response.done":
@@ -226,7 +233,7 @@ async def run(turns: int, response_delay_ms: int, speed: float) -> dict[str, Any
             underruns = audio.stats().output_underruns
     measured = [t for t in facts.latencies if t.response_ms is not None]
     overhead = timer.per_turn()
-    deltas = [took for kind, took in timer.events if kind == "response.output_audio.delta"]
+    deltas = [took for kind, took, _ in timer.events if kind == "response.output_audio.delta"]
     return {
         "benchmark": "realtime_turn",
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -247,8 +254,11 @@ async def run(turns: int, response_delay_ms: int, speed: float) -> dict[str, Any
         "playback_ms": summary([ms(t, t.first_played_at) for t in measured]),
         "kiosk_overhead_ms": {
             "to_first_audio": summary([t["to_first_audio_ms"] for t in overhead]),
+            "to_first_audio_cpu": summary([t["to_first_audio_cpu_ms"] for t in overhead]),
             "whole_turn": summary([t["whole_ms"] for t in overhead]),
-            "per_event": summary([took for _, took in timer.events]),
+            "whole_turn_cpu": summary([t["whole_cpu_ms"] for t in overhead]),
+            "per_event": summary([took for _, took, _ in timer.events]),
+            "per_event_cpu": summary([cpu for _, _, cpu in timer.events]),
             "per_audio_delta": summary(deltas),
             "events_per_turn": summary([t["events"] for t in overhead]),
         },
@@ -339,8 +349,11 @@ def main() -> None:
         )
     for name, label in (
         ("to_first_audio", "kiosk overhead to the first audio"),
+        ("to_first_audio_cpu", "  of which on-CPU"),
         ("whole_turn", "kiosk processing, whole turn"),
+        ("whole_turn_cpu", "  of which on-CPU"),
         ("per_event", "kiosk processing per event"),
+        ("per_event_cpu", "  of which on-CPU"),
         ("per_audio_delta", "kiosk processing per audio delta"),
     ):
         row = report["kiosk_overhead_ms"][name]
