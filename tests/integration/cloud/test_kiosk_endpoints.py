@@ -335,7 +335,8 @@ def test_the_cost_breakdown_answer_figures_and_reconnects_are_stored(
     row = cloud.sql(
         "select cost_usd, cost_breakdown, input_cached_text_tokens, input_cached_audio_tokens, "
         "transcription_model, transcription_input_audio_tokens, transcription_output_tokens, "
-        "reconnect_count, reconnects, greeting_ms from realtime_sessions where id = %s",
+        "reconnect_count, reconnects, greeting_ms from realtime_sessions "
+        f"where id = {MADE}",
         (record["id"],),
     )[0]
     # The recorded session of tests/unit/realtime/test_cost.py: the same table, the same cost.
@@ -361,7 +362,8 @@ def test_the_cost_breakdown_answer_figures_and_reconnects_are_stored(
     assert row["reconnects"][0]["asked_again"] is True
     [answer] = cloud.sql(
         "select response_ms, playback_ms, interrupted, after_reconnect, audio_ms "
-        "from conversation_turns where session_id = %s and role = 'assistant'",
+        "from conversation_turns where role = 'assistant' and session_id = "
+        f"(select id from realtime_sessions where id = {MADE})",
         (record["id"],),
     )
     assert answer == {
