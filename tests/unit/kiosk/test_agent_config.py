@@ -28,6 +28,10 @@ class RecordingFactory:
     async def aclose(self) -> None:
         pass
 
+    def level(self) -> float | None:
+        """No microphone: the screen's level meter reads nothing."""
+        return None
+
 
 async def test_cloud_limits_reach_the_conversation_factory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
