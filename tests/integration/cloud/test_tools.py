@@ -24,7 +24,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from cloud_api.seed.tools import seed_classes, seed_knowledge
 from cloud_api.tools.embedding import document_embedder, local_embedding, pgvector
@@ -94,7 +94,10 @@ def openai_peer() -> Iterator[tuple[ServerThread, Embeddings]]:
     embeddings = Embeddings()
     # Ahead of the simulator's own /v1/embeddings: these vectors are the local embedder's.
     app = Starlette(
-        routes=[Route("/v1/embeddings", embeddings.handle, methods=["POST"]), *simulator.routes]
+        routes=[
+            Route("/v1/embeddings", embeddings.handle, methods=["POST"]),
+            Mount("/", app=simulator),  # the simulator's app is wrapped: mounted, not unpacked
+        ]
     )
     with ServerThread(app) as server:
         yield server, embeddings
