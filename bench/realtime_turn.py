@@ -9,6 +9,13 @@ For every turn the core records the end of the member's speech (`speech_stopped`
 at the kiosk) → the first answer audio received, and → the first answer sample handed to
 the speaker. Prints p50/p95 and writes `bench/results/realtime_turn.json`.
 
+It also measures the kiosk's own overhead per turn (issue 9): for every server event, the
+wall time from the socket handing the message over to the kiosk being ready for the next one
+(parsing, the core, decoding and resampling audio into the playback buffer, events sent
+back). Per turn: the events from `speech_stopped` to the first audio delta inclusive (the
+overhead on the turn's latency: the answer's first sample is in the playback buffer when it
+ends) and every event of the turn up to `response.done` (its whole processing).
+
     python -m bench.realtime_turn [--turns 40] [--response-delay-ms 0] [--speed 1.0]
 
 The simulator answers at once (no model thinking time unless --response-delay-ms), so the
@@ -19,17 +26,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import json
 import math
 import statistics
 import tempfile
+import time
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from openai import AsyncOpenAI
+from openai.resources.realtime.realtime import AsyncRealtimeConnection
 
 from bench.machine import machine
 from contract.kiosk_api import (
@@ -103,6 +114,68 @@ def member_wav(path: Path, voice: Voice, turns: int) -> float:
     return len(pcm) / 48_000
 
 
+class EventTimer:
+    """Times the kiosk's processing of each server event without touching its code: the
+    connection's reader calls ``recv_bytes`` again once it has acted on the last message, so
+    the time between a message's return and the next call is the kiosk's work on it — in
+    wall time, and on-CPU (the event loop thread's CPU time: what the kiosk itself costs,
+    without the waits for a core that a busy machine adds)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, float, float]] = []
+        """(event type, processing ms wall, processing ms on-CPU) in arrival order."""
+        self._pending: tuple[str, int, int] | None = None
+        self._original = AsyncRealtimeConnection.recv_bytes
+
+    def __enter__(self) -> EventTimer:
+        original = self._original
+
+        async def recv_bytes(connection: AsyncRealtimeConnection) -> bytes:
+            self._close()
+            message = await original(connection)
+            kind = str(json.loads(message).get("type"))
+            self._pending = (kind, time.perf_counter_ns(), time.thread_time_ns())
+            return message
+
+        AsyncRealtimeConnection.recv_bytes = recv_bytes  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        AsyncRealtimeConnection.recv_bytes = self._original  # type: ignore[method-assign]
+
+    def _close(self) -> None:
+        if self._pending is not None:
+            kind, at, cpu = self._pending
+            wall_ms = (time.perf_counter_ns() - at) / 1e6
+            self.events.append((kind, wall_ms, (time.thread_time_ns() - cpu) / 1e6))
+            self._pending = None
+
+    def per_turn(self) -> list[dict[str, float | int]]:
+        """The member's turns (the greeting has no `speech_stopped`): critical-path and whole
+        processing ms (wall and on-CPU), and how many events each covered."""
+        turns: list[dict[str, float | int]] = []
+        turn: dict[str, float | int] | None = None
+        for kind, took, cpu in self.events:
+            if kind == "input_audio_buffer.speech_stopped":
+                turn = dict.fromkeys(
+                    ("to_first_audio_ms", "to_first_audio_cpu_ms", "whole_ms", "whole_cpu_ms"), 0.0
+                ) | {"events": 0, "audio": 0}
+                turns.append(turn)
+            if turn is None:
+                continue
+            turn["whole_ms"] += took
+            turn["whole_cpu_ms"] += cpu
+            turn["events"] += 1
+            if not turn["audio"]:
+                turn["to_first_audio_ms"] += took
+                turn["to_first_audio_cpu_ms"] += cpu
+            if kind == "response.output_audio.delta":
+                turn["audio"] += 1
+            if kind == "response.done":
+                turn = None
+        return [t for t in turns if t["audio"]]
+
+
 def silence(ms: int) -> bytes:
     return bytes(ms * 48)
 
@@ -120,7 +193,7 @@ async def run(turns: int, response_delay_ms: int, speed: float) -> dict[str, Any
         api_key=ORG_KEY, script=script, pacing=Pacing(response_delay_ms=response_delay_ms)
     )
     voice = Voice(VoiceKind.AUTO, "fr")
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         wav = Path(folder) / "member.wav"
         seconds = member_wav(wav, voice, turns)
         audio_settings = AudioSettings(
@@ -137,6 +210,7 @@ async def run(turns: int, response_delay_ms: int, speed: float) -> dict[str, Any
         )
         print(f"{turns} turns, {seconds:.0f} s of member audio at {speed}x, voice {voice.kind}")
         async with serve(settings) as simulator, audio:
+            timer = stack.enter_context(EventTimer())
             start = await voice_start(simulator.base_url, simulator.realtime_url)
             limits = SessionLimits(idle_timeout_s=30, max_session_s=seconds + 60)
             conversation = RealtimeConversation(
@@ -158,6 +232,8 @@ async def run(turns: int, response_delay_ms: int, speed: float) -> dict[str, Any
             await conversation.end(EndReason.KIOSK_SHUTDOWN)
             underruns = audio.stats().output_underruns
     measured = [t for t in facts.latencies if t.response_ms is not None]
+    overhead = timer.per_turn()
+    deltas = [took for kind, took, _ in timer.events if kind == "response.output_audio.delta"]
     return {
         "benchmark": "realtime_turn",
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -176,6 +252,16 @@ async def run(turns: int, response_delay_ms: int, speed: float) -> dict[str, Any
         "output_underruns": underruns,
         "response_ms": summary([ms(t, t.first_audio_at) for t in measured]),
         "playback_ms": summary([ms(t, t.first_played_at) for t in measured]),
+        "kiosk_overhead_ms": {
+            "to_first_audio": summary([t["to_first_audio_ms"] for t in overhead]),
+            "to_first_audio_cpu": summary([t["to_first_audio_cpu_ms"] for t in overhead]),
+            "whole_turn": summary([t["whole_ms"] for t in overhead]),
+            "whole_turn_cpu": summary([t["whole_cpu_ms"] for t in overhead]),
+            "per_event": summary([took for _, took, _ in timer.events]),
+            "per_event_cpu": summary([cpu for _, _, cpu in timer.events]),
+            "per_audio_delta": summary(deltas),
+            "events_per_turn": summary([t["events"] for t in overhead]),
+        },
         "per_turn": [
             {"response_ms": ms(t, t.first_audio_at), "playback_ms": ms(t, t.first_played_at)}
             for t in measured
@@ -209,7 +295,7 @@ async def voice_start(base_url: str, realtime_url: str) -> VoiceStartResponse:
     )
 
 
-def summary(measured: list[float | None]) -> dict[str, float | int | None]:
+def summary(measured: Sequence[float | None]) -> dict[str, float | int | None]:
     values = sorted(v for v in measured if v is not None)
     if not values:
         return {"count": 0, "p50": None, "p95": None, "mean": None, "min": None, "max": None}
@@ -260,6 +346,20 @@ def main() -> None:
         print(
             f"speech_stopped → {label:22} p50 {row['p50']} ms  p95 {row['p95']} ms  "
             f"mean {row['mean']} ms  min {row['min']}  max {row['max']}"
+        )
+    for name, label in (
+        ("to_first_audio", "kiosk overhead to the first audio"),
+        ("to_first_audio_cpu", "  of which on-CPU"),
+        ("whole_turn", "kiosk processing, whole turn"),
+        ("whole_turn_cpu", "  of which on-CPU"),
+        ("per_event", "kiosk processing per event"),
+        ("per_event_cpu", "  of which on-CPU"),
+        ("per_audio_delta", "kiosk processing per audio delta"),
+    ):
+        row = report["kiosk_overhead_ms"][name]
+        print(
+            f"{label:36} p50 {row['p50']:.3f} ms  p95 {row['p95']:.3f} ms  "
+            f"max {row['max']:.3f} ms  ({row['count']})"
         )
     print(f"written to {RESULTS}")
 

@@ -2,6 +2,7 @@
 
     python -m simulator [--host H] [--port P] [--script FILE] [--voice auto|espeak|tone]
                         [--response-delay-ms MS] [--generation-speed X] [--rtt-ms MS]
+                        [--usage-log FILE]
 
 The organisation key it accepts is OPENAI_API_KEY (required).
 """
@@ -46,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         help="network round trip between clients and the simulator (ms; new connections "
         "pay 2 more for TCP and TLS)",
     )
+    parser.add_argument(
+        "--usage-log",
+        type=Path,
+        help="append every usage the server reports (response.done, transcriptions) to FILE, "
+        "one JSON line each",
+    )
     args = parser.parse_args(argv)
     api_key = os.environ.get("OPENAI_API_KEY")
     if not api_key:
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         voice=VoiceKind(args.voice),
         pacing=pacing,
         network_rtt_ms=args.rtt_ms,
+        usage_log=args.usage_log,
     )
     return 0
 

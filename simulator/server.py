@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -67,6 +68,9 @@ class SimulatorSettings:
     the model's time to first audio is ``pacing.response_delay_ms``."""
     analysis_answers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     """Canned structured answers of /v1/chat/completions, chosen by `[sim:answer=NAME]`."""
+    usage_log: Path | None = None
+    """Every usage the server reports, appended as one JSON line as its event is sent: what
+    the bill is made of, for checking a session record's cost against it."""
 
 
 class Simulator:
@@ -162,7 +166,7 @@ class Simulator:
         self.sessions.append(session)
         log.info("realtime session %s opened", session.session["id"])
         with contextlib.suppress(WebSocketDisconnect):
-            await _pump(websocket, session)
+            await _pump(websocket, session, self.settings.usage_log)
         log.info("realtime session %s closed", session.session["id"])
 
     def _open_session(self, key: str | None, model: str | None) -> SimulatedSession:
@@ -249,8 +253,11 @@ async def _refuse(websocket: WebSocket, refusal: HttpRefusal) -> None:
     await websocket.close(CLOSE_INVALID_KEY, f"{refusal.kind}.{refusal.code}")
 
 
-async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
-    """Client frames into the session, due server events out, until either side closes."""
+async def _pump(
+    websocket: WebSocket, session: SimulatedSession, usage_log: Path | None = None
+) -> None:
+    """Client frames into the session, due server events out, until either side closes;
+    the usage of each event sent appended to ``usage_log``."""
     inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
 
     async def read() -> None:
@@ -266,6 +273,8 @@ async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
         while True:
             for event in session.poll(time.monotonic()):
                 await websocket.send_text(json.dumps(event, ensure_ascii=False))
+                if usage_log is not None:
+                    _log_usage(usage_log, event, session.session)
             if session.close is not None:
                 if session.close.abrupt and await _drop(websocket, inbox):
                     return
@@ -288,6 +297,20 @@ async def _pump(websocket: WebSocket, session: SimulatedSession) -> None:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
             await reader
+
+
+def _log_usage(path: Path, event: dict[str, Any], session: dict[str, Any]) -> None:
+    """One line per reported usage: the event's type, the model it is billed at, the usage."""
+    if event["type"] == "response.done":
+        model, usage = session.get("model"), event["response"].get("usage")
+    elif event["type"] == "conversation.item.input_audio_transcription.completed":
+        transcription = session.get("audio", {}).get("input", {}).get("transcription") or {}
+        model, usage = transcription.get("model"), event.get("usage")
+    else:
+        return
+    line = json.dumps({"event": event["type"], "model": model, "usage": usage})
+    with path.open("a", encoding="utf-8") as out:
+        out.write(line + "\n")
 
 
 _TRANSPORT = "jarvis.simulator.transport"
@@ -407,6 +430,7 @@ def run(
     voice: VoiceKind = VoiceKind.AUTO,
     pacing: Pacing | None = None,
     network_rtt_ms: float = 0.0,
+    usage_log: Path | None = None,
 ) -> None:
     """Serve the simulator until interrupted (what `jarvis-cloud simulator` runs)."""
     settings = SimulatorSettings(
@@ -416,6 +440,7 @@ def run(
         voice=voice,
         pacing=pacing or Pacing(),
         network_rtt_ms=network_rtt_ms,
+        usage_log=usage_log,
     )
     if network_rtt_ms > 0:
         asyncio.run(_serve_forever(settings, host, port))

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,10 +80,23 @@ def add_standard_gyms(server: CloudServer) -> None:
     server.add_gym("gym-c")
 
 
+def reserved_port() -> socket.socket:
+    """A port kept for one server across restarts: bound, never listening (connections are
+    refused while the server is down, as in an outage), and with SO_REUSEADDR, which lets
+    uvicorn bind it too. Without it, another process on the machine could be given the
+    port during an outage and the restart would fail."""
+    reservation = socket.socket()
+    reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reservation.bind(("127.0.0.1", 0))
+    return reservation
+
+
 class CloudServer:
     def __init__(self, admin_url: str, api_url: str, data_dir: Path, **overrides: Any) -> None:
         self.admin_url = admin_url
-        self.port = free_port()
+        reservation = reserved_port()
+        weakref.finalize(self, reservation.close)
+        self.port = int(reservation.getsockname()[1])
         self.base_url = f"http://127.0.0.1:{self.port}"
         values: dict[str, Any] = {
             "environment": "test",

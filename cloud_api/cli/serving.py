@@ -44,6 +44,12 @@ def prepare_schema(settings: CloudSettings, *, embedded: bool) -> None:
         )
 
 
+KEEP_ALIVE_S = 75
+"""Seconds an idle client connection stays open: longer than a kiosk's heartbeat interval and
+its own keep-alive (60 s), so the voice start at a tap reuses the connection instead of paying
+new TCP and TLS handshakes (two round trips; uvicorn's default is 5 s)."""
+
+
 def run_server(settings: CloudSettings, host: str, port: int, workers: int = 1) -> None:
     import os
 
@@ -53,7 +59,14 @@ def run_server(settings: CloudSettings, host: str, port: int, workers: int = 1) 
 
     typer.echo(f"JARVIS cloud on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_S,
+        )
         return
     # Worker processes build their own app from the environment: hand them the resolved
     # database (the embedded server started here stays up while they run).
@@ -70,6 +83,7 @@ def run_server(settings: CloudSettings, host: str, port: int, workers: int = 1) 
         workers=workers,
         log_level="info",
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 

@@ -6,6 +6,8 @@ The session configuration advertises `realtime_tools()`; the tool endpoint looks
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -118,4 +120,11 @@ TOOLS: dict[str, Tool] = {tool.name: tool for tool in _TOOLS}
 
 
 def realtime_tools() -> list[dict[str, Any]]:
-    return [tool.realtime_definition() for tool in _TOOLS]
+    """The definitions for `session.tools`: the caller's own copy of the JSON built once (pydantic
+    builds each schema in milliseconds, and every voice start sends them: issue 9's greeting)."""
+    return json.loads(_realtime_tools_json())  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _realtime_tools_json() -> str:
+    return json.dumps([tool.realtime_definition() for tool in _TOOLS])

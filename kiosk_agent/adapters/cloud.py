@@ -38,6 +38,9 @@ from kiosk_agent.config import CloudSection
 
 logger = logging.getLogger(__name__)
 
+KEEP_ALIVE_S = 60.0
+"""Seconds an idle connection to the cloud stays open for the next request."""
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -92,6 +95,9 @@ class CloudClient:
             base_url=self.base_url,
             timeout=httpx.Timeout(settings.request_timeout_s, connect=settings.connect_timeout_s),
             headers={"User-Agent": f"jarvis-kiosk/{__version__}"},
+            # Idle connections kept past the heartbeat interval (30 s), below the cloud's own
+            # 75 s: the voice start at a tap skips TCP and TLS handshakes (issue 9).
+            limits=httpx.Limits(keepalive_expiry=KEEP_ALIVE_S),
             transport=transport,
             verify=verify,
             follow_redirects=False,

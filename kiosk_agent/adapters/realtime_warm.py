@@ -18,7 +18,10 @@ leaves the warm connection unused: nothing was said, nothing was spent. The orga
 key never leaves the cloud; the standby secret is as short-lived and as scoped as a
 session's.
 
-A connection serves one session. Taking it starts the preparation of the next one. A warm
+A connection serves one session. Taking it starts the preparation of the next one
+``after_take_s`` later (2 s): the cloud's standby mint and the new connection's handshakes
+would otherwise compete with the greeting for the network, the cloud and the kiosk's event
+loop (the greeting benchmark's tail, issue 9), and one kiosk holds one session at a time. A warm
 connection whose secret would not outlive a whole session (reconnects open new
 connections with it) is replaced ahead of time; one the server or the network closes is
 replaced at once; failures to prepare one are retried after ``retry_s`` (or the cloud's
@@ -52,6 +55,8 @@ NEEDS_OPERATORS = frozenset(
 """Refusals no retry fixes soon (the cloud's OpenAI setup): asked again 20 times less often."""
 REFRESH_MARGIN_S = 60.0
 """A warm connection is replaced once its secret has less than a session plus this left."""
+AFTER_TAKE_S = 2.0
+"""Seconds after a tap before the next warm connection is prepared: past the greeting."""
 
 
 @dataclass
@@ -85,6 +90,7 @@ class WarmStandby:
         connect: Connector,
         timeout_s: float = 10.0,
         retry_s: float = 30.0,
+        after_take_s: float = AFTER_TAKE_S,
         rng: random.Random | None = None,
     ) -> None:
         """``session_s``: the longest session now (the secret must outlive it);
@@ -94,6 +100,8 @@ class WarmStandby:
         self._connect = connect
         self._timeout_s = timeout_s
         self._retry_s = retry_s
+        self._after_take_s = after_take_s
+        self._taken_at: float | None = None
         self._rng = rng or random.Random()
         self._line: WarmLine | None = None
         self._idle: asyncio.Task[None] | None = None
@@ -127,6 +135,7 @@ class WarmStandby:
         if line is None or line.model != model or not self._fresh(line):
             return None
         self._line = None
+        self._taken_at = asyncio.get_running_loop().time()
         await self._stop_idle()
         self._changed.set()
         return line
@@ -140,6 +149,11 @@ class WarmStandby:
     async def _run(self) -> None:
         while True:
             self._changed.clear()
+            if self._line is None and self._taken_at is not None:
+                hold = self._taken_at + self._after_take_s - asyncio.get_running_loop().time()
+                self._taken_at = None
+                if hold > 0:
+                    await asyncio.sleep(hold)  # the greeting first
             wait = await self._prepare() if self._line is None else self._until_stale()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):

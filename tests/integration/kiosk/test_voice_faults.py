@@ -3,7 +3,8 @@ project's Realtime simulator as a separate process playing a script with faults.
 
 1. One session meets a network drop halfway through an answer, then a `server_error` with a
    close right after the next question: both questions are answered after reconnecting
-   (the member never repeats themselves), the record lists both reconnects with their cause.
+   (the member never repeats themselves), the record lists both reconnects with their cause,
+   and its cost is the price table applied to every usage the server reported.
 2. The cloud's OpenAI key is refused: the kiosk asks once, says and shows the cloud's own
    sentence, files the refusal with its code — and does not call it an outage.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from contract.pricing import MILLION, prices_for, transcription_prices_for
 from simulator import Fault, Script, ScriptTurn
 from tests.cloud_server import CloudServer
 from tests.conftest import PostgresServer
@@ -45,11 +48,48 @@ SCRIPT = Script(
 
 
 @pytest.fixture(scope="module")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def usage_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every usage the simulator reports, one JSON line each."""
+    return tmp_path_factory.mktemp("usage") / "usage.jsonl"
+
+
+@pytest.fixture(scope="module")
+def simulator(tmp_path_factory: pytest.TempPathFactory, usage_log: Path) -> Iterator[str]:
     script = tmp_path_factory.mktemp("faults") / "script.json"
     script.write_text(SCRIPT.model_dump_json())
-    with simulator_process(ORG_KEY, "--script", str(script), "--generation-speed", "4") as url:
+    args = ("--script", str(script), "--generation-speed", "4", "--usage-log", str(usage_log))
+    with simulator_process(ORG_KEY, *args) as url:
         yield url
+
+
+def billed(usage_log: Path) -> Decimal:
+    """The price table applied to each usage the server reported, kind by kind, written
+    out here from OpenAI's usage shapes rather than through the kiosk's own accounting."""
+    total = Decimal(0)
+    for line in usage_log.read_text().splitlines():
+        reported = json.loads(line)
+        usage, details = reported["usage"], reported["usage"]["input_token_details"]
+        if reported["event"] == "response.done":
+            p = prices_for(reported["model"])
+            cached = details.get("cached_tokens_details") or {}
+            text_cached, audio_cached = cached.get("text_tokens", 0), cached.get("audio_tokens", 0)
+            output = usage["output_token_details"]
+            total += (
+                (details["text_tokens"] - text_cached) * p.text_input
+                + text_cached * p.text_cached_input
+                + (details["audio_tokens"] - audio_cached) * p.audio_input
+                + audio_cached * p.audio_cached_input
+                + output["text_tokens"] * p.text_output
+                + output["audio_tokens"] * p.audio_output
+            )
+        else:
+            t = transcription_prices_for(reported["model"])
+            total += (
+                details["text_tokens"] * t.text_input
+                + details["audio_tokens"] * t.audio_input
+                + usage["output_tokens"] * t.text_output
+            )
+    return total / MILLION
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +123,8 @@ def member_kiosk(tmp_path: Path, **extra: str) -> KioskHome:
 
 def record_of(cloud: CloudServer, member: Any) -> dict[str, Any] | None:
     rows = cloud.sql(
-        "select id, end_reason, errors, reconnects, reconnect_count from realtime_sessions "
+        "select id, end_reason, errors, reconnects, reconnect_count, cost_usd "
+        "from realtime_sessions "
         "where member_id = %s",
         (member,),
     )
@@ -91,7 +132,7 @@ def record_of(cloud: CloudServer, member: Any) -> dict[str, Any] | None:
 
 
 def test_a_drop_mid_answer_and_a_server_error_after_a_question_lose_no_question(
-    fault_cloud: CloudServer, tmp_path: Path
+    fault_cloud: CloudServer, tmp_path: Path, usage_log: Path
 ) -> None:
     member = fault_cloud.add_member("gym-f", "0FA17001", "Inès", language="fr")
     home = member_kiosk(tmp_path)
@@ -125,6 +166,11 @@ def test_a_drop_mid_answer_and_a_server_error_after_a_question_lose_no_question(
         [full] = [t for t in turns if t["content"] == answer and not t["interrupted"]]
         assert full["after_reconnect"] is True
     assert said[-1] == "Au revoir !"
+    # The record's cost is what the usage the server reported costs (to the cloud's 1e-5
+    # USD): every response done, on all three connections, and every transcription.
+    reported = [json.loads(line)["event"] for line in usage_log.read_text().splitlines()]
+    assert reported.count("conversation.item.input_audio_transcription.completed") >= 3
+    assert abs(record["cost_usd"] - billed(usage_log)) <= Decimal("0.00001"), record
 
 
 def test_a_refused_openai_key_is_one_attempt_and_a_clear_message(

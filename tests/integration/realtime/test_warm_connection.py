@@ -102,6 +102,8 @@ async def test_the_member_is_bound_at_the_tap_on_the_connection_opened_before_it
                     session=SESSION,
                 )
             )
+            # The next warm connection waits until the greeting is out of the way.
+            assert cloud.asked == 1
             watcher = Watcher(conversation)
             await until(lambda: watcher.said >= 1)
             facts = await conversation.end(EndReason.NEW_BADGE)
