@@ -14,11 +14,15 @@ member on that connection with the session returned here. The organisation key s
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
+from openai import AsyncOpenAI
 
+from cloud_api.config import CloudSettings
 from cloud_api.data import voice as store
+from cloud_api.db.database import Conn
 from cloud_api.deps import KioskVoice, ServicesDep, kiosk_revoked
 from cloud_api.errors import ApiError, error_responses
 from cloud_api.tools.hours import text_language
@@ -58,6 +62,34 @@ def refusal(
     return ApiError(code, say(lang, sentence or code, **values), headers=headers, details=details)
 
 
+async def _place(conn: Conn) -> store.Place:
+    """The calling kiosk's gym and voice settings (a revoked kiosk is refused)."""
+    place = await store.load_place(conn)
+    if place is None:
+        raise kiosk_revoked()
+    return place
+
+
+def _openai(request: Request, settings: CloudSettings, language: str) -> tuple[AsyncOpenAI, str]:
+    """The cloud's OpenAI client and organisation key, or the refusal a member hears."""
+    client = openai_for(request)
+    if client is None or settings.openai_api_key is None:
+        raise refusal(ErrorCode.VOICE_NOT_CONFIGURED, language, sentence="voice_unavailable")
+    return client, settings.openai_api_key.get_secret_value()
+
+
+async def _within_budget(
+    conn: Conn, settings: CloudSettings, place: store.Place, language: str
+) -> Decimal:
+    """The gym's spend today, under its daily budget (else a refusal until its midnight)."""
+    spent = await store.gym_spend_today(conn)
+    if spent >= settings.voice_daily_budget_usd:
+        raise refusal(
+            ErrorCode.DAILY_BUDGET_EXHAUSTED, language, retry_after_s=place.seconds_to_midnight
+        )
+    return spent
+
+
 @router.post(
     api.VOICE_START,
     response_model=api.VoiceStartResponse,
@@ -68,17 +100,13 @@ async def start_voice_session(
     body: api.VoiceStartRequest, kiosk: KioskVoice, services: ServicesDep, request: Request
 ) -> api.VoiceStartResponse:
     settings = services.settings
-    client = openai_for(request)
     async with services.database.transaction(kiosk.claims) as conn:
-        place = await store.load_place(conn)
-        if place is None:
-            raise kiosk_revoked()
+        place = await _place(conn)
         member = await store.load_member(conn, body.member_id, place.language)
         if member is None:
             raise refusal(ErrorCode.MEMBER_NOT_FOUND, place.language)
         language = member.facts.language
-        if client is None or settings.openai_api_key is None:
-            raise refusal(ErrorCode.VOICE_NOT_CONFIGURED, language, sentence="voice_unavailable")
+        client, key = _openai(request, settings, language)
         if not member.is_active:
             raise refusal(ErrorCode.MEMBER_SUSPENDED, language)
         if member.expired:
@@ -107,13 +135,7 @@ async def start_voice_session(
                 count=started,
                 minutes=max(1, -(-wait_s // 60)),
             )
-        spent = await store.gym_spend_today(conn)
-        if spent >= settings.voice_daily_budget_usd:
-            raise refusal(
-                ErrorCode.DAILY_BUDGET_EXHAUSTED,
-                language,
-                retry_after_s=place.seconds_to_midnight,
-            )
+        spent = await _within_budget(conn, settings, place, language)
         memory = await store.member_memory(
             conn, member.id, settings.voice_memory_conversations, place.gym.timezone
         )
@@ -156,7 +178,6 @@ async def start_voice_session(
                 session=session,
             )
 
-    key = settings.openai_api_key.get_secret_value()
     try:
         minted = await mint_client_secret(
             client,
@@ -202,21 +223,10 @@ async def standby_secret(
     kiosk: KioskVoice, services: ServicesDep, request: Request
 ) -> api.VoiceStandbyResponse:
     settings = services.settings
-    client = openai_for(request)
     async with services.database.transaction(kiosk.claims) as conn:
-        place = await store.load_place(conn)
-        if place is None:
-            raise kiosk_revoked()
-        if client is None or settings.openai_api_key is None:
-            raise refusal(
-                ErrorCode.VOICE_NOT_CONFIGURED, place.language, sentence="voice_unavailable"
-            )
-        if await store.gym_spend_today(conn) >= settings.voice_daily_budget_usd:
-            raise refusal(
-                ErrorCode.DAILY_BUDGET_EXHAUSTED,
-                place.language,
-                retry_after_s=place.seconds_to_midnight,
-            )
+        place = await _place(conn)
+        client, key = _openai(request, settings, place.language)
+        await _within_budget(conn, settings, place, place.language)
         got, wait_s = await store.recent_standbys(conn)
         if got >= settings.voice_standbys_per_kiosk_per_hour:
             raise ApiError(
@@ -230,7 +240,7 @@ async def standby_secret(
     try:
         minted = await mint_client_secret(
             client,
-            settings.openai_api_key.get_secret_value(),
+            key,
             session=session,
             model=place.model,
             ttl_s=settings.voice_standby_ttl_s,
