@@ -26,6 +26,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
 )
 from typing_extensions import TypeAliasType
@@ -87,7 +88,9 @@ def _figure(value: float) -> float:
 # denormal floats out of the database.
 # Durations in ms (at most a day) and a kiosk's queue length: bounded, as the database's
 # integers are.
-Milliseconds = Annotated[int, BeforeValidator(a_number), Field(ge=0, le=86_400_000)]
+Milliseconds = Annotated[int, Field(ge=0, le=86_400_000), BeforeValidator(a_number)]
+# true or false on the wire, as the schema says (lax validation would take 0, 1.0 or "yes").
+Flag = Annotated[bool, Strict()]
 # (Bounds go inside the type, before the rounding, so that the schema states them.)
 Percent = Annotated[float, Field(ge=0, le=100), AfterValidator(_figure)]
 Celsius = Annotated[float, Field(ge=-50, le=150), AfterValidator(_figure)]
@@ -279,11 +282,11 @@ class KioskHealth(WireModel):
     memory_percent: Percent | None = None
     disk_percent: Percent | None = None
     uptime_s: Amount | None = None
-    mic_ok: bool | None = None
-    reader_ok: bool | None = None
-    network_ok: bool | None = None
-    disk_nearly_full: bool = False
-    store_ok: bool = True
+    mic_ok: Flag | None = None
+    reader_ok: Flag | None = None
+    network_ok: Flag | None = None
+    disk_nearly_full: Flag = False
+    store_ok: Flag = True
     reader: ReaderReport | None = None
     extra: JsonObject = Field(default_factory=dict, max_length=32)
 
@@ -345,7 +348,7 @@ class MemberSyncPage(WireModel):
 
     members: list[MemberCard]
     next_cursor: str
-    has_more: bool
+    has_more: Flag
 
 
 # -- sessions and events --------------------------------------------------------------------
@@ -381,12 +384,12 @@ class Turn(WireModel):
     playback_ms: Milliseconds | None = Field(
         default=None, description="End of the member's words → first answer sample played."
     )
-    interrupted: bool | None = Field(
+    interrupted: Flag | None = Field(
         default=None,
         description="JARVIS's audio was cut short: the member spoke over it, or the connection "
         "dropped (then the answer was asked for again).",
     )
-    after_reconnect: bool | None = Field(
+    after_reconnect: Flag | None = Field(
         default=None, description="The answer came on a new connection (the first was lost)."
     )
 
@@ -395,7 +398,7 @@ class ToolCallRecord(WireModel):
     call_id: ShortText
     name: ShortText
     arguments: JsonObject = Field(default_factory=dict)
-    ok: bool
+    ok: Flag
     error: LongText | None = None
     duration_ms: Milliseconds | None = None
 
@@ -421,7 +424,7 @@ class Reconnection(WireModel):
     resumed_after_ms: Milliseconds | None = Field(
         default=None, description="Until the next connection was configured; null: never."
     )
-    asked_again: bool = Field(
+    asked_again: Flag = Field(
         default=False,
         description="The member was waiting for an answer (or the greeting): it was asked for "
         "again on the new connection.",
@@ -542,7 +545,7 @@ class ToolCallRequest(WireModel):
 
 
 class ToolCallResponse(WireModel):
-    ok: bool
+    ok: Flag
     output: dict[str, Any] | None = None
     error: str | None = Field(default=None, description="A sentence the assistant can say.")
-    end_session: bool = False
+    end_session: Flag = False

@@ -54,7 +54,7 @@ def a_number(value: Any) -> Any:
     return value
 
 
-TokenCount = Annotated[int, BeforeValidator(a_number), Field(ge=0, le=100_000_000)]
+TokenCount = Annotated[int, Field(ge=0, le=100_000_000), BeforeValidator(a_number)]
 
 
 # Seconds of audio in one session (a day at most), exact as a Decimal inside, a JSON number
