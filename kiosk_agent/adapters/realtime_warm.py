@@ -184,6 +184,9 @@ class WarmStandby:
             return wait
         self._line = line
         self.prepared += 1
+        logger.info(
+            "a warm Realtime connection is ready (%s): the next tap is greeted on it", line.model
+        )
         self._idle = asyncio.create_task(self._watch(line), name="warm realtime idle")
         return self._until_stale()
 

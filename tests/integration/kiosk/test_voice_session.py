@@ -106,6 +106,7 @@ def test_a_member_talks_a_new_badge_ends_it_and_shutdown_keeps_the_record(
             ),
             what="a standby key for the warm connection",
         )
+        agent.wait_for_line("warm Realtime connection is ready")  # connected and configured
         home.tap("0A11CE00")
         wait_for(lambda: started(voice_cloud, alice), what="Alice's voice session to start")
         [start] = voice_cloud.sql(
