@@ -170,6 +170,18 @@ def test_a_worker_killed_mid_job_has_its_job_run_again_once(
         30,
         "the slow worker never started the job",
     )
+    wait_for(  # the attempt is counted (its own transaction), and the model is being asked
+        lambda: (
+            world.one(
+                admin,
+                "select attempts from conversation_summaries where session_id = %s",
+                (session,),
+            )
+            == 1
+        ),
+        30,
+        "the slow worker never counted its attempt",
+    )
     slow.kill()  # mid-job: no clean shutdown, no chance to record anything
     slow.wait(timeout=10)
     time.sleep(4)  # longer than JARVIS_WORKER_STALLED_AFTER_S: the dead worker is stale
